@@ -1,0 +1,69 @@
+"""Roles are Django groups. Every page and API call names the roles it admits.
+
+- Integration administrators: setup, connection, mappings, full synchronization; everything
+  salespeople and support can do.
+- Salespeople: ERP records (view, create, edit) and coupling.
+- Support: read-only access to ERP records, synchronization review and logs.
+"""
+
+from collections.abc import Callable, Iterable
+from functools import wraps
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from rest_framework.permissions import SAFE_METHODS, BasePermission
+
+INTEGRATION_ADMIN = "Integration administrators"
+SALESPERSON = "Salespeople"
+SUPPORT = "Support"
+ALL_ROLES = (INTEGRATION_ADMIN, SALESPERSON, SUPPORT)
+
+# Who may read ERP records, and who may change them.
+ERP_READERS = (INTEGRATION_ADMIN, SALESPERSON, SUPPORT)
+ERP_WRITERS = (INTEGRATION_ADMIN, SALESPERSON)
+
+
+def user_roles(user: AbstractBaseUser | AnonymousUser) -> set[str]:
+    if not user.is_authenticated:
+        return set()
+    if user.is_superuser:
+        return set(ALL_ROLES)
+    cached = getattr(user, "_erpcrm_roles", None)
+    if cached is None:
+        cached = set(user.groups.values_list("name", flat=True)) & set(ALL_ROLES)
+        user._erpcrm_roles = cached  # type: ignore[union-attr]
+    return cached
+
+
+def has_role(user: AbstractBaseUser | AnonymousUser, roles: Iterable[str]) -> bool:
+    return bool(user_roles(user) & set(roles))
+
+
+def role_required(*roles: str) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+    """View decorator: 403 unless the user holds one of `roles` (login is enforced globally)."""
+
+    def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @wraps(view)
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if not has_role(request.user, roles):
+                raise PermissionDenied
+            return view(request, *args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+class ErpApiPermission(BasePermission):
+    """REST API: readers may GET, writers may change."""
+
+    def has_permission(self, request: Any, view: Any) -> bool:
+        allowed = ERP_READERS if request.method in SAFE_METHODS else ERP_WRITERS
+        return has_role(request.user, allowed)
+
+
+class IsIntegrationAdmin(BasePermission):
+    def has_permission(self, request: Any, view: Any) -> bool:
+        return has_role(request.user, (INTEGRATION_ADMIN,))

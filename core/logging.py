@@ -1,0 +1,37 @@
+"""A logging filter that masks secrets wherever they would appear in a log line.
+
+Secrets are never passed to loggers on purpose; this is the second line of defence for
+exception messages and third-party libraries (for example a URL-encoded token request body).
+"""
+
+import logging
+import re
+
+_PATTERNS = [
+    # key=value pairs in form bodies, query strings and reprs
+    re.compile(
+        r"(?i)((?:client_secret|password|access_token|refresh_token|secret|api_key|apikey|key)"
+        r"[\"']?\s*[=:]\s*[\"']?)([^&\s\"',}]+)"
+    ),
+    # Authorization headers
+    re.compile(r"(?i)(authorization[\"']?\s*[:=]\s*[\"']?(?:bearer|basic)\s+)([^\s\"',}]+)"),
+]
+
+
+def redact(text: str) -> str:
+    for pattern in _PATTERNS:
+        text = pattern.sub(lambda m: m.group(1) + "***", text)
+    return text
+
+
+class RedactSecretsFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 - a broken format string must not stop logging
+            return True
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg = cleaned
+            record.args = None
+        return True

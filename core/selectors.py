@@ -1,0 +1,54 @@
+"""Health checks: database, broker and worker heartbeat."""
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+
+from core.models import WorkerHeartbeat
+from erpcrm.celery import app
+
+# Beat sends a heartbeat every HEARTBEAT_INTERVAL seconds; a worker is "up" if one arrived
+# within three intervals (one missed beat is not an outage).
+HEARTBEAT_INTERVAL = 15
+HEARTBEAT_STALE_AFTER = timedelta(seconds=HEARTBEAT_INTERVAL * 3)
+
+
+@dataclass(frozen=True)
+class Check:
+    ok: bool
+    detail: str
+
+
+def health_database() -> Check:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        return Check(True, connection.vendor)
+    except Exception as exc:  # noqa: BLE001 - report, don't raise
+        return Check(False, f"{type(exc).__name__}: {exc}")
+
+
+def health_broker() -> Check:
+    url = settings.CELERY_BROKER_URL
+    scheme = url.split("://", 1)[0]
+    try:
+        with app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, timeout=2)
+        return Check(True, scheme)
+    except Exception as exc:  # noqa: BLE001
+        return Check(False, f"{scheme}: {type(exc).__name__}: {exc}")
+
+
+def health_worker() -> Check:
+    try:
+        latest = WorkerHeartbeat.objects.order_by("-beat_at").first()
+    except Exception as exc:  # noqa: BLE001
+        return Check(False, f"{type(exc).__name__}: {exc}")
+    if latest is None:
+        return Check(False, "no worker heartbeat received yet")
+    age = timezone.now() - latest.beat_at
+    ok = age <= HEARTBEAT_STALE_AFTER
+    return Check(ok, f"{latest.hostname}, last heartbeat {int(age.total_seconds())} s ago")

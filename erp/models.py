@@ -1,0 +1,404 @@
+"""The ERP side: the app's own data, system of record for order processing and finance.
+
+Every table that is synchronized with the CRM derives from `SyncedModel`: an immutable UUID
+(the record's identity towards the CRM, never reused) and an indexed `modified_at` that every
+write path maintains. Incremental synchronization compares `modified_at` with the coupling's
+last synchronized time, so a write that forgot to bump it would be silently lost. That is why
+the bump lives at the lowest level we control: `save()`, and the queryset's `update()`,
+`bulk_create()` and `bulk_update()`.
+"""
+
+import uuid
+from collections.abc import Iterable, Sequence
+from decimal import Decimal
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator, RegexValidator
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+code_validator = RegexValidator(
+    r"^[A-Z0-9][A-Z0-9 ._\-/]*$",
+    _("Use upper-case letters, digits, spaces and . _ - / only."),
+)
+iso_currency_validator = RegexValidator(
+    r"^[A-Z]{3}$", _("Enter a three-letter ISO 4217 code, for example EUR.")
+)
+
+
+class SyncedQuerySet(models.QuerySet):
+    """Bulk write paths that keep `modified_at` true."""
+
+    def update(self, **kwargs: Any) -> int:
+        if "uuid" in kwargs:
+            raise ValidationError(_("The UUID of a record cannot be changed."))
+        kwargs.setdefault("modified_at", timezone.now())
+        return super().update(**kwargs)
+
+    def bulk_create(self, objs: Iterable[Any], *args: Any, **kwargs: Any) -> list[Any]:
+        objs = list(objs)
+        now = timezone.now()
+        for obj in objs:
+            obj.modified_at = now
+        return super().bulk_create(objs, *args, **kwargs)
+
+    def bulk_update(self, objs: Iterable[Any], fields: Sequence[str], *args: Any, **kwargs: Any) -> int:
+        if "uuid" in fields:
+            raise ValidationError(_("The UUID of a record cannot be changed."))
+        objs = list(objs)
+        now = timezone.now()
+        for obj in objs:
+            obj.modified_at = now
+        fields = list(fields)
+        if "modified_at" not in fields:
+            fields.append("modified_at")
+        return super().bulk_update(objs, fields, *args, **kwargs)
+
+
+class SyncedModel(models.Model):
+    uuid = models.UUIDField(_("UUID"), default=uuid.uuid4, unique=True, editable=False)
+    modified_at = models.DateTimeField(_("modified at"), db_index=True, editable=False)
+
+    objects = SyncedQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None and not self._state.adding:
+            stored = type(self)._base_manager.filter(pk=self.pk).values_list("uuid", flat=True).first()
+            if stored is not None and stored != self.uuid:
+                raise ValidationError(_("The UUID of a record cannot be changed."))
+        self.modified_at = timezone.now()
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "modified_at" not in update_fields:
+            kwargs["update_fields"] = [*update_fields, "modified_at"]
+        super().save(*args, **kwargs)
+
+
+class CodeDescriptionModel(SyncedModel):
+    code = models.CharField(_("code"), max_length=10, unique=True, validators=[code_validator])
+    description = models.CharField(_("description"), max_length=100, blank=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return f"{self.code} – {self.description}" if self.description else self.code
+
+
+class Salesperson(SyncedModel):
+    code = models.CharField(_("code"), max_length=20, unique=True, validators=[code_validator])
+    name = models.CharField(_("name"), max_length=100)
+    email = models.EmailField(_("e-mail"), blank=True)
+    phone = models.CharField(_("phone no."), max_length=30, blank=True)
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name = _("salesperson")
+        verbose_name_plural = _("salespeople")
+
+    def __str__(self) -> str:
+        return f"{self.code} – {self.name}"
+
+
+class Currency(SyncedModel):
+    code = models.CharField(
+        _("ISO code"), max_length=3, unique=True, validators=[iso_currency_validator]
+    )
+    symbol = models.CharField(_("symbol"), max_length=10, blank=True)
+    description = models.CharField(_("description"), max_length=100)
+    exchange_rate = models.DecimalField(
+        _("exchange rate"),
+        max_digits=18,
+        decimal_places=6,
+        default=Decimal("1"),
+        validators=[MinValueValidator(Decimal("0.000001"))],
+        help_text=_("Units of this currency per one unit of the local currency."),
+    )
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name = _("currency")
+        verbose_name_plural = _("currencies")
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class UnitOfMeasure(CodeDescriptionModel):
+    class Meta(CodeDescriptionModel.Meta):
+        verbose_name = _("unit of measure")
+        verbose_name_plural = _("units of measure")
+
+
+class PaymentTerms(CodeDescriptionModel):
+    due_days = models.PositiveIntegerField(_("due days"), default=30)
+
+    class Meta(CodeDescriptionModel.Meta):
+        verbose_name = _("payment terms")
+        verbose_name_plural = _("payment terms")
+
+
+class ShipmentMethod(CodeDescriptionModel):
+    class Meta(CodeDescriptionModel.Meta):
+        verbose_name = _("shipment method")
+        verbose_name_plural = _("shipment methods")
+
+
+class ShippingAgent(CodeDescriptionModel):
+    class Meta(CodeDescriptionModel.Meta):
+        verbose_name = _("shipping agent")
+        verbose_name_plural = _("shipping agents")
+
+
+class CustomerPriceGroup(CodeDescriptionModel):
+    class Meta(CodeDescriptionModel.Meta):
+        verbose_name = _("customer price group")
+        verbose_name_plural = _("customer price groups")
+
+
+class AddressFields(models.Model):
+    address = models.CharField(_("address"), max_length=100, blank=True)
+    address_2 = models.CharField(_("address 2"), max_length=50, blank=True)
+    post_code = models.CharField(_("post code"), max_length=20, blank=True, db_index=True)
+    city = models.CharField(_("city"), max_length=30, blank=True, db_index=True)
+    county = models.CharField(_("county"), max_length=30, blank=True)
+    country_code = models.CharField(
+        _("country/region code"),
+        max_length=2,
+        blank=True,
+        validators=[RegexValidator(r"^[A-Z]{2}$", _("Enter a two-letter ISO 3166 code, for example DE."))],
+    )
+
+    class Meta:
+        abstract = True
+
+
+class Contact(SyncedModel, AddressFields):
+    class Type(models.TextChoices):
+        COMPANY = "company", _("Company")
+        PERSON = "person", _("Person")
+
+    no = models.CharField(_("no."), max_length=20, unique=True, validators=[code_validator])
+    type = models.CharField(_("type"), max_length=10, choices=Type.choices, default=Type.PERSON)
+    company = models.ForeignKey(
+        "self",
+        verbose_name=_("company"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="people",
+        limit_choices_to={"type": "company"},
+    )
+    name = models.CharField(
+        _("name"), max_length=100, blank=True, db_index=True,
+        help_text=_("Company name; for a person it is built from the name parts."),
+    )
+    first_name = models.CharField(_("first name"), max_length=30, blank=True)
+    middle_name = models.CharField(_("middle name"), max_length=30, blank=True)
+    last_name = models.CharField(_("last name"), max_length=30, blank=True)
+    email = models.EmailField(_("e-mail"), blank=True)
+    phone = models.CharField(_("phone no."), max_length=30, blank=True)
+    mobile = models.CharField(_("mobile phone no."), max_length=30, blank=True)
+    pager = models.CharField(_("pager"), max_length=30, blank=True)
+    home_page = models.URLField(_("home page"), blank=True)
+    salesperson = models.ForeignKey(
+        Salesperson, verbose_name=_("salesperson"), on_delete=models.PROTECT, null=True, blank=True
+    )
+    currency = models.ForeignKey(
+        Currency, verbose_name=_("currency"), on_delete=models.PROTECT, null=True, blank=True,
+        help_text=_("Blank means the local currency."),
+    )
+
+    class Meta:
+        ordering = ["no"]
+        verbose_name = _("contact")
+        verbose_name_plural = _("contacts")
+
+    def __str__(self) -> str:
+        return f"{self.no} – {self.name}"
+
+    def clean(self) -> None:
+        errors: dict[str, Any] = {}
+        if self.type == self.Type.PERSON:
+            if not (self.first_name or self.last_name):
+                errors["last_name"] = _("A person needs a first or last name.")
+            self.name = " ".join(p for p in (self.first_name, self.middle_name, self.last_name) if p)
+        else:
+            if not self.name:
+                errors["name"] = _("A company needs a name.")
+            if self.company_id:
+                errors["company"] = _("A company cannot belong to another company.")
+        if self.company_id and self.company_id == self.pk:
+            errors["company"] = _("A contact cannot be its own company.")
+        if errors:
+            raise ValidationError(errors)
+
+
+class Customer(SyncedModel, AddressFields):
+    class Blocked(models.TextChoices):
+        NONE = "", _("Not blocked")
+        SHIP = "ship", _("Ship")
+        INVOICE = "invoice", _("Invoice")
+        ALL = "all", _("All")
+
+    no = models.CharField(_("no."), max_length=20, unique=True, validators=[code_validator])
+    name = models.CharField(_("name"), max_length=100, db_index=True)
+    phone = models.CharField(_("phone no."), max_length=30, blank=True)
+    email = models.EmailField(_("e-mail"), blank=True, db_index=True)
+    fax = models.CharField(_("fax no."), max_length=30, blank=True)
+    home_page = models.URLField(_("home page"), blank=True)
+    contact_name = models.CharField(_("contact"), max_length=100, blank=True)
+    primary_contact = models.ForeignKey(
+        Contact, verbose_name=_("primary contact"), on_delete=models.PROTECT, null=True, blank=True,
+        related_name="primary_for_customers",
+    )
+    salesperson = models.ForeignKey(
+        Salesperson, verbose_name=_("salesperson"), on_delete=models.PROTECT, null=True, blank=True
+    )
+    currency = models.ForeignKey(
+        Currency, verbose_name=_("currency"), on_delete=models.PROTECT, null=True, blank=True,
+        help_text=_("Blank means the local currency."),
+    )
+    payment_terms = models.ForeignKey(
+        PaymentTerms, verbose_name=_("payment terms"), on_delete=models.PROTECT, null=True, blank=True
+    )
+    shipment_method = models.ForeignKey(
+        ShipmentMethod, verbose_name=_("shipment method"), on_delete=models.PROTECT, null=True, blank=True
+    )
+    shipping_agent = models.ForeignKey(
+        ShippingAgent, verbose_name=_("shipping agent"), on_delete=models.PROTECT, null=True, blank=True
+    )
+    credit_limit = models.DecimalField(
+        _("credit limit (LCY)"), max_digits=18, decimal_places=2, default=Decimal("0"),
+        validators=[MinValueValidator(Decimal("0"))],
+    )
+    price_group = models.ForeignKey(
+        CustomerPriceGroup, verbose_name=_("customer price group"), on_delete=models.PROTECT,
+        null=True, blank=True,
+    )
+    blocked = models.CharField(_("blocked"), max_length=10, choices=Blocked.choices, default="", blank=True)
+
+    class Meta:
+        ordering = ["no"]
+        verbose_name = _("customer")
+        verbose_name_plural = _("customers")
+
+    def __str__(self) -> str:
+        return f"{self.no} – {self.name}"
+
+
+class Item(SyncedModel):
+    no = models.CharField(_("no."), max_length=20, unique=True, validators=[code_validator])
+    description = models.CharField(_("description"), max_length=100, db_index=True)
+    base_unit_of_measure = models.ForeignKey(
+        UnitOfMeasure, verbose_name=_("base unit of measure"), on_delete=models.PROTECT
+    )
+    unit_price = models.DecimalField(
+        _("unit price"), max_digits=18, decimal_places=2, default=Decimal("0"),
+        validators=[MinValueValidator(Decimal("0"))],
+    )
+    unit_cost = models.DecimalField(
+        _("unit cost"), max_digits=18, decimal_places=2, default=Decimal("0"),
+        validators=[MinValueValidator(Decimal("0"))],
+    )
+    inventory = models.DecimalField(_("inventory"), max_digits=18, decimal_places=2, default=Decimal("0"))
+    gross_weight = models.DecimalField(
+        _("gross weight"), max_digits=18, decimal_places=3, default=Decimal("0"),
+        validators=[MinValueValidator(Decimal("0"))],
+    )
+    unit_volume = models.DecimalField(
+        _("unit volume"), max_digits=18, decimal_places=3, default=Decimal("0"),
+        validators=[MinValueValidator(Decimal("0"))],
+    )
+    vendor_no = models.CharField(_("vendor no."), max_length=20, blank=True)
+    vendor_item_no = models.CharField(_("vendor item no."), max_length=50, blank=True)
+    blocked = models.BooleanField(_("blocked"), default=False)
+
+    class Meta:
+        ordering = ["no"]
+        verbose_name = _("item")
+        verbose_name_plural = _("items")
+
+    def __str__(self) -> str:
+        return f"{self.no} – {self.description}"
+
+
+class Resource(SyncedModel):
+    no = models.CharField(_("no."), max_length=20, unique=True, validators=[code_validator])
+    name = models.CharField(_("name"), max_length=100, db_index=True)
+    base_unit_of_measure = models.ForeignKey(
+        UnitOfMeasure, verbose_name=_("base unit of measure"), on_delete=models.PROTECT
+    )
+    unit_price = models.DecimalField(
+        _("unit price"), max_digits=18, decimal_places=2, default=Decimal("0"),
+        validators=[MinValueValidator(Decimal("0"))],
+    )
+    unit_cost = models.DecimalField(
+        _("unit cost"), max_digits=18, decimal_places=2, default=Decimal("0"),
+        validators=[MinValueValidator(Decimal("0"))],
+    )
+    capacity = models.DecimalField(
+        _("capacity"), max_digits=18, decimal_places=2, default=Decimal("0"),
+        validators=[MinValueValidator(Decimal("0"))],
+    )
+    blocked = models.BooleanField(_("blocked"), default=False)
+
+    class Meta:
+        ordering = ["no"]
+        verbose_name = _("resource")
+        verbose_name_plural = _("resources")
+
+    def __str__(self) -> str:
+        return f"{self.no} – {self.name}"
+
+
+class SalesPrice(SyncedModel):
+    item = models.ForeignKey(Item, verbose_name=_("item"), on_delete=models.PROTECT, related_name="sales_prices")
+    price_group = models.ForeignKey(
+        CustomerPriceGroup, verbose_name=_("customer price group"), on_delete=models.PROTECT,
+        related_name="sales_prices",
+    )
+    currency = models.ForeignKey(
+        Currency, verbose_name=_("currency"), on_delete=models.PROTECT, null=True, blank=True,
+        help_text=_("Blank means the local currency."),
+    )
+    unit_of_measure = models.ForeignKey(
+        UnitOfMeasure, verbose_name=_("unit of measure"), on_delete=models.PROTECT
+    )
+    unit_price = models.DecimalField(
+        _("unit price"), max_digits=18, decimal_places=2, validators=[MinValueValidator(Decimal("0"))]
+    )
+    starting_date = models.DateField(_("starting date"), null=True, blank=True)
+    ending_date = models.DateField(_("ending date"), null=True, blank=True)
+    minimum_quantity = models.DecimalField(
+        _("minimum quantity"), max_digits=18, decimal_places=2, default=Decimal("0"),
+        validators=[MinValueValidator(Decimal("0"))],
+    )
+
+    class Meta:
+        ordering = ["item__no", "price_group__code", "starting_date"]
+        verbose_name = _("sales price")
+        verbose_name_plural = _("sales prices")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["item", "price_group", "currency", "unit_of_measure", "starting_date", "minimum_quantity"],
+                name="erp_salesprice_unique_line",
+                nulls_distinct=False,
+                violation_error_message=_(
+                    "A sales price for this item, price group, currency, unit, starting date and "
+                    "minimum quantity already exists."
+                ),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.item.no} / {self.price_group.code}: {self.unit_price}"
+
+    def clean(self) -> None:
+        if self.starting_date and self.ending_date and self.ending_date < self.starting_date:
+            raise ValidationError({"ending_date": _("The ending date is before the starting date.")})

@@ -1,0 +1,17 @@
+from django.conf.urls.i18n import i18n_patterns
+from django.contrib import admin
+from django.urls import include, path
+
+urlpatterns = [
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("healthz", include("core.health_urls")),
+    path("api/", include("erp.api_urls")),
+    path("odata/", include("availability.urls")),
+    path("", include("core.urls")),
+    path("", include("accounts.urls")),
+    path("erp/", include("erp.urls")),
+    path("setup/", include("setup_wizard.urls")),
+    path("coupling/", include("coupling.urls")),
+    path("sync/", include("syncjobs.urls")),
+    path("admin/", admin.site.urls),
+]
