@@ -41,7 +41,9 @@ def has_role(user: AbstractBaseUser | AnonymousUser, roles: Iterable[str]) -> bo
     return bool(user_roles(user) & set(roles))
 
 
-def role_required(*roles: str) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+def role_required(
+    *roles: str,
+) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
     """View decorator: 403 unless the user holds one of `roles` (login is enforced globally)."""
 
     def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:

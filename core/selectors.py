@@ -1,5 +1,6 @@
 """Health checks: database, broker and worker heartbeat."""
 
+import os
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -34,6 +35,11 @@ def health_database() -> Check:
 def health_broker() -> Check:
     url = settings.CELERY_BROKER_URL
     scheme = url.split("://", 1)[0]
+    if scheme == "filesystem":
+        # The file-system transport "connects" to anything; what matters is the folder.
+        folder = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("data_folder_in", "")
+        if not os.access(folder, os.W_OK):
+            return Check(False, f"filesystem: broker folder {folder} is missing or read-only")
     try:
         with app.connection_for_write() as conn:
             conn.ensure_connection(max_retries=1, timeout=2)
@@ -48,7 +54,10 @@ def health_worker() -> Check:
     except Exception as exc:  # noqa: BLE001
         return Check(False, f"{type(exc).__name__}: {exc}")
     if latest is None:
-        return Check(False, "no worker heartbeat received yet")
+        return Check(False, "no worker heartbeat received yet: is the Celery worker running?")
     age = timezone.now() - latest.beat_at
     ok = age <= HEARTBEAT_STALE_AFTER
-    return Check(ok, f"{latest.hostname}, last heartbeat {int(age.total_seconds())} s ago")
+    detail = f"{latest.hostname}, last heartbeat {int(age.total_seconds())} s ago"
+    if not ok:
+        detail += " (stale: are the Celery worker and beat running?)"
+    return Check(ok, detail)

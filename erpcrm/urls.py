@@ -11,6 +11,7 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("erp/", include("erp.urls")),
     path("setup/", include("setup_wizard.urls")),
+    path("connection/", include("setup_wizard.connection_urls")),
     path("coupling/", include("coupling.urls")),
     path("sync/", include("syncjobs.urls")),
     path("admin/", admin.site.urls),

@@ -1,4 +1,6 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from . import views
 
 app_name = "syncjobs"
-urlpatterns: list = []
+urlpatterns = [path("", views.mapping_list, name="mapping-list")]

@@ -52,6 +52,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Serves collected static files from the WSGI app (waitress has no static file server).
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -125,8 +127,10 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "data_folder_out": str(BROKER_DIR / "queue"),
         "processed_folder": str(BROKER_DIR / "processed"),
         "store_processed": False,
+        # Broadcasts (purge, ping); without this kombu writes to ./control.
+        "control_folder": str(BROKER_DIR / "control"),
     }
-    for sub in ("queue", "processed"):
+    for sub in ("queue", "processed", "control"):
         (BROKER_DIR / sub).mkdir(parents=True, exist_ok=True)
 # Task state lives in our own models; Celery results are not needed.
 CELERY_RESULT_BACKEND = None
@@ -206,6 +210,9 @@ SESSION_ENGINE = "django.contrib.sessions.backends.db"
 # Login throttling: failed attempts per user name and per client address within a window.
 LOGIN_THROTTLE_ATTEMPTS = env.int("LOGIN_THROTTLE_ATTEMPTS", default=5)
 LOGIN_THROTTLE_WINDOW_SECONDS = env.int("LOGIN_THROTTLE_WINDOW_SECONDS", default=300)
+# Reverse proxies in front of the app that append to X-Forwarded-For (0: use REMOTE_ADDR).
+# Throttling per client address needs it behind a proxy, or every client shares one address.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 
@@ -218,3 +225,6 @@ CELERY_BEAT_SCHEDULE = {
 # The ERP's local currency (ISO code). The setup wizard compares it with the CRM
 # organization's base currency.
 ERP_LOCAL_CURRENCY = env("ERP_LOCAL_CURRENCY", default="USD")
+# The ERP's public base URL as the CRM reaches it; the item availability service is published
+# to the CRM as <ERP_PUBLIC_URL>/odata/.
+ERP_PUBLIC_URL = env("ERP_PUBLIC_URL", default="http://127.0.0.1:8000")

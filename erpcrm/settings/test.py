@@ -1,7 +1,16 @@
-"""Test settings: the same embedded defaults, or PostgreSQL + Redis when the environment says so."""
+"""Test settings: the same embedded defaults, or PostgreSQL + Redis when the environment says so.
+
+Tests that start real processes (a Celery worker, the web app) need those processes to see the
+test database, so on SQLite the test database is a file, never `:memory:`. Its name carries the
+pytest process id so that two test runs in one checkout do not share a database.
+"""
+
+import os
+import tempfile
+from pathlib import Path
 
 from .base import *  # noqa: F403
-from .base import env
+from .base import CELERY_BROKER_URL, DATABASES, env
 
 DEBUG = False
 SECRET_KEY = env("DJANGO_SECRET_KEY", default="test-insecure-" + "y" * 40)
@@ -10,3 +19,30 @@ FIELD_ENCRYPTION_KEYS = env.list(
     "FIELD_ENCRYPTION_KEYS", default=["dGVzdC1rZXktdGVzdC1rZXktdGVzdC1rZXktdGVzdC0="]
 )
 LOGIN_THROTTLE_ATTEMPTS = 5
+
+TEST_TMP_DIR = Path(env("ERPCRM_TEST_TMP_DIR", default=tempfile.gettempdir()))
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["TEST"] = {
+        "NAME": str(TEST_TMP_DIR / f"erpcrm-test-{os.getpid()}.sqlite3"),
+    }
+
+# Serve static files straight from the app folders (no collectstatic before tests).
+WHITENOISE_AUTOREFRESH = True
+WHITENOISE_USE_FINDERS = True
+
+# A broker folder of our own, so that tasks enqueued by tests never reach the worker of a
+# `make run` in the same checkout. Exported so that child processes (which inherit the
+# environment) use the same folder.
+if CELERY_BROKER_URL.startswith("filesystem://") and "CELERY_BROKER_DIR" not in os.environ:
+    BROKER_DIR = TEST_TMP_DIR / f"erpcrm-test-broker-{os.getpid()}"
+    os.environ["CELERY_BROKER_DIR"] = str(BROKER_DIR)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(BROKER_DIR / "queue"),
+        "data_folder_out": str(BROKER_DIR / "queue"),
+        "processed_folder": str(BROKER_DIR / "processed"),
+        "store_processed": False,
+        # Broadcasts (purge, ping); without this kombu writes to ./control.
+        "control_folder": str(BROKER_DIR / "control"),
+    }
+    for _sub in ("queue", "processed", "control"):
+        (BROKER_DIR / _sub).mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,24 @@
+from django.contrib import admin
+
+from accounts.models import FailedAttempt, WebServiceKey
+
+
+@admin.register(WebServiceKey)
+class WebServiceKeyAdmin(admin.ModelAdmin):
+    # Keys are made on the user pages or with `manage.py webservice_key`; the hash is no use here.
+    list_display = ("user", "prefix", "created_at", "expires_at", "last_used_at")
+    fields = ("user", "prefix", "created_at", "expires_at", "last_used_at")
+    readonly_fields = fields
+    search_fields = ("user__username", "prefix")
+
+    def has_add_permission(self, request: object) -> bool:
+        return False
+
+
+@admin.register(FailedAttempt)
+class FailedAttemptAdmin(admin.ModelAdmin):
+    list_display = ("scope", "created_at")
+    readonly_fields = ("scope", "created_at")
+
+    def has_add_permission(self, request: object) -> bool:
+        return False

@@ -1,0 +1,91 @@
+import datetime
+import logging
+import math
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.contrib.auth.forms import AuthenticationForm
+from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from accounts.selectors import throttle_retry_after, throttle_scope
+from accounts.services import throttle_failure_record, throttle_reset
+
+logger = logging.getLogger("accounts.login")
+
+
+def client_address(request: HttpRequest | None) -> str:
+    """The client's address: REMOTE_ADDR, or behind TRUSTED_PROXY_COUNT proxies the entry of
+    X-Forwarded-For the outermost trusted proxy added (entries left of it are client-made)."""
+    if request is None:
+        return ""
+    remote = request.META.get("REMOTE_ADDR", "")
+    proxies = settings.TRUSTED_PROXY_COUNT
+    if proxies <= 0:
+        return remote
+    forwarded = [
+        part.strip()
+        for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
+        if part.strip()
+    ]
+    if len(forwarded) < proxies:
+        return remote
+    return forwarded[-proxies]
+
+
+def too_many_attempts_message(seconds: int) -> str:
+    minutes = max(1, math.ceil(seconds / 60))
+    return ngettext(
+        "Too many failed attempts. Try again in %(minutes)d minute.",
+        "Too many failed attempts. Try again in %(minutes)d minutes.",
+        minutes,
+    ) % {"minutes": minutes}
+
+
+class ThrottledAuthenticationForm(AuthenticationForm):
+    """The login form, refusing every attempt (even a right password) once a user name or a
+    client address has failed LOGIN_THROTTLE_ATTEMPTS times within the window."""
+
+    def clean(self) -> dict[str, Any]:
+        username = self.cleaned_data.get("username") or ""
+        address = client_address(self.request)
+        user_scope = throttle_scope(kind="login:user", value=username)
+        scopes = [user_scope, throttle_scope(kind="login:address", value=address)]
+        wait = throttle_retry_after(scopes=scopes)
+        if wait:
+            logger.warning("Login refused (throttled) for user name %r from %s", username, address)
+            raise forms.ValidationError(too_many_attempts_message(wait), code="throttled")
+        try:
+            cleaned = super().clean()
+        except forms.ValidationError:
+            throttle_failure_record(scopes=scopes)
+            logger.warning("Failed login for user name %r from %s", username, address)
+            raise
+        throttle_reset(scope=user_scope)
+        return cleaned
+
+
+class WebServiceKeyForm(forms.Form):
+    expires_on = forms.DateField(
+        label=_("Key expiration date"),
+        required=False,
+        help_text=_(
+            "Leave empty for a key that never expires. The key works until the end of this day."
+        ),
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+
+    def clean_expires_on(self) -> datetime.date | None:
+        value = self.cleaned_data.get("expires_on")
+        if value is not None and value < timezone.localdate():
+            raise forms.ValidationError(_("The expiration date must be today or later."))
+        return value
+
+
+class AvailabilityAccessForm(forms.Form):
+    allowed = forms.BooleanField(
+        label=_("May use the item availability web service"), required=False
+    )

@@ -1,0 +1,90 @@
+"""Writes: web service access keys, availability service access, failed-attempt records."""
+
+import datetime
+import logging
+import secrets
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser, Permission
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from accounts.models import FailedAttempt, WebServiceKey
+from accounts.selectors import webservice_key_hash
+
+logger = logging.getLogger(__name__)
+
+KEY_PREFIX_LENGTH = 8
+
+
+def webservice_key_expiry(*, expires_on: datetime.date | None) -> datetime.datetime | None:
+    """A key with expiry date D works until the end of D (in the server's time zone)."""
+    if expires_on is None:
+        return None
+    next_day = datetime.datetime.combine(expires_on + timedelta(days=1), datetime.time.min)
+    return timezone.make_aware(next_day, timezone.get_default_timezone())
+
+
+@transaction.atomic
+def webservice_key_generate(
+    *, user: AbstractBaseUser, expires_at: datetime.datetime | None = None
+) -> str:
+    """Create a new key for `user` and return it in plain text; this is the only time it is
+    available. The previous key stops working at once."""
+    key = secrets.token_urlsafe(32)
+    WebServiceKey.objects.update_or_create(
+        user=user,
+        defaults={
+            "key_hash": webservice_key_hash(key=key),
+            "prefix": key[:KEY_PREFIX_LENGTH],
+            "created_at": timezone.now(),
+            "expires_at": expires_at,
+            "last_used_at": None,
+        },
+    )
+    logger.info(
+        "New web service access key for user %s (expires %s)", user.pk, expires_at or "never"
+    )
+    return key
+
+
+def webservice_key_revoke(*, user: AbstractBaseUser) -> None:
+    deleted, _ = WebServiceKey.objects.filter(user=user).delete()
+    if deleted:
+        logger.info("Web service access key of user %s revoked", user.pk)
+
+
+def webservice_key_mark_used(*, user: AbstractBaseUser) -> None:
+    # At most one write a minute per user, so a busy client does not write on every request.
+    now = timezone.now()
+    stale = Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - timedelta(minutes=1))
+    WebServiceKey.objects.filter(stale, user=user).update(last_used_at=now)
+
+
+def availability_access_set(*, user: AbstractBaseUser, allowed: bool) -> None:
+    """Grant or withdraw the item availability service permission on the user itself."""
+    app_label, codename = "accounts", "use_item_availability_service"
+    permission = Permission.objects.get(content_type__app_label=app_label, codename=codename)
+    if allowed:
+        user.user_permissions.add(permission)
+    else:
+        user.user_permissions.remove(permission)
+    # Django caches permissions on the user object.
+    for attr in ("_perm_cache", "_user_perm_cache", "_group_perm_cache"):
+        user.__dict__.pop(attr, None)
+
+
+def throttle_failure_record(*, scopes: list[str]) -> None:
+    now = timezone.now()
+    FailedAttempt.objects.bulk_create(
+        [FailedAttempt(scope=scope, created_at=now) for scope in scopes]
+    )
+    # Housekeeping: attempts older than the window never count again.
+    cutoff = now - timedelta(seconds=settings.LOGIN_THROTTLE_WINDOW_SECONDS)
+    FailedAttempt.objects.filter(created_at__lt=cutoff).delete()
+
+
+def throttle_reset(*, scope: str) -> None:
+    FailedAttempt.objects.filter(scope=scope).delete()

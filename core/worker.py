@@ -1,0 +1,16 @@
+"""Celery worker hooks (infrastructure, not business logic).
+
+A worker records a heartbeat the moment it is ready, so /healthz turns green within seconds of
+start instead of waiting for beat's first scheduled `core.heartbeat`.
+"""
+
+from typing import Any
+
+from celery.signals import worker_ready
+
+from core import services
+
+
+@worker_ready.connect
+def heartbeat_on_worker_ready(sender: Any, **kwargs: Any) -> None:
+    services.heartbeat_record(hostname=sender.hostname)

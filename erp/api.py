@@ -1,0 +1,144 @@
+"""REST API for the twelve ERP tables: `/api/<slug>/` (see erp/api_urls.py).
+
+One serializer and one viewset per table, generated from the table registry (`erp.tables`) so
+that the API, the list pages and the filters agree on what a table is. Writes go through
+`erp.services`, which validate with the model's `full_clean`.
+"""
+
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import serializers, status, viewsets
+from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.exceptions import APIException
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.serializers import as_serializer_error
+
+from accounts.roles import ErpApiPermission
+from erp import services
+from erp.filters import FILTERSETS
+from erp.tables import TABLES, Table, key_field
+
+MAX_PAGE_SIZE = 1000
+
+
+class RecordPagination(PageNumberPagination):
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = MAX_PAGE_SIZE
+
+
+class RecordInUseError(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = _("The record is in use.")
+    default_code = "record_in_use"
+
+
+class RecordSerializer(serializers.ModelSerializer):
+    """Foreign keys are read and written as the related record's code or number."""
+
+    def build_relational_field(
+        self, field_name: str, relation_info: Any
+    ) -> tuple[type[serializers.Field], dict[str, Any]]:
+        field_class, kwargs = super().build_relational_field(field_name, relation_info)
+        if relation_info.to_many:
+            return field_class, kwargs
+        kwargs["slug_field"] = key_field(relation_info.related_model)
+        return serializers.SlugRelatedField, kwargs
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        # uuid is read-only; a client that sends a different one must hear that it was refused
+        # rather than have it silently ignored.
+        sent = self.initial_data.get("uuid") if isinstance(self.initial_data, dict) else None
+        if sent and self.instance is not None and str(sent) != str(self.instance.uuid):
+            raise serializers.ValidationError(
+                {"uuid": _("The UUID of a record cannot be changed.")}
+            )
+        return attrs
+
+    def create(self, validated_data: dict[str, Any]) -> models.Model:
+        try:
+            return services.record_create(model=self.Meta.model, data=validated_data)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(as_serializer_error(exc)) from exc
+
+    def update(self, instance: models.Model, validated_data: dict[str, Any]) -> models.Model:
+        try:
+            return services.record_update(instance=instance, data=validated_data)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(as_serializer_error(exc)) from exc
+
+
+def serializer_for(table: Table) -> type[RecordSerializer]:
+    meta = type(
+        "Meta",
+        (),
+        {
+            "model": table.model,
+            "fields": "__all__",
+            "read_only_fields": ("id", "uuid", "modified_at"),
+        },
+    )
+    return type(f"{table.model.__name__}Serializer", (RecordSerializer,), {"Meta": meta})
+
+
+class RecordViewSet(viewsets.ModelViewSet):
+    """List, read, create, change and delete records of one ERP table."""
+
+    table: Table
+    # Token first, so that an anonymous caller gets 401 with a WWW-Authenticate header.
+    authentication_classes = (TokenAuthentication, SessionAuthentication)
+    permission_classes = (ErpApiPermission,)
+    pagination_class = RecordPagination
+    lookup_value_regex = r"[0-9]+"
+
+    def get_queryset(self) -> models.QuerySet:
+        model = self.table.model
+        fks = [f.name for f in model._meta.fields if isinstance(f, models.ForeignKey)]
+        return model.objects.select_related(*fks).order_by(*model._meta.ordering, "pk")
+
+    def perform_destroy(self, instance: models.Model) -> None:
+        try:
+            services.record_delete(instance=instance)
+        except services.RecordInUse as exc:
+            raise RecordInUseError(exc.message) from exc
+
+
+def _ordering_fields(table: Table) -> list[str]:
+    names = ["id", "modified_at"]
+    for fld in table.model._meta.fields:
+        if isinstance(fld, models.ForeignKey):
+            names.append(f"{fld.name}__{key_field(fld.related_model)}")
+        elif fld.name not in names and fld.name != "uuid":
+            names.append(fld.name)
+    return names
+
+
+def viewset_for(table: Table) -> type[RecordViewSet]:
+    plural = str(table.model._meta.verbose_name_plural)
+    viewset = type(
+        f"{table.model.__name__}ViewSet",
+        (RecordViewSet,),
+        {
+            "table": table,
+            "serializer_class": serializer_for(table),
+            "filterset_class": FILTERSETS[table.slug],
+            "search_fields": list(table.search_fields),
+            "ordering_fields": _ordering_fields(table),
+            "__doc__": f"The ERP table of {plural}.",
+        },
+    )
+    return extend_schema_view(
+        list=extend_schema(tags=[table.slug]),
+        retrieve=extend_schema(tags=[table.slug]),
+        create=extend_schema(tags=[table.slug]),
+        update=extend_schema(tags=[table.slug]),
+        partial_update=extend_schema(tags=[table.slug]),
+        destroy=extend_schema(tags=[table.slug]),
+    )(viewset)
+
+
+VIEWSETS: dict[str, type[RecordViewSet]] = {t.slug: viewset_for(t) for t in TABLES}

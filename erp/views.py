@@ -1,0 +1,111 @@
+"""Generic list and card pages for every ERP table in the registry (`erp.tables`)."""
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db import models
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods
+
+from accounts.roles import ERP_READERS, ERP_WRITERS, role_required
+from erp import selectors, services
+from erp.forms import record_form_class
+from erp.tables import Table
+
+PAGE_SIZE = 50
+
+
+def _get_record(table: Table, pk: int) -> models.Model:
+    return get_object_or_404(table.model._default_manager.all(), pk=pk)
+
+
+@role_required(*ERP_READERS)
+@require_http_methods(["GET"])
+def record_list(request: HttpRequest, table: Table) -> HttpResponse:
+    search = request.GET.get("q", "")
+    sort = request.GET.get("sort", "")
+    filters = {name: request.GET.get(name, "") for name in table.filters}
+    rows = selectors.table_list(table=table, search=search, sort=sort, filters=filters)
+    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "erp/record_list.html",
+        {
+            "table": table,
+            "page": page,
+            "page_range": page.paginator.get_elided_page_range(page.number, on_each_side=2),
+            "q": search,
+            "sort": sort if sort.lstrip("-") in table.columns else "",
+            "filters": selectors.table_filters(table=table, filters=filters),
+            "filtered": bool(search.strip() or any(v.strip() for v in filters.values())),
+        },
+    )
+
+
+@role_required(*ERP_READERS)
+@require_http_methods(["GET"])
+def record_detail(request: HttpRequest, table: Table, pk: int) -> HttpResponse:
+    obj = _get_record(table, pk)
+    return render(
+        request,
+        "erp/record_detail.html",
+        {"table": table, "object": obj, "fields": selectors.record_fields(table=table, obj=obj)},
+    )
+
+
+def _edit(request: HttpRequest, table: Table, obj: models.Model | None) -> HttpResponse:
+    form_class = record_form_class(table)
+    # Validation writes the typed values into the instance; titles show the stored record.
+    label = str(obj) if obj is not None else ""
+    form = form_class(request.POST or None, instance=obj)
+    if request.method == "POST" and form.is_valid():
+        saved = form.save()
+        if obj is None:
+            messages.success(request, _("%(record)s was created.") % {"record": saved})
+        else:
+            messages.success(request, _("%(record)s was saved.") % {"record": saved})
+        return redirect(f"erp:{table.slug}-detail", pk=saved.pk)
+    return render(
+        request,
+        "erp/record_form.html",
+        {"table": table, "object": obj, "label": label, "form": form},
+        status=400 if form.is_bound and form.errors else 200,
+    )
+
+
+@role_required(*ERP_WRITERS)
+@require_http_methods(["GET", "POST"])
+def record_create(request: HttpRequest, table: Table) -> HttpResponse:
+    return _edit(request, table, None)
+
+
+@role_required(*ERP_WRITERS)
+@require_http_methods(["GET", "POST"])
+def record_edit(request: HttpRequest, table: Table, pk: int) -> HttpResponse:
+    return _edit(request, table, _get_record(table, pk))
+
+
+@role_required(*ERP_WRITERS)
+@require_http_methods(["GET", "POST"])
+def record_delete(request: HttpRequest, table: Table, pk: int) -> HttpResponse:
+    obj = _get_record(table, pk)
+    references = selectors.record_references(obj=obj)
+    if request.method == "POST" and not references:
+        label = str(obj)
+        try:
+            services.record_delete(instance=obj)
+        except services.RecordInUse:
+            # A reference was added between the check and the delete.
+            references = selectors.record_references(obj=obj)
+        else:
+            messages.success(request, _("%(record)s was deleted.") % {"record": label})
+            return redirect(f"erp:{table.slug}-list")
+    if request.method == "POST":
+        messages.error(request, _("%(record)s was not deleted.") % {"record": obj})
+    return render(
+        request,
+        "erp/record_confirm_delete.html",
+        {"table": table, "object": obj, "references": references},
+        status=409 if references and request.method == "POST" else 200,
+    )

@@ -1,0 +1,142 @@
+"""Run-time behaviour of the sandbox that tests steer: token lifetime, change-tracking expiry,
+service protection limits, fault injection (random and rule-based), and request statistics."""
+
+from __future__ import annotations
+
+import math
+import random
+import re
+import threading
+import time
+from collections import defaultdict, deque
+from dataclasses import dataclass, field
+from typing import Any
+
+FAULT_KINDS = {"error", "throttle", "latency", "commit_then_fail"}
+
+
+@dataclass
+class FaultRule:
+    """`count` next requests matching method + path regex get the fault (count < 0 = forever)."""
+
+    method: str = "*"
+    path: str = ".*"
+    count: int = 1
+    fault: str = "error"
+    status: int = 503
+    code: str = "0x80040216"
+    message: str = "An unexpected error occurred (injected by the sandbox)."
+    retry_after: int = 1
+    latency_ms: int = 0
+
+    def matches(self, method: str, path: str) -> bool:
+        return (self.method in ("*", method.upper())) and re.search(self.path, path) is not None
+
+
+@dataclass
+class Settings:
+    token_lifetime_seconds: int = 3599
+    change_tracking_expiry_seconds: float = 7 * 24 * 3600
+    rate_limit_requests: int = 0  # 0 = no service protection limit
+    rate_limit_window_seconds: float = 300.0
+    dop_hint: int = 8
+    error_rate: float = 0.0
+    error_status: int = 503
+    latency_ms: int = 0
+    commit_then_fail_rate: float = 0.0
+    rules: list[FaultRule] = field(default_factory=list)
+
+    def update(self, payload: dict[str, Any]) -> None:
+        for name, value in payload.items():
+            if name == "rules":
+                self.rules = [FaultRule(**r) for r in value]
+            elif name == "add_rules":
+                self.rules.extend(FaultRule(**r) for r in value)
+            elif name == "change_tracking_expiry_days":
+                self.change_tracking_expiry_seconds = float(value) * 86400
+            elif hasattr(self, name):
+                current = getattr(self, name)
+                setattr(self, name, type(current)(value))
+            else:
+                raise ValueError(f"unknown sandbox setting '{name}'")
+        for rule in self.rules:
+            if rule.fault not in FAULT_KINDS:
+                raise ValueError(f"unknown fault '{rule.fault}' (one of {sorted(FAULT_KINDS)})")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "token_lifetime_seconds": self.token_lifetime_seconds,
+            "change_tracking_expiry_seconds": self.change_tracking_expiry_seconds,
+            "rate_limit_requests": self.rate_limit_requests,
+            "rate_limit_window_seconds": self.rate_limit_window_seconds,
+            "dop_hint": self.dop_hint,
+            "error_rate": self.error_rate,
+            "error_status": self.error_status,
+            "latency_ms": self.latency_ms,
+            "commit_then_fail_rate": self.commit_then_fail_rate,
+            "rules": [vars(r) for r in self.rules],
+        }
+
+
+@dataclass
+class Decision:
+    fault: FaultRule | None = None
+    throttled_retry_after: int | None = None
+    commit_then_fail: bool = False
+
+
+class Control:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.defaults = Settings(**{k: getattr(settings, k) for k in vars(settings)})
+        self.defaults.rules = list(settings.rules)
+        self.lock = threading.Lock()
+        self.windows: dict[str, deque[float]] = defaultdict(deque)
+        self.stats: dict[str, Any] = {"requests": 0, "throttled": 0, "faults": 0, "by_method": {}}
+
+    def reset_settings(self) -> None:
+        with self.lock:
+            for name in vars(self.defaults):
+                value = getattr(self.defaults, name)
+                setattr(self.settings, name, list(value) if isinstance(value, list) else value)
+            self.windows.clear()
+
+    def remaining(self, user_id: str) -> int:
+        limit = self.settings.rate_limit_requests or 6000
+        return max(limit - len(self.windows.get(user_id, ())), 0)
+
+    def decide(self, user_id: str, method: str, path: str) -> Decision:
+        """Count the request, then apply rules, random faults and the request-count limit."""
+        s = self.settings
+        now = time.monotonic()
+        with self.lock:
+            self.stats["requests"] += 1
+            by_method = self.stats["by_method"]
+            by_method[method] = by_method.get(method, 0) + 1
+            for rule in s.rules:
+                if rule.count != 0 and rule.matches(method, path):
+                    if rule.count > 0:
+                        rule.count -= 1
+                    self.stats["faults"] += 1
+                    if rule.fault == "throttle":
+                        self.stats["throttled"] += 1
+                    return Decision(fault=rule)
+            s.rules = [r for r in s.rules if r.count != 0]
+            window = self.windows[user_id]
+            if s.rate_limit_requests:
+                while window and window[0] <= now - s.rate_limit_window_seconds:
+                    window.popleft()
+                if len(window) >= s.rate_limit_requests:
+                    self.stats["throttled"] += 1
+                    retry = math.ceil(window[0] + s.rate_limit_window_seconds - now)
+                    return Decision(throttled_retry_after=max(retry, 1))
+            window.append(now)
+            if len(window) > 100000:
+                window.popleft()
+            if s.error_rate and random.random() < s.error_rate:
+                self.stats["faults"] += 1
+                return Decision(fault=FaultRule(fault="error", status=s.error_status))
+            if s.commit_then_fail_rate and random.random() < s.commit_then_fail_rate:
+                self.stats["faults"] += 1
+                return Decision(commit_then_fail=True)
+        return Decision()

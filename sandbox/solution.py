@@ -1,0 +1,256 @@
+"""ImportSolution: unpack a solution zip (solution.xml + customizations.xml, the format written
+down in docs/contracts.md "Solution package format"), create its roles and tables, record an
+importjobs row and a solutions row."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import json
+import uuid
+import zipfile
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+from xml.etree import ElementTree as ET  # noqa: S405 - parses our own admin-uploaded package
+
+from sandbox import seed
+from sandbox.tables import (
+    BOOL,
+    DATETIME,
+    DECIMAL,
+    GUID,
+    INT,
+    MEMO,
+    MONEY,
+    STRING,
+    Column,
+    Table,
+    build_solution_table,
+)
+
+if TYPE_CHECKING:
+    from sandbox.api import Api, Request, Response
+    from sandbox.store import Store
+
+TYPE_MAP = {
+    "nvarchar": STRING, "string": STRING, "ntext": MEMO, "memo": MEMO, "int": INT,
+    "integer": INT, "decimal": DECIMAL, "money": MONEY, "bit": BOOL, "boolean": BOOL,
+    "datetime": DATETIME, "uniqueidentifier": GUID,
+}  # fmt: skip
+CODE_INVALID_FILE = "0x80048060"
+CODE_DUPLICATE_JOB = "0x80071152"
+META_KEY = "solution_tables"
+
+
+class SolutionError(Exception):
+    pass
+
+
+def _text(element: ET.Element | None, path: str, default: str = "") -> str:
+    if element is None:
+        return default
+    found = element.find(path)
+    return (found.text or "").strip() if found is not None and found.text else default
+
+
+def parse_package(data: bytes) -> dict[str, Any]:
+    """-> {"uniquename", "version", "friendlyname", "roles": [(id, name)], "tables": [spec]}"""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        names = {n.lower(): n for n in archive.namelist()}
+        solution_xml = archive.read(names["solution.xml"])
+        customizations_xml = archive.read(names["customizations.xml"])
+    except (zipfile.BadZipFile, KeyError) as exc:
+        raise SolutionError(
+            "The solution file is invalid. The compressed file must contain the following files "
+            "at its root: solution.xml and customizations.xml."
+        ) from exc
+    try:
+        manifest_root = ET.fromstring(solution_xml)  # noqa: S314
+        custom_root = ET.fromstring(customizations_xml)  # noqa: S314
+    except ET.ParseError as exc:
+        raise SolutionError(f"The solution file is invalid: {exc}.") from exc
+    manifest = manifest_root.find(".//SolutionManifest")
+    unique = _text(manifest, "UniqueName")
+    version = _text(manifest, "Version")
+    if not unique or not version:
+        raise SolutionError("The solution manifest needs <UniqueName> and <Version>.")
+    friendly = unique
+    label = manifest.find("LocalizedNames/LocalizedName") if manifest is not None else None
+    if label is not None and label.get("description"):
+        friendly = label.get("description") or unique
+    roles = []
+    for role in custom_root.iter("Role"):
+        role_id = (role.get("id") or "").strip("{}").lower()
+        name = role.get("name") or ""
+        try:
+            uuid.UUID(role_id)
+        except ValueError as exc:
+            raise SolutionError(f"Role '{name}' has an invalid id '{role_id}'.") from exc
+        roles.append((role_id, name))
+    tables = []
+    for entity in custom_root.iter("entity"):
+        logical = (entity.get("Name") or "").lower()
+        if not logical:
+            raise SolutionError("An <entity> needs a Name attribute.")
+        entity_set = _text(entity, "EntitySetName") or f"{logical}s"
+        pk = f"{logical}id"
+        primary_name = ""
+        columns: list[dict[str, Any]] = []
+        for attribute in entity.iter("attribute"):
+            name = (attribute.get("PhysicalName") or _text(attribute, "LogicalName")).lower()
+            kind = _text(attribute, "Type", "nvarchar").lower()
+            if kind == "primarykey":
+                pk = name
+                continue
+            if kind not in TYPE_MAP:
+                raise SolutionError(f"Attribute '{name}' has an unsupported type '{kind}'.")
+            max_length = _text(attribute, "MaxLength")
+            if "PrimaryName" in _text(attribute, "DisplayMask"):
+                primary_name = name
+            columns.append(
+                {
+                    "name": name,
+                    "type": TYPE_MAP[kind],
+                    "max_length": int(max_length) if max_length.isdigit() else None,
+                    "required": _text(attribute, "RequiredLevel") == "systemrequired",
+                }
+            )
+        if not columns:
+            raise SolutionError(f"Entity '{logical}' has no attributes.")
+        tables.append(
+            {
+                "logical": logical,
+                "entity_set": entity_set,
+                "pk": pk,
+                "primary_name": primary_name or columns[0]["name"],
+                "columns": columns,
+                "change_tracking": _text(entity, "ChangeTrackingEnabled", "1") in ("1", "true"),
+            }
+        )
+    return {
+        "uniquename": unique,
+        "version": version,
+        "friendlyname": friendly,
+        "roles": roles,
+        "tables": tables,
+    }
+
+
+def table_from_spec(spec: dict[str, Any]) -> Table:
+    return build_solution_table(
+        logical=spec["logical"],
+        entity_set=spec["entity_set"],
+        pk=spec["pk"],
+        primary_name=spec["primary_name"],
+        columns=[Column(**c) for c in spec["columns"]],
+        change_tracking=spec["change_tracking"],
+    )
+
+
+def load_tables(store: Store) -> dict[str, Table]:
+    raw = store.get_meta(META_KEY)
+    specs = json.loads(raw) if raw else []
+    return {spec["logical"]: table_from_spec(spec) for spec in specs}
+
+
+def import_solution(api: Api, req: Request) -> Response:
+    from sandbox.api import ApiError, Response, utcnow_iso
+
+    body = req.json_body()
+    if not isinstance(body, dict) or not isinstance(body.get("CustomizationFile"), str):
+        raise ApiError(400, "0x80040203", "The parameter 'CustomizationFile' is missing.")
+    api.require_admin(req)
+    job_id = body.get("ImportJobId") or str(uuid.uuid4())
+    job_id = str(job_id).lower()
+    if api.store.get("importjobs", job_id) is not None:
+        raise ApiError(400, CODE_DUPLICATE_JOB, "Parameter ImportJobId must be unique.")
+    started = utcnow_iso()
+    try:
+        data = base64.b64decode(body["CustomizationFile"], validate=True)
+        package = parse_package(data)
+    except (binascii.Error, ValueError, SolutionError) as exc:
+        message = str(exc) if isinstance(exc, SolutionError) else "CustomizationFile is not base64."
+        raise ApiError(400, CODE_INVALID_FILE, message) from exc
+
+    registry_owner = api._registry.__self__  # the SandboxApp that owns the dynamic tables
+    existing = load_tables(api.store)
+    specs = {t.logical: spec for t, spec in zip(existing.values(), _specs(api.store), strict=True)}
+    for spec in package["tables"]:
+        if spec["logical"] in api.tables and spec["logical"] not in existing:
+            raise ApiError(
+                400, CODE_INVALID_FILE,
+                f"The table '{spec['logical']}' clashes with a system table.",
+            )
+        specs[spec["logical"]] = spec
+    api.store.set_meta(META_KEY, json.dumps(list(specs.values())))
+
+    from sandbox.api import Request as Req
+
+    admin_req = Req("POST", "", "", {}, b"", req.base, req.version, req.user_id)
+    for role_id, name in package["roles"]:
+        role = api.store.get("roles", role_id)
+        if role is None:
+            api.create_row(
+                admin_req,
+                api.table("role"),
+                {
+                    "roleid": role_id,
+                    "name": name,
+                    "businessunitid@odata.bind": f"/businessunits({seed.ROOT_BUSINESS_UNIT_ID})",
+                },
+            )
+        elif role.get("name") != name:
+            api.update_row(admin_req, api.table("role"), role, {"name": name})
+    solution_id = seed.stable_id("solution", package["uniquename"].lower())
+    current = api.store.get("solutions", solution_id)
+    values = {
+        "uniquename": package["uniquename"],
+        "friendlyname": package["friendlyname"],
+        "version": package["version"],
+        "ismanaged": False,
+        "installedon": utcnow_iso(),
+    }
+    if current is None:
+        api.create_row(admin_req, api.table("solution"), {"solutionid": solution_id, **values})
+    else:
+        api.update_row(admin_req, api.table("solution"), current, values)
+    completed = utcnow_iso()
+    result_xml = (
+        '<importexportxml start="{s}" stop="{c}" progress="100" processed="true">'
+        "<solutionManifests><solutionManifest languagecode=\"1033\" id=\"{u}\" "
+        'LocalizedName="{f}" processed="true"><UniqueName>{u}</UniqueName>'
+        "<Version>{v}</Version><result result=\"success\" errorcode=\"0\" errortext=\"\" "
+        'datetime="{c}" /></solutionManifest></solutionManifests>'
+        "<entities>{e}</entities><roles>{r}</roles></importexportxml>"
+    ).format(
+        s=started,
+        c=completed,
+        u=package["uniquename"],
+        f=package["friendlyname"],
+        v=package["version"],
+        e="".join(f'<entity id="{t["logical"]}" processed="true" />' for t in package["tables"]),
+        r="".join(f'<role id="{rid}" name="{n}" processed="true" />' for rid, n in package["roles"]),
+    )
+    api.create_row(
+        admin_req,
+        api.table("importjob"),
+        {
+            "importjobid": job_id,
+            "name": f"Import of {package['uniquename']} {package['version']}",
+            "solutionname": package["uniquename"],
+            "progress": 100.0,
+            "startedon": started,
+            "completedon": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "data": result_xml,
+        },
+    )
+    # the new tables become visible once everything above succeeded
+    registry_owner.dynamic_tables = {k: table_from_spec(v) for k, v in specs.items()}
+    return Response(204, [("OData-Version", "4.0")])
+
+
+def _specs(store: Store) -> list[dict[str, Any]]:
+    raw = store.get_meta(META_KEY)
+    return json.loads(raw) if raw else []

@@ -1,0 +1,110 @@
+"""The one error type of the setup: a problem the user can act on, with the field it concerns."""
+
+from dataverse import errors as dv
+
+
+class SetupProblem(Exception):
+    """`message` is translated and user-facing; `field` names the form field to attach it to."""
+
+    def __init__(self, message: str, *, field: str | None = None, code: str = "") -> None:
+        super().__init__(str(message))
+        self.message = str(message)
+        self.field = field
+        self.code = code
+
+
+def _host_of(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    return (urlsplit(url).hostname or "").lower()
+
+
+def problem_from_dataverse(
+    exc: dv.DataverseError, *, environment_url: str, token_url: str = "", admin: bool = False
+) -> SetupProblem:
+    """Translate a client error into a specific message (bc-integration §1.7, §1.8)."""
+    from django.utils.translation import gettext as _
+
+    if isinstance(exc, dv.ConnectionFailed):
+        host = exc.host or _host_of(environment_url)
+        field = (
+            "token_url"
+            if token_url and host and host == _host_of(token_url) != _host_of(environment_url)
+            else "environment_url"
+        )
+        messages = {
+            "dns": _(
+                "The host name %(host)s could not be found (DNS lookup failed). Check the spelling of the URL."
+            ),
+            "refused": _(
+                "%(host)s refused the connection. Check the URL and port, and that the CRM can be reached from this server."
+            ),
+            "timeout": _(
+                "%(host)s did not answer in time. Check the URL, the network and any proxy or firewall, then try again."
+            ),
+            "tls": _(
+                "A secure (TLS) connection to %(host)s could not be established: its certificate is not trusted, has "
+                "expired or does not match the host name."
+            ),
+        }
+        template = messages.get(exc.reason, _("%(host)s cannot be reached (%(reason)s)."))
+        return SetupProblem(
+            template % {"host": host, "reason": exc.reason},
+            field=field,
+            code=f"unreachable_{exc.reason}",
+        )
+    if isinstance(exc, dv.AuthenticationFailed):
+        if admin:
+            return SetupProblem(
+                _(
+                    "The CRM rejected the administrator user name or password. Check both and try again."
+                ),
+                field="admin_password",
+                code="admin_credentials",
+            )
+        return SetupProblem(
+            _(
+                "The CRM sign-in service rejected the client id or client secret (invalid_client). Check both values; "
+                "a client secret may also have expired."
+            ),
+            field="client_secret",
+            code="credentials",
+        )
+    if isinstance(exc, dv.Forbidden):
+        if exc.code.lower() == "0x80072560" or "not a member" in exc.message.lower():
+            return SetupProblem(
+                _(
+                    "The application signed in, but it is not a user of this CRM organization. Create an application "
+                    "user for this client id in the environment (Power Platform admin center, Application users) and "
+                    "try again."
+                ),
+                field="client_id",
+                code="not_member",
+            )
+        if admin:
+            return SetupProblem(
+                _(
+                    "The administrator account may not import solutions or assign roles. Sign in with a user who has "
+                    "the System Administrator role. (%(detail)s)"
+                )
+                % {"detail": exc.message},
+                field="admin_username",
+                code="admin_privileges",
+            )
+        return SetupProblem(
+            _("The integration user lacks a privilege: %(detail)s") % {"detail": exc.message},
+            code="privileges",
+        )
+    if isinstance(exc, dv.NotFound):
+        return SetupProblem(
+            _(
+                "No Dataverse Web API answered at %(url)s/api/data/v9.2/ (HTTP 404). Enter only the environment URL, "
+                "for example https://contoso.crm.dynamics.com."
+            )
+            % {"url": environment_url.rstrip("/")},
+            field="environment_url",
+            code="not_found",
+        )
+    return SetupProblem(
+        _("The CRM answered with an error: %(error)s") % {"error": str(exc)}, code="crm_error"
+    )

@@ -1,0 +1,197 @@
+"""Reads: the saved connection, and checks that read the CRM through the Dataverse client."""
+
+import uuid
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db.models import QuerySet
+from django.utils.translation import gettext as _
+
+from dataverse import errors as dv
+from dataverse.client import ConnectionSettings, DataverseClient
+
+from .errors import SetupProblem, problem_from_dataverse
+from .models import ConnectionChange, CrmConnection
+
+INTEGRATION_ADMINISTRATOR_ROLE = uuid.UUID("8c8d4f51-a72b-e511-80d9-3863bb349780")
+INTEGRATION_USER_ROLE = uuid.UUID("6f960e32-a72b-e511-80d9-3863bb349780")
+PRODUCT_AVAILABILITY_ROLE = uuid.UUID("a6e1ba54-a72b-e511-80d9-3863bb349780")
+INTEGRATION_ROLES = {
+    INTEGRATION_ADMINISTRATOR_ROLE: "Integration Administrator",
+    INTEGRATION_USER_ROLE: "Integration User",
+}
+SYSTEM_ADMINISTRATOR_ROLE_NAME = "System Administrator"
+
+
+def crm_connection_get() -> CrmConnection | None:
+    return CrmConnection.objects.filter(pk=CrmConnection.SINGLETON_ID).first()
+
+
+def crm_connection_settings() -> ConnectionSettings | None:
+    """The saved connection's settings with the decrypted client secret, or None."""
+    connection = crm_connection_get()
+    if connection is None:
+        return None
+    return ConnectionSettings(
+        environment_url=connection.environment_url,
+        token_url=connection.token_url,
+        client_id=connection.client_id,
+        client_secret=connection.client_secret,
+    )
+
+
+def connection_change_list(*, limit: int = 100) -> QuerySet[ConnectionChange]:
+    return ConnectionChange.objects.select_related("changed_by")[:limit]
+
+
+def availability_service_url() -> str:
+    return settings.ERP_PUBLIC_URL.rstrip("/") + "/odata/"
+
+
+@dataclass(frozen=True)
+class ConnectionCheck:
+    user_id: uuid.UUID
+    business_unit_id: uuid.UUID
+    organization_id: uuid.UUID
+    base_currency: str
+    base_currency_name: str
+
+
+def crm_connection_check(*, connection: ConnectionSettings) -> ConnectionCheck:
+    """WhoAmI, then the currency check (bc-integration §1.6 steps 2 and 4). Raises SetupProblem."""
+    client = DataverseClient(connection)
+    try:
+        me = client.whoami()
+        currency = client.organization_base_currency()
+    except dv.DataverseError as exc:
+        raise problem_from_dataverse(
+            exc, environment_url=connection.environment_url, token_url=connection.token_url
+        ) from None
+    local = settings.ERP_LOCAL_CURRENCY.upper()
+    if currency.iso_code.upper() != local:
+        raise SetupProblem(
+            _(
+                "The ERP's local currency is %(local)s, but the base currency of the CRM organization is %(crm)s "
+                "(%(name)s). They must be the same, because amounts are exchanged in the local currency. Connect to a "
+                "CRM organization whose base currency is %(local)s (the base currency of a Dataverse organization "
+                "cannot be changed after it is created), or, if the ERP's local currency is wrong, set "
+                "ERP_LOCAL_CURRENCY to %(crm)s and restart the ERP."
+            )
+            % {"local": local, "crm": currency.iso_code, "name": currency.name},
+            code="currency_mismatch",
+        )
+    return ConnectionCheck(
+        user_id=me.user_id,
+        business_unit_id=me.business_unit_id,
+        organization_id=me.organization_id,
+        base_currency=currency.iso_code,
+        base_currency_name=currency.name,
+    )
+
+
+@dataclass(frozen=True)
+class IntegrationUser:
+    id: uuid.UUID
+    name: str
+    email: str
+    role_ids: set[uuid.UUID] = field(default_factory=set)
+    role_names: set[str] = field(default_factory=set)
+
+    @property
+    def missing_roles(self) -> list[uuid.UUID]:
+        present_names = {n.lower() for n in self.role_names}
+        return [
+            role_id
+            for role_id, name in INTEGRATION_ROLES.items()
+            if role_id not in self.role_ids and name.lower() not in present_names
+        ]
+
+    @property
+    def missing_role_names(self) -> list[str]:
+        return [INTEGRATION_ROLES[r] for r in self.missing_roles]
+
+
+def integration_user_check(
+    *, connection: ConnectionSettings, user_id: uuid.UUID
+) -> IntegrationUser:
+    """The integration user must exist, be enabled and not be a System Administrator (§1.6 step 7).
+
+    Missing integration roles are not an error here: the caller assigns them with admin rights.
+    """
+    client = DataverseClient(connection)
+    try:
+        row = client.get(
+            "systemusers",
+            user_id,
+            select=["fullname", "internalemailaddress", "domainname", "isdisabled"],
+        )
+        roles = list(
+            client.iter_rows(
+                f"systemusers({user_id})/systemuserroles_association", select=["roleid", "name"]
+            )
+        )
+    except dv.NotFound:
+        raise SetupProblem(
+            _("The integration user (id %(id)s) does not exist in the CRM.") % {"id": user_id},
+            code="user_missing",
+        ) from None
+    except dv.DataverseError as exc:
+        raise problem_from_dataverse(exc, environment_url=connection.environment_url) from None
+    name = row.get("fullname") or row.get("domainname") or str(user_id)
+    user = IntegrationUser(
+        id=user_id,
+        name=name,
+        email=row.get("internalemailaddress") or row.get("domainname") or "",
+        role_ids={uuid.UUID(str(r["roleid"])) for r in roles if r.get("roleid")},
+        role_names={r.get("name") or "" for r in roles},
+    )
+    if row.get("isdisabled"):
+        raise SetupProblem(
+            _(
+                "The integration user %(name)s is disabled in the CRM. Enable the user and try again."
+            )
+            % {"name": name},
+            code="user_disabled",
+        )
+    if SYSTEM_ADMINISTRATOR_ROLE_NAME.lower() in {n.lower() for n in user.role_names}:
+        raise SetupProblem(
+            _(
+                "The integration user %(name)s has the System Administrator role. The integration must run as a "
+                "dedicated user without System Administrator: create an application user with its own client id and "
+                "secret (the wizard gives it the Integration Administrator and Integration User roles) and enter "
+                "those here."
+            )
+            % {"name": name},
+            field="client_id",
+            code="user_is_admin",
+        )
+    return user
+
+
+@dataclass(frozen=True)
+class CrmUser:
+    id: uuid.UUID
+    name: str
+    email: str
+
+
+def crm_user_list(*, connection: ConnectionSettings) -> list[CrmUser]:
+    """Enabled CRM users, for choosing a default owner or the user who processes orders."""
+    client = DataverseClient(connection)
+    try:
+        rows = client.iter_rows(
+            "systemusers",
+            select=["systemuserid", "fullname", "internalemailaddress", "isdisabled"],
+            filter="isdisabled eq false",
+            orderby="fullname",
+        )
+        return [
+            CrmUser(
+                id=uuid.UUID(str(r["systemuserid"])),
+                name=r.get("fullname") or r.get("internalemailaddress") or str(r["systemuserid"]),
+                email=r.get("internalemailaddress") or "",
+            )
+            for r in rows
+        ]
+    except dv.DataverseError as exc:
+        raise problem_from_dataverse(exc, environment_url=connection.environment_url) from None

@@ -1,0 +1,348 @@
+"""The default integration table mappings (bc-integration.md §2.2 / §2.3, legacy Sales set).
+
+Pure data: `syncjobs.services.default_setup_create` turns it into rows and scheduled jobs.
+ERP fields are our Django field names (`erp` models); CRM columns are Dataverse logical names.
+"""
+
+from dataclasses import dataclass, field
+
+from django.utils.translation import gettext_lazy as _
+
+from .models import Direction
+
+BI, TO, FROM = Direction.BIDIRECTIONAL, Direction.TO_CRM, Direction.FROM_CRM
+
+
+class Area:
+    SALESPEOPLE = "salespeople"
+    CURRENCIES = "currencies"
+    UNITS = "units"
+    CUSTOMERS = "customers"
+    CONTACTS = "contacts"
+    ITEMS = "items"
+    RESOURCES = "resources"
+    PRICE_LISTS = "price_lists"
+    INVOICES = "invoices"
+
+
+AREA_CHOICES = [
+    (Area.SALESPEOPLE, _("Salespeople (from CRM users)")),
+    (Area.CURRENCIES, _("Currencies")),
+    (Area.UNITS, _("Units of measure")),
+    (Area.CUSTOMERS, _("Customers (accounts)")),
+    (Area.CONTACTS, _("Contacts")),
+    (Area.ITEMS, _("Items (products)")),
+    (Area.RESOURCES, _("Resources (service products)")),
+    (Area.PRICE_LISTS, _("Price lists")),
+    (Area.INVOICES, _("Posted sales invoices")),
+]
+ALL_AREAS = [code for code, _label in AREA_CHOICES]
+
+
+@dataclass(frozen=True)
+class FieldDef:
+    erp_field: str
+    crm_field: str
+    direction: str
+    constant_value: str = ""
+    validate_field: bool = True
+    clear_value_on_failed_sync: bool = False
+    not_null: bool = False
+    match: bool = False
+    owner: bool = False  # present only when new CRM records are owned by the salesperson's user
+
+
+@dataclass(frozen=True)
+class MappingDef:
+    name: str
+    area: str
+    erp_table: str
+    crm_entity: str
+    crm_entity_set: str
+    crm_uid_field: str
+    direction: str
+    fields: list[FieldDef]
+    table_filter: dict = field(default_factory=dict)
+    integration_table_filter: str = ""
+    sync_only_coupled: bool = True
+    dependency_filter: str = ""
+    inactivity_timeout_minutes: int = 720
+    has_scheduled_job: bool = True
+    priority: int = 100
+
+
+def _owner_fields() -> list[FieldDef]:
+    return [
+        FieldDef("", "owneridtype", TO, constant_value="systemuser", owner=True),
+        FieldDef("salesperson", "ownerid", TO, not_null=True, owner=True),
+    ]
+
+
+def _address(prefix: str, direction: str = BI) -> list[FieldDef]:
+    return [
+        FieldDef("address", f"{prefix}_line1", direction),
+        FieldDef("address_2", f"{prefix}_line2", direction),
+        FieldDef("post_code", f"{prefix}_postalcode", direction),
+        FieldDef("city", f"{prefix}_city", direction),
+        FieldDef("country_code", f"{prefix}_country", direction, validate_field=False),
+        FieldDef("county", f"{prefix}_stateorprovince", direction),
+    ]
+
+
+DEFAULT_MAPPINGS: list[MappingDef] = [
+    MappingDef(
+        "SALESPEOPLE",
+        Area.SALESPEOPLE,
+        "erp.Salesperson",
+        "systemuser",
+        "systemusers",
+        "systemuserid",
+        FROM,
+        [
+            FieldDef("email", "internalemailaddress", FROM),
+            FieldDef("name", "fullname", FROM),
+            FieldDef("phone", "mobilephone", FROM),
+        ],
+        integration_table_filter="isdisabled eq false and islicensed eq true and isintegrationuser eq false",
+        inactivity_timeout_minutes=1440,
+        priority=1,
+    ),
+    MappingDef(
+        "CURRENCY",
+        Area.CURRENCIES,
+        "erp.Currency",
+        "transactioncurrency",
+        "transactioncurrencies",
+        "transactioncurrencyid",
+        TO,
+        [
+            FieldDef("code", "isocurrencycode", TO, match=True),
+            FieldDef("symbol", "currencysymbol", TO),
+            FieldDef("description", "currencyname", TO),
+        ],
+        priority=2,
+    ),
+    MappingDef(
+        "UNIT OF MEASURE",
+        Area.UNITS,
+        "erp.UnitOfMeasure",
+        "uomschedule",
+        "uomschedules",
+        "uomscheduleid",
+        TO,
+        [FieldDef("code", "baseuomname", TO)],
+        priority=3,
+    ),
+    MappingDef(
+        "CUSTOMER",
+        Area.CUSTOMERS,
+        "erp.Customer",
+        "account",
+        "accounts",
+        "accountid",
+        BI,
+        [
+            *_owner_fields(),
+            FieldDef("name", "name", BI),
+            FieldDef("contact_name", "address1_primarycontactname", BI, validate_field=False),
+            *_address("address1"),
+            FieldDef("currency", "transactioncurrencyid", BI),
+            FieldDef("email", "emailaddress1", BI),
+            FieldDef("fax", "fax", BI),
+            FieldDef("home_page", "websiteurl", BI),
+            FieldDef("phone", "telephone1", BI),
+            FieldDef("shipment_method", "address1_freighttermscode", BI),
+            FieldDef("shipping_agent", "address1_shippingmethodcode", BI),
+            FieldDef("payment_terms", "paymenttermscode", BI),
+            FieldDef("credit_limit", "creditlimit", TO),
+            FieldDef("primary_contact", "primarycontactid", BI, clear_value_on_failed_sync=True),
+        ],
+        table_filter={"blocked": ""},
+        integration_table_filter="statecode eq 0 and customertypecode eq 3",
+        dependency_filter="SALESPEOPLE|CURRENCY",
+        priority=4,
+    ),
+    MappingDef(
+        "CONTACT",
+        Area.CONTACTS,
+        "erp.Contact",
+        "contact",
+        "contacts",
+        "contactid",
+        BI,
+        [
+            *_owner_fields(),
+            FieldDef("currency", "transactioncurrencyid", BI),
+            *_address("address1"),
+            FieldDef("email", "emailaddress1", BI),
+            FieldDef("first_name", "firstname", BI),
+            FieldDef("middle_name", "middlename", BI),
+            FieldDef("last_name", "lastname", BI),
+            FieldDef("home_page", "websiteurl", BI),
+            FieldDef("mobile", "mobilephone", BI),
+            FieldDef("pager", "pager", BI),
+            FieldDef("phone", "telephone1", BI),
+            FieldDef("type", "", FROM, constant_value="person"),
+            FieldDef("", "parentcustomeridtype", TO, constant_value="account"),
+        ],
+        table_filter={"type": "person", "company__isnull": False},
+        integration_table_filter="_parentcustomerid_value ne null and statecode eq 0",
+        dependency_filter="CUSTOMER",
+        priority=5,
+    ),
+    MappingDef(
+        "ITEM-PRODUCT",
+        Area.ITEMS,
+        "erp.Item",
+        "product",
+        "products",
+        "productid",
+        BI,
+        [
+            FieldDef("no", "productnumber", TO),
+            FieldDef("description", "name", BI),
+            FieldDef("unit_price", "price", TO),
+            FieldDef("unit_cost", "standardcost", TO),
+            FieldDef("unit_cost", "currentcost", TO),
+            FieldDef("unit_volume", "stockvolume", TO),
+            FieldDef("gross_weight", "stockweight", TO),
+            FieldDef("vendor_no", "vendorid", TO),
+            FieldDef("vendor_item_no", "vendorpartnumber", TO),
+            FieldDef("base_unit_of_measure", "defaultuomscheduleid", BI),
+        ],
+        table_filter={"blocked": False},
+        integration_table_filter="producttypecode eq 1 and statecode eq 0",
+        dependency_filter="UNIT OF MEASURE",
+        inactivity_timeout_minutes=1440,
+        priority=6,
+    ),
+    MappingDef(
+        "RESOURCE-PRODUCT",
+        Area.RESOURCES,
+        "erp.Resource",
+        "product",
+        "products",
+        "productid",
+        BI,
+        [
+            FieldDef("no", "productnumber", TO),
+            FieldDef("name", "name", BI),
+            FieldDef("unit_price", "price", TO),
+            FieldDef("unit_cost", "standardcost", TO),
+            FieldDef("unit_cost", "currentcost", TO),
+            FieldDef("capacity", "quantityonhand", TO),
+        ],
+        table_filter={"blocked": False},
+        integration_table_filter="producttypecode eq 3 and statecode eq 0",
+        dependency_filter="UNIT OF MEASURE",
+        priority=7,
+    ),
+    MappingDef(
+        "CUSTPRCGRP-PRICE",
+        Area.PRICE_LISTS,
+        "erp.CustomerPriceGroup",
+        "pricelevel",
+        "pricelevels",
+        "pricelevelid",
+        TO,
+        [FieldDef("code", "name", TO)],
+        dependency_filter="CURRENCY|ITEM-PRODUCT",
+        inactivity_timeout_minutes=1440,
+        priority=8,
+    ),
+    MappingDef(
+        "SALESPRC-PRODPRICE",
+        Area.PRICE_LISTS,
+        "erp.SalesPrice",
+        "productpricelevel",
+        "productpricelevels",
+        "productpricelevelid",
+        TO,
+        [
+            FieldDef("price_group", "pricelevelid", TO),
+            FieldDef("item", "productid", TO),
+            FieldDef("item", "productnumber", TO),
+            FieldDef("currency", "transactioncurrencyid", TO),
+            FieldDef("", "pricingmethodcode", TO, constant_value="1"),
+            FieldDef("unit_price", "amount", TO),
+        ],
+        table_filter={"price_group__isnull": False},
+        sync_only_coupled=False,
+        dependency_filter="CUSTPRCGRP-PRICE|ITEM-PRODUCT",
+        inactivity_timeout_minutes=1440,
+        priority=9,
+    ),
+    MappingDef(
+        "POSTEDSALESINV-INV",
+        Area.INVOICES,
+        "Sales Invoice Header",
+        "invoice",
+        "invoices",
+        "invoiceid",
+        TO,
+        [
+            FieldDef("no", "invoicenumber", TO),
+            *_owner_fields(),
+            FieldDef("currency", "transactioncurrencyid", TO),
+            FieldDef("due_date", "duedate", TO),
+            FieldDef("ship_to_name", "shipto_name", TO),
+            *_address("shipto", TO),
+            FieldDef("shipment_date", "datedelivered", TO),
+            FieldDef("bill_to_name", "billto_name", TO),
+            FieldDef("amount", "totalamountlessfreight", TO),
+            FieldDef("amount_including_vat", "totalamount", TO),
+            FieldDef("invoice_discount_amount", "discountamount", TO),
+            FieldDef("work_description", "description", TO, validate_field=False),
+        ],
+        dependency_filter="ITEM-PRODUCT|RESOURCE-PRODUCT",
+        inactivity_timeout_minutes=1440,
+        priority=10,
+    ),
+]
+
+SALES_ORDER_MAPPING = MappingDef(
+    "SALESORDER-ORDER",
+    "sales_orders",
+    "Sales Header",
+    "salesorder",
+    "salesorders",
+    "salesorderid",
+    TO,
+    [
+        FieldDef("no", "ordernumber", TO),
+        *_owner_fields(),
+        FieldDef("currency", "transactioncurrencyid", TO),
+        *_address("shipto", TO),
+        FieldDef("last_shipment_date", "datefulfilled", TO),
+        *_address("billto", TO),
+        FieldDef("amount", "totalamountlessfreight", TO),
+        FieldDef("amount_including_vat", "totalamount", TO),
+        FieldDef("invoice_discount_amount", "discountamount", TO),
+        FieldDef("requested_delivery_date", "requestdeliveryby", TO),
+    ],
+    table_filter={"document_type": "order", "status": "released"},
+    dependency_filter="ITEM-PRODUCT|RESOURCE-PRODUCT",
+    priority=11,
+)
+
+
+@dataclass(frozen=True)
+class JobDef:
+    name: str
+    task: str
+    interval_minutes: int
+    description: str
+
+
+ITEM_AVAILABILITY_JOB = JobDef(
+    "ITEM AVAILABILITY",
+    "syncjobs.item_availability",
+    30,
+    "Item availability - CRM synchronization job",
+)
+AUTO_CREATE_ORDERS_JOB = JobDef(
+    "AUTO CREATE SALES ORDERS",
+    "syncjobs.auto_create_sales_orders",
+    30,
+    "Automatically create sales orders from sales orders that are submitted in the CRM",
+)

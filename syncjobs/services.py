@@ -1,0 +1,191 @@
+"""Writes: the default synchronization setup, the scheduled jobs and job runs."""
+
+import json
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.utils import timezone
+from django_celery_beat.models import IntervalSchedule, PeriodicTask
+
+from .defaults import (
+    AUTO_CREATE_ORDERS_JOB,
+    DEFAULT_MAPPINGS,
+    ITEM_AVAILABILITY_JOB,
+    SALES_ORDER_MAPPING,
+    JobDef,
+    MappingDef,
+)
+from .models import IntegrationFieldMapping, IntegrationTableMapping, JobRun
+
+# Every scheduled integration job carries this prefix, so "x of y" and pause/resume find them
+# without touching other periodic tasks (such as the worker heartbeat).
+JOB_NAME_PREFIX = "erpcrm integration: "
+
+ENGINE_MISSING = (
+    "waiting: the synchronization engine is not installed yet; nothing was synchronized"
+)
+
+
+@dataclass(frozen=True)
+class DefaultSetupOptions:
+    areas: list[str]
+    owner_is_salesperson: bool = True
+    default_owner_id: str = ""
+    sales_order_integration: bool = False
+    item_availability: bool = False
+    auto_create_sales_orders: bool = False
+    enabled: bool = True
+
+
+def _interval(minutes: int) -> IntervalSchedule:
+    schedule, _created = IntervalSchedule.objects.get_or_create(
+        every=minutes, period=IntervalSchedule.MINUTES
+    )
+    return schedule
+
+
+def _job_name(name: str) -> str:
+    return f"{JOB_NAME_PREFIX}{name}"
+
+
+def _mapping_create(
+    *, definition: MappingDef, options: DefaultSetupOptions
+) -> IntegrationTableMapping:
+    dependencies = definition.dependency_filter
+    if not options.owner_is_salesperson:
+        # Without salesperson ownership SALESPEOPLE is not a prerequisite (bc-integration §2.4).
+        dependencies = "|".join(d for d in dependencies.split("|") if d and d != "SALESPEOPLE")
+    mapping = IntegrationTableMapping.objects.create(
+        name=definition.name,
+        erp_table=definition.erp_table,
+        crm_entity=definition.crm_entity,
+        crm_entity_set=definition.crm_entity_set,
+        crm_uid_field=definition.crm_uid_field,
+        crm_modified_on_field="modifiedon",
+        direction=definition.direction,
+        table_filter=definition.table_filter,
+        integration_table_filter=definition.integration_table_filter,
+        sync_only_coupled=definition.sync_only_coupled,
+        dependency_filter=dependencies,
+        inactivity_timeout_minutes=definition.inactivity_timeout_minutes,
+        has_scheduled_job=definition.has_scheduled_job,
+        priority=definition.priority,
+    )
+    rows = []
+    for position, f in enumerate(definition.fields):
+        constant = f.constant_value
+        erp_field = f.erp_field
+        if f.owner and not options.owner_is_salesperson:
+            if f.crm_field != "ownerid":
+                continue
+            # A fixed owner replaces the salesperson lookup.
+            erp_field, constant = "", f"/systemusers({options.default_owner_id})"
+        rows.append(
+            IntegrationFieldMapping(
+                mapping=mapping,
+                position=position,
+                erp_field=erp_field,
+                crm_field=f.crm_field,
+                direction=f.direction,
+                constant_value=constant,
+                validate_field=f.validate_field,
+                clear_value_on_failed_sync=f.clear_value_on_failed_sync,
+                not_null=f.not_null,
+                use_for_match_based_coupling=f.match,
+            )
+        )
+    IntegrationFieldMapping.objects.bulk_create(rows)
+    return mapping
+
+
+def _periodic_task_create(
+    *, name: str, task: str, minutes: int, args: list, enabled: bool, description: str
+):
+    return PeriodicTask.objects.create(
+        name=_job_name(name),
+        task=task,
+        interval=_interval(minutes),
+        args=json.dumps(args),
+        enabled=enabled,
+        description=description,
+    )
+
+
+def _non_mapping_job_create(*, job: JobDef, enabled: bool) -> PeriodicTask:
+    return _periodic_task_create(
+        name=job.name,
+        task=job.task,
+        minutes=job.interval_minutes,
+        args=[],
+        enabled=enabled,
+        description=job.description,
+    )
+
+
+@transaction.atomic
+def default_setup_reset(*, options: DefaultSetupOptions) -> list[IntegrationTableMapping]:
+    """Delete every mapping and integration job, then create the defaults for the chosen areas."""
+    integration_setup_delete()
+    definitions = [d for d in DEFAULT_MAPPINGS if d.area in options.areas]
+    if options.sales_order_integration:
+        definitions.append(SALES_ORDER_MAPPING)
+    if not options.owner_is_salesperson:
+        definitions = [d for d in definitions if d.name != "SALESPEOPLE"]
+    mappings = []
+    for definition in definitions:
+        mapping = _mapping_create(definition=definition, options=options)
+        if mapping.has_scheduled_job:
+            mapping.periodic_task = _periodic_task_create(
+                name=mapping.name,
+                task="syncjobs.synchronize_mapping",
+                minutes=mapping.interval_minutes,
+                args=[mapping.pk],
+                enabled=options.enabled,
+                description=f"{mapping.name} - CRM synchronization job",
+            )
+            mapping.save(update_fields=["periodic_task"])
+        mappings.append(mapping)
+    if options.item_availability:
+        _non_mapping_job_create(job=ITEM_AVAILABILITY_JOB, enabled=options.enabled)
+    if options.sales_order_integration and options.auto_create_sales_orders:
+        _non_mapping_job_create(job=AUTO_CREATE_ORDERS_JOB, enabled=options.enabled)
+    return mappings
+
+
+@transaction.atomic
+def default_setup_create_if_missing(*, options: DefaultSetupOptions) -> bool:
+    """Create the default setup only when no mapping exists yet (bc-integration §1.6 step 5)."""
+    if IntegrationTableMapping.objects.exists():
+        integration_jobs_set_enabled(enabled=options.enabled)
+        return False
+    default_setup_reset(options=options)
+    return True
+
+
+def integration_setup_delete() -> None:
+    PeriodicTask.objects.filter(name__startswith=JOB_NAME_PREFIX).delete()
+    IntegrationTableMapping.objects.all().delete()
+
+
+def integration_jobs_set_enabled(*, enabled: bool) -> int:
+    """Pause or resume every scheduled integration job. Returns how many were changed."""
+    tasks = list(
+        PeriodicTask.objects.filter(name__startswith=JOB_NAME_PREFIX).exclude(enabled=enabled)
+    )
+    for task in tasks:
+        # save() (not a bulk update) so django_celery_beat notices the schedule change.
+        task.enabled = enabled
+        task.save(update_fields=["enabled"])
+    return len(tasks)
+
+
+def job_run_start(*, job_name: str, mapping: IntegrationTableMapping | None = None) -> JobRun:
+    return JobRun.objects.create(job_name=job_name, mapping=mapping, status=JobRun.Status.RUNNING)
+
+
+def job_run_finish(*, run: JobRun, status: str, message: str = "") -> JobRun:
+    run.status = status
+    run.message = message
+    run.finished_at = timezone.now()
+    run.save(update_fields=["status", "message", "finished_at"])
+    return run

@@ -1,0 +1,53 @@
+"""Scheduled integration jobs. They take ids, are idempotent and record each run in JobRun.
+
+The synchronization engine is a later issue: until it lands a run records an honest
+"waiting" outcome instead of pretending to have synchronized anything.
+"""
+
+from celery import shared_task
+from django.utils.translation import gettext as _
+
+from . import services
+from .models import IntegrationTableMapping, JobRun
+
+
+def _integration_enabled() -> bool:
+    from setup_wizard.selectors import crm_connection_get
+
+    connection = crm_connection_get()
+    return bool(connection and connection.is_enabled)
+
+
+@shared_task(name="syncjobs.synchronize_mapping", ignore_result=True)
+def synchronize_mapping(mapping_id: int) -> None:
+    mapping = IntegrationTableMapping.objects.filter(pk=mapping_id).first()
+    if mapping is None:
+        # The mapping was deleted (e.g. reset to defaults) after the run was queued.
+        return
+    run = services.job_run_start(job_name=mapping.name, mapping=mapping)
+    if not _integration_enabled():
+        services.job_run_finish(
+            run=run, status=JobRun.Status.SKIPPED, message=_("The integration is disabled.")
+        )
+        return
+    services.job_run_finish(run=run, status=JobRun.Status.WAITING, message=services.ENGINE_MISSING)
+
+
+def _waiting_job(job_name: str) -> None:
+    run = services.job_run_start(job_name=job_name)
+    if not _integration_enabled():
+        services.job_run_finish(
+            run=run, status=JobRun.Status.SKIPPED, message=_("The integration is disabled.")
+        )
+        return
+    services.job_run_finish(run=run, status=JobRun.Status.WAITING, message=services.ENGINE_MISSING)
+
+
+@shared_task(name="syncjobs.item_availability", ignore_result=True)
+def item_availability() -> None:
+    _waiting_job("ITEM AVAILABILITY")
+
+
+@shared_task(name="syncjobs.auto_create_sales_orders", ignore_result=True)
+def auto_create_sales_orders() -> None:
+    _waiting_job("AUTO CREATE SALES ORDERS")

@@ -1,0 +1,131 @@
+import datetime
+import logging
+
+import pytest
+import requests
+from django.contrib.auth import get_user_model
+from django.test import override_settings
+from django.utils import timezone
+
+from accounts.models import WebServiceKey
+from accounts.services import availability_access_set, webservice_key_generate
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def get(live_server, auth=None, path: str = "ProductItemAvailability") -> requests.Response:
+    return requests.get(f"{live_server.url}/odata/{path}", auth=auth, timeout=10)
+
+
+def assert_unauthorized(response: requests.Response) -> None:
+    assert response.status_code == 401, response.text
+    assert response.headers["WWW-Authenticate"] == 'Basic realm="erpcrm"'
+    assert response.json()["error"]["code"] == "Unauthorized"
+
+
+def test_no_credentials_is_401_with_a_basic_challenge(live_server):
+    assert_unauthorized(get(live_server))
+    assert_unauthorized(get(live_server, path="$metadata"))
+
+
+def test_wrong_key_is_401(live_server, make_service_user):
+    username, _key = make_service_user()
+    assert_unauthorized(get(live_server, (username, "not-the-key")))
+
+
+def test_unknown_user_is_401_like_a_wrong_key(live_server, make_service_user):
+    _username, key = make_service_user()
+    assert_unauthorized(get(live_server, ("nobody", key)))
+
+
+def test_password_is_not_a_web_service_key(live_server, make_service_user):
+    username, _key = make_service_user()
+    assert_unauthorized(get(live_server, (username, "Not-used-1!")))
+
+
+def test_right_key_is_200_and_records_its_use(live_server, make_service_user):
+    username, key = make_service_user()
+    assert get(live_server, (username, key)).status_code == 200
+    assert WebServiceKey.objects.get(user__username=username).last_used_at is not None
+
+
+def test_expired_key_stops_working(live_server, make_service_user):
+    username, key = make_service_user()
+    WebServiceKey.objects.filter(user__username=username).update(
+        expires_at=timezone.now() - datetime.timedelta(seconds=1)
+    )
+    assert_unauthorized(get(live_server, (username, key)))
+
+
+def test_replaced_key_stops_working_at_once(live_server, make_service_user):
+    username, old_key = make_service_user()
+    assert get(live_server, (username, old_key)).status_code == 200
+    new_key = webservice_key_generate(user=get_user_model().objects.get(username=username))
+    assert_unauthorized(get(live_server, (username, old_key)))
+    assert get(live_server, (username, new_key)).status_code == 200
+
+
+def test_user_without_the_permission_is_403(live_server, make_service_user):
+    username, key = make_service_user("no-permission", allowed=False)
+    response = get(live_server, (username, key))
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "Forbidden"
+
+
+def test_group_membership_grants_the_permission(live_server, make_service_user):
+    from django.contrib.auth.models import Group, Permission
+
+    username, key = make_service_user("via-group", allowed=False)
+    group = Group.objects.create(name="Item availability service users")
+    group.permissions.add(Permission.objects.get(codename="use_item_availability_service"))
+    get_user_model().objects.get(username=username).groups.add(group)
+    assert get(live_server, (username, key)).status_code == 200
+
+
+def test_withdrawn_permission_is_403_at_once(live_server, make_service_user):
+    username, key = make_service_user()
+    availability_access_set(user=get_user_model().objects.get(username=username), allowed=False)
+    assert get(live_server, (username, key)).status_code == 403
+
+
+def test_inactive_user_is_401(live_server, make_service_user):
+    username, key = make_service_user()
+    get_user_model().objects.filter(username=username).update(is_active=False)
+    assert_unauthorized(get(live_server, (username, key)))
+
+
+@override_settings(LOGIN_THROTTLE_ATTEMPTS=3)
+def test_repeated_failures_for_a_user_name_are_throttled_even_with_the_right_key(
+    live_server, make_service_user, caplog
+):
+    username, key = make_service_user()
+    with caplog.at_level(logging.INFO):
+        for _ in range(3):
+            assert_unauthorized(get(live_server, (username, "guess")))
+        response = get(live_server, (username, key))
+    assert response.status_code == 429
+    assert int(response.headers["Retry-After"]) > 0
+    assert response.json()["error"]["code"] == "TooManyRequests"
+    assert key not in caplog.text and "guess" not in caplog.text
+
+
+@override_settings(LOGIN_THROTTLE_ATTEMPTS=3)
+def test_repeated_failures_from_one_address_are_throttled_for_every_user_name(
+    live_server, make_service_user
+):
+    username, key = make_service_user()
+    for name in ("a", "b", "c"):
+        assert_unauthorized(get(live_server, (name, "guess")))
+    assert get(live_server, (username, key)).status_code == 429
+
+
+@override_settings(LOGIN_THROTTLE_ATTEMPTS=2, LOGIN_THROTTLE_WINDOW_SECONDS=1)
+def test_throttling_ends_when_the_window_has_passed(live_server, make_service_user):
+    import time
+
+    username, key = make_service_user()
+    for _ in range(2):
+        assert_unauthorized(get(live_server, (username, "guess")))
+    assert get(live_server, (username, key)).status_code == 429
+    time.sleep(1.2)
+    assert get(live_server, (username, key)).status_code == 200

@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from dataverse.client import ConnectionSettings, DataverseClient
+from dataverse.throttle import reset_gates
+
+from .replay import ReplayServer, Route, section
+
+SANDBOX_CLIENT_ID = "5e1d6c7a-0d1b-4f1e-9c3a-2b7e8f9a0c01"
+SANDBOX_CLIENT_SECRET = "sandbox-integration-secret"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_gates() -> Iterator[None]:
+    reset_gates()
+    yield
+    reset_gates()
+
+
+@pytest.fixture
+def replay() -> Iterator[ReplayServer]:
+    with ReplayServer() as server:
+        # The published token exchange shows the body only ("body as published").
+        body = section("02", "Successful").strip()
+        server.add("POST", "/tenant/oauth2/v2.0/token", Route(200, [("Content-Type", "application/json")], body))
+        yield server
+
+
+@pytest.fixture
+def replay_client(
+    replay: ReplayServer, tmp_path: Path
+) -> Iterator[Callable[..., DataverseClient]]:
+    clients: list[DataverseClient] = []
+
+    def make(api_version: str = "v9.2", **overrides: object) -> DataverseClient:
+        settings = ConnectionSettings(
+            environment_url=replay.url,
+            token_url=f"{replay.url}/tenant/oauth2/v2.0/token",
+            client_id="535fb089-9ff3-47b6-9bfb-4f1264799865",
+            client_secret="sampleCredentials",
+            api_version=api_version,
+            throttle_dir=str(tmp_path / "throttle"),
+            max_attempts=2,
+            backoff_base=0.01,
+            **overrides,  # type: ignore[arg-type]
+        )
+        client = DataverseClient(settings)
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.close()
+
+
+def sandbox_settings(sandbox, tmp_path: Path, **overrides: object) -> ConnectionSettings:
+    values: dict[str, object] = {
+        "environment_url": sandbox.url,
+        "token_url": sandbox.token_url,
+        "client_id": SANDBOX_CLIENT_ID,
+        "client_secret": SANDBOX_CLIENT_SECRET,
+        "throttle_dir": str(tmp_path / "throttle"),
+        "backoff_base": 0.05,
+        "backoff_max": 1.0,
+    }
+    values.update(overrides)
+    return ConnectionSettings(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def crm(sandbox, tmp_path: Path) -> Iterator[DataverseClient]:
+    """A client of the integration user against the live sandbox."""
+    client = DataverseClient(sandbox_settings(sandbox, tmp_path))
+    yield client
+    client.close()

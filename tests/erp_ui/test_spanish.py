@@ -1,0 +1,90 @@
+import re
+from pathlib import Path
+
+from django.test import Client
+
+from erp.factories import CurrencyFactory, CustomerFactory
+
+PO_FILE = Path(__file__).resolve().parents[2] / "locale" / "es" / "LC_MESSAGES" / "django.po"
+
+
+def po_entries(text: str) -> list[dict[str, str | bool]]:
+    """The entries of a .po file: msgid, the msgstr values joined, and the fuzzy flag."""
+    entries = []
+    for block in re.split(r"\n\s*\n", text):
+        lines = [line for line in block.splitlines() if not line.startswith("#~")]
+        if not any(line.startswith("msgid ") for line in lines):
+            continue
+        current = None
+        parts: dict[str, str] = {}
+        for line in lines:
+            match = re.match(r'^(msgid|msgid_plural|msgstr(?:\[\d+\])?|msgctxt) "(.*)"$', line)
+            if match:
+                current = match.group(1)
+                parts[current] = match.group(2)
+            elif line.startswith('"') and current:
+                parts[current] += line[1:-1]
+        fuzzy = any(line.startswith("#,") and "fuzzy" in line for line in lines)
+        msgstrs = [v for k, v in parts.items() if k.startswith("msgstr")]
+        entries.append(
+            {
+                "msgid": parts.get("msgid", ""),
+                "translated": all(msgstrs) and bool(msgstrs),
+                "fuzzy": fuzzy,
+            }
+        )
+    return entries
+
+
+def test_every_spanish_message_is_translated_and_not_fuzzy() -> None:
+    entries = [e for e in po_entries(PO_FILE.read_text(encoding="utf-8")) if e["msgid"]]
+
+    untranslated = [e["msgid"] for e in entries if not e["translated"]]
+    fuzzy = [e["msgid"] for e in entries if e["fuzzy"]]
+
+    assert len(entries) > 100
+    assert untranslated == [], f"Untranslated Spanish messages: {untranslated}"
+    assert fuzzy == [], f"Fuzzy Spanish messages: {fuzzy}"
+
+
+def test_compiled_catalogue_is_not_older_than_the_po_file() -> None:
+    mo_file = PO_FILE.with_suffix(".mo")
+
+    assert mo_file.exists()
+    assert mo_file.stat().st_mtime >= PO_FILE.stat().st_mtime - 1
+
+
+def test_pages_render_in_spanish_with_spanish_numbers(sales_client: Client) -> None:
+    CustomerFactory(no="CU000001", name="Fabrikam", credit_limit="12345.50")
+    eur = CurrencyFactory(code="EUR", exchange_rate="1.5")
+    sales_client.post("/i18n/setlang/", {"language": "es", "next": "/"})
+
+    list_html = sales_client.get("/erp/customers/").content.decode()
+    card_html = sales_client.get("/erp/customers/", {"q": "fabrikam"}).content.decode()
+    currency_html = sales_client.get(f"/erp/currencies/{eur.pk}/").content.decode()
+
+    assert '<html lang="es">' in list_html
+    assert "<h1>Clientes</h1>" in list_html
+    assert "Crear cliente" in list_html
+    assert "1 registro" in card_html
+    assert "1,500000" in currency_html
+    assert "Tipo de cambio" in currency_html
+
+
+def test_validation_errors_are_spanish(sales_client: Client) -> None:
+    sales_client.post("/i18n/setlang/", {"language": "es", "next": "/"})
+
+    html = sales_client.post(
+        "/erp/customers/new/", {"no": "x", "name": "", "email": "bad"}
+    ).content.decode()
+
+    assert "Corrija los errores indicados a continuación." in html
+    assert "Este campo es requerido." in html
+    assert "Introduzca una dirección de correo electrónico válida." in html
+
+
+def test_anonymous_visitor_can_switch_the_login_page_to_spanish(client: Client, db: None) -> None:
+    response = client.post("/i18n/setlang/", {"language": "es", "next": "/login/"}, follow=True)
+
+    assert response.redirect_chain[-1][0] == "/login/"
+    assert "Iniciar sesión" in response.content.decode()

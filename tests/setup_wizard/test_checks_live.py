@@ -1,0 +1,89 @@
+"""The connection checks against the live sandbox CRM."""
+
+import uuid
+
+import pytest
+
+from setup_wizard import selectors, services
+from setup_wizard.errors import SetupProblem
+
+pytestmark = pytest.mark.sandbox
+
+
+def _settings(crm, **overrides):  # noqa: ANN001, ANN202
+    values = {
+        "environment_url": crm.url,
+        "token_url": crm.token_url,
+        "client_id": crm.client_id,
+        "client_secret": crm.client_secret,
+    }
+    values.update(overrides)
+    return services.connection_settings_build(**values)
+
+
+def test_connection_check_reads_the_integration_user_and_base_currency(crm) -> None:  # noqa: ANN001
+    check = selectors.crm_connection_check(connection=_settings(crm))
+    assert str(check.user_id) == crm.integration_user_id
+    assert check.base_currency == "USD"
+
+
+def test_wrong_secret_is_reported_as_rejected_credentials(crm) -> None:  # noqa: ANN001
+    with pytest.raises(SetupProblem) as info:
+        selectors.crm_connection_check(connection=_settings(crm, client_secret="wrong"))
+    assert info.value.code == "credentials"
+    assert info.value.field == "client_secret"
+
+
+def test_currency_mismatch_explains_what_to_do(crm, settings) -> None:  # noqa: ANN001
+    settings.ERP_LOCAL_CURRENCY = "EUR"
+    with pytest.raises(SetupProblem) as info:
+        selectors.crm_connection_check(connection=_settings(crm))
+    assert info.value.code == "currency_mismatch"
+    assert "EUR" in info.value.message and "USD" in info.value.message
+
+
+def test_refused_port_is_reported_as_unreachable(crm) -> None:  # noqa: ANN001
+    from tests.conftest import free_port
+
+    url = f"http://127.0.0.1:{free_port()}"
+    with pytest.raises(SetupProblem) as info:
+        selectors.crm_connection_check(connection=_settings(crm, environment_url=url, token_url=url + "/t"))
+    assert info.value.code == "unreachable_refused"
+
+
+def test_admin_application_user_is_refused_as_integration_user(crm) -> None:  # noqa: ANN001
+    from sandbox import seed
+
+    connection = _settings(crm, client_id=seed.ADMIN_APP_CLIENT_ID, client_secret=seed.ADMIN_APP_CLIENT_SECRET)
+    check = selectors.crm_connection_check(connection=connection)
+    with pytest.raises(SetupProblem) as info:
+        selectors.integration_user_check(connection=connection, user_id=check.user_id)
+    assert info.value.code == "user_is_admin"
+
+
+def test_solution_deploy_imports_and_assigns_both_roles(crm) -> None:  # noqa: ANN001
+    connection = _settings(crm)
+    user_id = uuid.UUID(crm.integration_user_id)
+    before = selectors.integration_user_check(connection=connection, user_id=user_id)
+    assert len(before.missing_roles) == 2
+    result = services.solution_deploy(
+        connection=connection,
+        admin_username=crm.admin_username,
+        admin_password=crm.admin_password,
+        integration_user_id=user_id,
+    )
+    assert result.imported and result.import_job_id
+    after = selectors.integration_user_check(connection=connection, user_id=user_id)
+    assert after.missing_roles == []
+    assert {"Integration Administrator", "Integration User"} <= after.role_names
+
+
+def test_wrong_admin_password_has_its_own_message(crm) -> None:  # noqa: ANN001
+    with pytest.raises(SetupProblem) as info:
+        services.solution_deploy(
+            connection=_settings(crm),
+            admin_username=crm.admin_username,
+            admin_password="not-the-password",
+            integration_user_id=uuid.UUID(crm.integration_user_id),
+        )
+    assert info.value.code == "admin_credentials"
