@@ -3,12 +3,12 @@
 # "Configuration"). See docker-compose.yml for the full production shape.
 FROM python:3.11-slim-bookworm
 
+# The code runs from /app (templates, static and locale are found next to manage.py), not
+# from site-packages; console scripts (waitress-serve, celery) need /app on the path.
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    # The code runs from /app (templates, static and locale are found next to manage.py),
-    # not from site-packages; console scripts (waitress-serve, celery) need it on the path.
     PYTHONPATH=/app \
     DJANGO_SETTINGS_MODULE=erpcrm.settings.production \
     DJANGO_STATIC_ROOT=/app/staticfiles
@@ -25,7 +25,8 @@ RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml
     && pip install -r /tmp/requirements.txt \
     && rm /tmp/requirements.txt
 
-COPY --chown=erpcrm:erpcrm . .
+# Code stays owned by root: the app user can read it, not change it.
+COPY . .
 
 # Static files are collected at build time; whitenoise serves them from the WSGI app. The
 # values below exist only for this command (production settings refuse to start without them).
@@ -35,7 +36,7 @@ RUN DJANGO_SECRET_KEY=collectstatic-only \
     CELERY_BROKER_URL=memory:// \
     python manage.py collectstatic --noinput \
     && mkdir -p /app/var \
-    && chown -R erpcrm:erpcrm /app/var /app/staticfiles
+    && chown erpcrm:erpcrm /app/var
 
 USER erpcrm
 EXPOSE 8000

@@ -7,6 +7,9 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 # Extra arguments for pytest, e.g. `make test PYTEST_ARGS="-x tests/infra"`.
 PYTEST_ARGS ?=
+# Extra arguments for seed_demo, e.g. `make run SEED_ARGS="--customers 200"`.
+SEED_ARGS ?=
+WEB_PORT ?= 8000
 
 # The first Python >= 3.11 on PATH (python3, then python3.13/3.12/3.11). Only evaluated when
 # the virtualenv has to be created.
@@ -49,14 +52,14 @@ admin: migrate
 # seed_demo only fills an empty database, so a second `make run` keeps your changes.
 seed: migrate
 	@if [ -f erp/management/commands/seed_demo.py ]; then \
-		$(PY) manage.py seed_demo --if-empty; \
+		$(PY) manage.py seed_demo --if-empty $(SEED_ARGS); \
 	else \
 		echo "seed_demo is not available; no demo data loaded."; \
 	fi
 
 run: admin seed
-	@echo "Starting erpcrm on http://127.0.0.1:8000 (Ctrl-C stops everything)"
-	$(PY) scripts/run_all.py
+	@echo "Starting erpcrm on http://127.0.0.1:$(WEB_PORT) (Ctrl-C stops everything)"
+	$(PY) scripts/run_all.py --web-port $(WEB_PORT)
 
 test: $(VENV)/.installed-dev
 	$(VENV)/bin/pytest $(PYTEST_ARGS)

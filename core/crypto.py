@@ -21,8 +21,10 @@ def _fernet() -> MultiFernet:
         raise ImproperlyConfigured(
             _(
                 "FIELD_ENCRYPTION_KEYS is not set. Generate a key with "
-                '`python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"` '
-                "and put it in the FIELD_ENCRYPTION_KEYS environment variable (comma-separated, newest first)."
+                '`python -c "from cryptography.fernet import Fernet; '
+                'print(Fernet.generate_key().decode())"` '
+                "and put it in the FIELD_ENCRYPTION_KEYS environment variable (comma-separated, "
+                "newest first)."
             )
         )
     try:
@@ -30,7 +32,8 @@ def _fernet() -> MultiFernet:
     except ValueError as exc:
         raise ImproperlyConfigured(
             _(
-                "FIELD_ENCRYPTION_KEYS holds a value that is not a valid Fernet key (32 url-safe base64-encoded bytes)."
+                "FIELD_ENCRYPTION_KEYS holds a value that is not a valid Fernet key (32 url-safe "
+                "base64-encoded bytes)."
             )
         ) from exc
 

@@ -101,7 +101,7 @@ def _env_default(name: str, fallback: str | None = None) -> str | None:
         if settings.configured and hasattr(settings, name):
             value = getattr(settings, name)
             return value if value not in ("", None) else fallback
-    except Exception:  # noqa: BLE001 - the client also runs without Django
+    except Exception:  # noqa: BLE001, S110 - the client also runs without Django
         pass
     return os.environ.get(name) or fallback
 
@@ -294,7 +294,7 @@ class DataverseClient:
         self.tokens = TokenProvider(
             token_url=settings.token_url,
             client_id=settings.client_id,
-            scope=settings.scope or f"{settings.base_url}/.default",
+            scope=settings.scope or f"{_origin(settings.base_url)}/.default",
             client_secret=settings.client_secret,
             username=settings.username,
             password=settings.password,
@@ -794,7 +794,7 @@ class DataverseClient:
         full_resync = False
         if delta_link:
             try:
-                page, _ = self._fetch_page(delta_link, page_size=page_size)
+                page, _ = self._fetch_page(delta_link, page_size=page_size, track_changes=True)
             except errors.DataverseError as exc:
                 if not _is_client_error(exc):
                     raise
@@ -844,7 +844,8 @@ class DataverseClient:
                     upserts.append(row)
             if page.next_link:
                 yield ChangeBatch(upserts, deleted, None, "delta", full_resync)
-                page, _ = self._fetch_page(page.next_link, page_size=page_size)
+                # Same preferences on every follow-up request, as the paging rules ask.
+                page, _ = self._fetch_page(page.next_link, page_size=page_size, track_changes=True)
                 continue
             if not page.delta_link:
                 raise errors.DataverseError("The last page of changes carried no @odata.deltaLink.")
@@ -876,7 +877,7 @@ class DataverseClient:
                 if stamp is not None and (latest is None or stamp > latest):
                     latest, latest_text = stamp, stamp_text
             token = None if page.next_link else WATERMARK_PREFIX + (latest_text or "")
-            yield ChangeBatch(list(page.rows), [], token, "watermark", full_resync or not since)
+            yield ChangeBatch(list(page.rows), [], token, "watermark", full_resync)
 
     # --- single writes -------------------------------------------------------------------------
 
@@ -1164,11 +1165,14 @@ class DataverseClient:
                 if key is None:
                     raise ValueError(f"record {index} has no {primary} and no key was given")
             prepared.append((index, body, key))
-        size = max(1, min(int(chunk_size), MAX_BATCH_OPERATIONS))
-        chunks = [prepared[i : i + size] for i in range(0, len(prepared), size)]
         workers = parallelism or self.settings.parallelism
         if self._dop_hint:
             workers = min(workers, self._dop_hint)
+        size = max(1, min(int(chunk_size), MAX_BATCH_OPERATIONS))
+        if method == "single":
+            # One request per record: spread records over every worker, not one chunk each.
+            size = max(1, min(size, -(-len(prepared) // max(1, workers))))
+        chunks = [prepared[i : i + size] for i in range(0, len(prepared), size)]
         workers = max(1, min(workers, len(chunks) or 1))
 
         def run(chunk: list[tuple[int, dict[str, Any], Any]]) -> list[WriteResult]:
@@ -1361,6 +1365,12 @@ def _default_var_dir():
     return Path(__file__).resolve().parent.parent / "var"
 
 
+def _origin(url: str) -> str:
+    """scheme://host[:port]: the Dataverse resource a token is for, whatever path was typed."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else url
+
+
 def _annotations_preference(annotations: bool | str) -> str:
     if not annotations:
         return ""
@@ -1415,7 +1425,7 @@ def _atomic_results(
 ) -> dict[int, WriteResult]:
     results: dict[int, WriteResult] = {}
     if len(responses) == len(pending) and all(r.ok for r in responses):
-        for (index, body, key), response in zip(pending, responses, strict=True):
+        for (index, _body, key), response in zip(pending, responses, strict=True):
             results[index] = WriteResult(
                 index=index, id=response.entity_id or _as_uuid(key), key=key
             )

@@ -86,6 +86,10 @@ class ValidationFailed(DataverseError):
     """400 and other 4xx: the request itself is wrong (bad column, too long, required field)."""
 
 
+class AlreadyExists(Duplicate, PreconditionFailed):
+    """412 with a duplicate code: If-None-Match: * (or a create) met an existing row."""
+
+
 class Throttled(DataverseError):
     """429: service protection limits. `retry_after` is the wait the server asked for, in s."""
 
@@ -134,6 +138,8 @@ def error_from_response(
         return Throttled(message, retry_after=retry_after or 0.0, **kwargs)
     if status == 401:
         return AuthenticationFailed(message, **kwargs)
+    if status == 412 and lowered in DUPLICATE_CODES:
+        return AlreadyExists(message, **kwargs)
     if lowered in DUPLICATE_CODES or status == 409:
         return Duplicate(message, **kwargs)
     if status == 403 or lowered in FORBIDDEN_CODES:

@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 from typing import Any
 
+from django.core.paginator import Page, Paginator
 from django.db import models
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
@@ -85,6 +86,18 @@ def table_list(
     else:
         qs = qs.order_by(*table.model._meta.ordering, "pk")
     return qs
+
+
+def table_page(*, rows: QuerySet, number: str | None, per_page: int) -> Page:
+    """One page of a list. A first page that holds every row needs no COUNT query: with a
+    search that matches a handful of rows, the count would scan the table a second time."""
+    paginator = Paginator(rows, per_page)
+    if number in (None, "", "1"):
+        head = list(rows[: per_page + 1])
+        if len(head) <= per_page:
+            paginator.count = len(head)  # count is a cached_property; this fills the cache
+        return Page(head[:per_page], 1, paginator)
+    return paginator.get_page(number)
 
 
 def _filter_condition(*, table: Table, filters: dict[str, str]) -> Q:

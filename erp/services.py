@@ -14,7 +14,7 @@ from decimal import Decimal
 from itertools import islice
 from typing import Any, TypeVar
 
-from django.db import models, transaction
+from django.db import connection, models, transaction
 from django.db.models.deletion import ProtectedError, RestrictedError
 from django.utils.translation import gettext_lazy as _
 
@@ -194,6 +194,11 @@ def demo_data_seed(
         )
     counts = result.counts
     with transaction.atomic():
+        if connection.vendor == "postgresql":
+            # The search trigram indexes (migration 0002) absorb 100,000 rows far faster when
+            # their pending list is merged once at the end rather than every 4 MB.
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL gin_pending_list_limit = '256MB'")
         counts["salespeople"] = _create_missing(
             models_.Salesperson, demo.demo_salespeople(salespeople), f.SalespersonFactory
         )

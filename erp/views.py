@@ -1,7 +1,6 @@
 """Generic list and card pages for every ERP table in the registry (`erp.tables`)."""
 
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.db import models
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -27,7 +26,7 @@ def record_list(request: HttpRequest, table: Table) -> HttpResponse:
     sort = request.GET.get("sort", "")
     filters = {name: request.GET.get(name, "") for name in table.filters}
     rows = selectors.table_list(table=table, search=search, sort=sort, filters=filters)
-    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = selectors.table_page(rows=rows, number=request.GET.get("page"), per_page=PAGE_SIZE)
     return render(
         request,
         "erp/record_list.html",
@@ -58,7 +57,7 @@ def _edit(request: HttpRequest, table: Table, obj: models.Model | None) -> HttpR
     form_class = record_form_class(table)
     # Validation writes the typed values into the instance; titles show the stored record.
     label = str(obj) if obj is not None else ""
-    form = form_class(request.POST or None, instance=obj)
+    form = form_class(request.POST if request.method == "POST" else None, instance=obj)
     if request.method == "POST" and form.is_valid():
         saved = form.save()
         if obj is None:

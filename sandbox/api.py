@@ -9,7 +9,9 @@ import base64
 import bisect
 import functools
 import json
+import random
 import re
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -129,7 +131,9 @@ class Response:
         return None
 
 
-def json_response(status: int, payload: Any, headers: list[tuple[str, str]] | None = None) -> Response:
+def json_response(
+    status: int, payload: Any, headers: list[tuple[str, str]] | None = None
+) -> Response:
     return Response(
         status,
         [("Content-Type", JSON_TYPE), ("OData-Version", "4.0"), *(headers or [])],
@@ -159,7 +163,9 @@ def _key_value(value: Any) -> str:
 
 
 class Api:
-    def __init__(self, store: Store, registry: Callable[[], dict[str, Table]], settings: Any) -> None:
+    def __init__(
+        self, store: Store, registry: Callable[[], dict[str, Table]], settings: Any
+    ) -> None:
         self.store = store
         self._registry = registry
         self.settings = settings  # sandbox.control.Settings
@@ -189,9 +195,28 @@ class Api:
             with self.store.transaction():
                 return self.dispatch(req)
         except ApiError as exc:
-            return error_response(exc)
+            return self.error_with_details(req, exc)
         except ODataError as exc:
-            return error_response(ApiError(400, exc.code, exc.message))
+            return self.error_with_details(req, ApiError(400, exc.code, exc.message))
+
+    def error_with_details(self, req: Request, exc: ApiError) -> Response:
+        response = error_response(exc)
+        prefer = req.prefer
+        if prefer.annotations and prefer.wants("Microsoft.PowerApps.CDS.HelpLink"):
+            payload = json.loads(response.body)
+            hex_code = exc.code[2:] if exc.code.startswith("0x") else exc.code
+            payload["error"].update(
+                {
+                    "@Microsoft.PowerApps.CDS.ErrorDetails.OperationStatus": "0",
+                    "@Microsoft.PowerApps.CDS.ErrorDetails.SubErrorCode": "0",
+                    "@Microsoft.PowerApps.CDS.HelpLink": "http://go.microsoft.com/fwlink/?LinkID=398563"
+                    f"&error=Microsoft.Crm.CrmException%3a{hex_code}&client=platform",
+                    "@Microsoft.PowerApps.CDS.TraceText": "",
+                    "@Microsoft.PowerApps.CDS.InnerError.Message": exc.message,
+                }
+            )
+            response.body = json.dumps(payload, ensure_ascii=False).encode()
+        return response
 
     def dispatch(self, req: Request) -> Response:
         from sandbox import batch, solution
@@ -209,7 +234,8 @@ class Api:
             first = segments[0]
         elif re.match(r"^\$\d+$", first):
             raise ApiError(
-                400, CODE_INVALID_ARGUMENT,
+                400,
+                CODE_INVALID_ARGUMENT,
                 f"Content-ID Reference: '{first}' does not exist in the batch context.",
             )
         if first == "$metadata":
@@ -220,14 +246,19 @@ class Api:
             return batch.execute(self, req)
         if first in ("WhoAmI", "WhoAmI()") and len(segments) == 1:
             return self.whoami(req)
-        if first in ("ImportSolution", "Microsoft.Dynamics.CRM.ImportSolution") and len(segments) == 1:
+        if (
+            first in ("ImportSolution", "Microsoft.Dynamics.CRM.ImportSolution")
+            and len(segments) == 1
+        ):
             if req.method != "POST":
                 raise ApiError(405, CODE_METHOD, "ImportSolution is an action: use POST.")
             return solution.import_solution(self, req)
         name, key = odata.split_name_and_key(first)
         table = self.table_by_set(name)
         if table is None:
-            raise ApiError(404, CODE_NOT_FOUND_SEGMENT, f"Resource not found for the segment '{name}'.")
+            raise ApiError(
+                404, CODE_NOT_FOUND_SEGMENT, f"Resource not found for the segment '{name}'."
+            )
         rest = segments[1:]
         if key is None:
             return self.collection_resource(req, table, rest)
@@ -261,7 +292,9 @@ class Api:
                 for c in table.columns
                 if c.name != table.pk
             ]
-            props += [f'<Property Name="_{lk.name}_value" Type="Edm.Guid" />' for lk in table.lookups]
+            props += [
+                f'<Property Name="_{lk.name}_value" Type="Edm.Guid" />' for lk in table.lookups
+            ]
             navs = [
                 f'<NavigationProperty Name="{nav}" Type="mscrm.{target}" />'
                 for nav, (_, target) in table.nav_map.items()
@@ -371,7 +404,8 @@ class Api:
             text = req.content_ids[text]
         elif re.match(r"^\$\d+$", text):
             raise ApiError(
-                400, CODE_INVALID_ARGUMENT,
+                400,
+                CODE_INVALID_ARGUMENT,
                 f"Content-ID Reference: '{text}' does not exist in the batch context.",
             )
         if "://" in text:
@@ -414,7 +448,9 @@ class Api:
                 if req.method != "POST":
                     raise ApiError(405, CODE_METHOD, f"{message} is an action: use POST.")
                 return self.bulk(req, table, message)
-        raise ApiError(404, CODE_NOT_FOUND_SEGMENT, f"Resource not found for the segment '{action}'.")
+        raise ApiError(
+            404, CODE_NOT_FOUND_SEGMENT, f"Resource not found for the segment '{action}'."
+        )
 
     def count(self, req: Request, table: Table) -> Response:
         if "$deltatoken" in req.query:
@@ -459,7 +495,7 @@ class Api:
         return ApiError(
             400,
             CODE_NOT_FOUND_SEGMENT,
-            f"Could not find a property named '{name}' on type 'Microsoft.Dynamics.CRM.{table.logical}'.",
+            f"Could not find a property named '{name}' on type 'Microsoft.Dynamics.CRM.{table.logical}'.",  # noqa: E501
         )
 
     def resolver(
@@ -496,9 +532,17 @@ class Api:
         orderby: list[tuple[str, bool]],
         cache: dict[tuple[str, str], Any],
     ) -> tuple[list[dict[str, Any]], Callable[[dict[str, Any]], list[Any]], Any]:
+        pk = table.pk
+        if not orderby:
+            # the common case (paging by primary key): native string sort, no comparator
+            def pk_of(row: dict[str, Any]) -> list[Any]:
+                return [row[pk]]
+
+            return sorted(rows, key=lambda r: r[pk]), pk_of, lambda k: k[0]
+
         def key_of(row: dict[str, Any]) -> list[Any]:
             resolve = self.resolver(table, row, cache)
-            return [resolve(p) for p, _ in orderby] + [row[table.pk]]
+            return [resolve(p) for p, _ in orderby] + [row[pk]]
 
         directions = [d for _, d in orderby] + [False]
 
@@ -596,17 +640,24 @@ class Api:
             if deltatoken is not None:
                 since, _ = self.parse_deltatoken(deltatoken)
                 context += "/$delta"
-                changed = [("r", r["versionnumber"], r[table.pk], r) for r in
-                           self.store.scan_since(table.entity_set, since, snapshot)]
-                deleted = [("t", v, i, None) for i, v in
-                           self.store.tombstones_since(table.entity_set, since, snapshot)]
+                changed = [
+                    ("r", r["versionnumber"], r[table.pk], r)
+                    for r in self.store.scan_since(table.entity_set, since, snapshot)
+                ]
+                deleted = [
+                    ("t", v, i, None)
+                    for i, v in self.store.tombstones_since(table.entity_set, since, snapshot)
+                ]
                 sequence = changed + deleted
                 start = 0
                 if token:
                     last = tuple(token["k"])
                     start = next(
-                        (n for n, s in enumerate(sequence) if (s[0], s[1], s[2]) > last
-                         and not (s[0] == "r" and last[0] == "t")),
+                        (
+                            n
+                            for n, s in enumerate(sequence)
+                            if (s[0], s[1], s[2]) > last and not (s[0] == "r" and last[0] == "t")
+                        ),
                         len(sequence),
                     )
                 chunk = sequence[start : start + page_size]
@@ -617,7 +668,7 @@ class Api:
                     else:
                         items.append(
                             {
-                                "@odata.context": f"{req.root}$metadata#{table.entity_set}/$deletedEntity",
+                                "@odata.context": f"{req.root}$metadata#{table.entity_set}/$deletedEntity",  # noqa: E501
                                 "id": row_id,
                                 "reason": "deleted",
                             }
@@ -627,13 +678,15 @@ class Api:
                     next_token = {"k": [last_item[0], last_item[1], last_item[2]], "v": snapshot}
             else:
                 rows, key_of, cmp_key = self.sort_rows(table, source(table.entity_set), [], cache)
-                items, next_token = self.page(req, table, rows, key_of, cmp_key, token, page_size,
-                                              select, expands, cache)
+                items, next_token = self.page(
+                    req, table, rows, key_of, cmp_key, token, page_size, select, expands, cache
+                )
                 if next_token is not None:
                     next_token["v"] = snapshot
             if next_token is None:
                 delta_link = self.link(
-                    req, base_path,
+                    req,
+                    base_path,
                     extra={"$deltatoken": self.make_deltatoken(snapshot)},
                     drop=("$skiptoken", "$deltatoken"),
                 )
@@ -652,7 +705,9 @@ class Api:
                 if prefer.wants("Microsoft.Dynamics.CRM.totalrecordcount"):
                     extra["@Microsoft.Dynamics.CRM.totalrecordcount"] = min(total, MAX_PAGE)
                 if prefer.wants("Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded"):
-                    extra["@Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded"] = total > MAX_PAGE
+                    extra["@Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded"] = (
+                        total > MAX_PAGE
+                    )
             items, next_token = self.page(
                 req, table, rows, key_of, cmp_key, token, page_size, select, expands, cache
             )
@@ -664,7 +719,9 @@ class Api:
         body: dict[str, Any] = {"@odata.context": context, **extra, "value": items}
         if next_token is not None:
             body["@odata.nextLink"] = self.link(
-                req, base_path, extra={"$skiptoken": self.make_skiptoken(next_token)},
+                req,
+                base_path,
+                extra={"$skiptoken": self.make_skiptoken(next_token)},
                 drop=("$skiptoken",),
             )
         if delta_link:
@@ -778,9 +835,15 @@ class Api:
         props = list(select) if select else table.all_properties()
         if table.pk not in props:
             props.append(table.pk)
-        if select and "_transactioncurrencyid_value" not in props:
-            if any(c in table.money_columns for c in select) and "transactioncurrencyid" in table.lookup_map:
-                props.append("_transactioncurrencyid_value")
+        if (
+            select
+            and "_transactioncurrencyid_value" not in props
+            and (
+                any(c in table.money_columns for c in select)
+                and "transactioncurrencyid" in table.lookup_map
+            )
+        ):
+            props.append("_transactioncurrencyid_value")
         for prop in props:
             value = row.get(prop)
             if prefer.annotations and value is not None:
@@ -834,7 +897,9 @@ class Api:
         elif col.type == DATETIME:
             d = datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ")
             hour = d.hour % 12 or 12
-            formatted = f"{d.month}/{d.day}/{d.year} {hour}:{d.minute:02d} {'AM' if d.hour < 12 else 'PM'}"
+            formatted = (
+                f"{d.month}/{d.day}/{d.year} {hour}:{d.minute:02d} {'AM' if d.hour < 12 else 'PM'}"
+            )
         elif col.type == DATE:
             d = datetime.strptime(value, "%Y-%m-%d")
             formatted = f"{d.month}/{d.day}/{d.year}"
@@ -856,7 +921,10 @@ class Api:
         if exp.nav in table.nav_map:
             lk, target_name = table.nav_map[exp.nav]
             ref = row.get(f"_{lk.name}_value")
-            if ref is None or row.get(f"_{lk.name}_value@{LOOKUP_LOGICAL}", target_name) != target_name:
+            if (
+                ref is None
+                or row.get(f"_{lk.name}_value@{LOOKUP_LOGICAL}", target_name) != target_name
+            ):
                 return None
             target = self.table(target_name)
             related = self.related_row(target_name, ref, cache)
@@ -865,23 +933,35 @@ class Api:
             return self.render(req, target, related, exp.select, [], cache, nested=True)
         nav = table.collection_map[exp.nav]
         target = self.table(nav.table)
-        children = self.children(table, row[table.pk], nav)
+        children = self.children(table, row[table.pk], nav, cache)  # type: ignore[arg-type]
         return [self.render(req, target, c, exp.select, [], cache, nested=True) for c in children]
 
     def children(
-        self, table: Table, row_id: str, nav: OneToMany | ManyToMany
+        self,
+        table: Table,
+        row_id: str,
+        nav: OneToMany | ManyToMany,
+        cache: dict[Any, Any] | None = None,
     ) -> list[dict[str, Any]]:
         target = self.table(nav.table)
         if isinstance(nav, ManyToMany):
             ids = self.store.linked(nav.relationship, nav.this_side, row_id)
             return [r for r in (self.store.get(target.entity_set, i) for i in ids) if r]
         column = f"_{nav.lookup}_value"
-        return [
-            r
-            for r in self.store.scan(target.entity_set)
-            if r.get(column) == row_id
-            and r.get(f"{column}@{LOOKUP_LOGICAL}", table.logical) == table.logical
-        ]
+        # one scan of the child table per request, grouped by parent (expand on a collection)
+        index_key = ("children", table.logical, nav.name)
+        index = cache.get(index_key) if cache is not None else None
+        if index is None:
+            index = {}
+            for r in self.store.scan(target.entity_set):
+                parent = r.get(column)
+                if parent and r.get(f"{column}@{LOOKUP_LOGICAL}", table.logical) == table.logical:
+                    index.setdefault(parent, []).append(r)
+            for rows in index.values():
+                rows.sort(key=lambda r: r[target.pk])
+            if cache is not None:
+                cache[index_key] = index
+        return list(index.get(row_id, []))
 
     # ------------------------------------------------------------------ single entity
 
@@ -922,7 +1002,9 @@ class Api:
             target = self.table(nav.table)
             rows_source = lambda _set: self.children(table, row[table.pk], nav)  # noqa: E731
             return self.query(
-                req, target, rows_source,
+                req,
+                target,
+                rows_source,
                 base_path=f"{table.entity_set}({row[table.pk]})/{nav_name}",
                 context_path=target.entity_set,
             )
@@ -935,8 +1017,10 @@ class Api:
             related = self.find_row(target, ref)
             assert related is not None
             return self.retrieve(req, target, related)
-        if prop in table.column_map or prop == table.pk or (
-            prop.startswith("_") and prop.endswith("_value")
+        if (
+            prop in table.column_map
+            or prop == table.pk
+            or (prop.startswith("_") and prop.endswith("_value"))
         ):
             self.check_property(table, prop)
             context = f"{req.root}$metadata#{table.entity_set}({row[table.pk]})/{prop}"
@@ -959,11 +1043,12 @@ class Api:
         for exp in expands:
             self.check_expand(table, exp)
         inm = req.headers.get("if-none-match")
-        if inm and inm not in ("null", "*") and not expands and not req.prefer.annotations:
-            if inm.strip() == etag(row):
-                return Response(
-                    304, [("Content-Type", JSON_TYPE), ("OData-Version", "4.0"), ("ETag", etag(row))]
-                )
+        cacheable = inm and inm not in ("null", "*") and not expands and not req.prefer.annotations
+        if cacheable and inm.strip() == etag(row):
+            return Response(
+                304,
+                [("Content-Type", JSON_TYPE), ("OData-Version", "4.0"), ("ETag", etag(row))],
+            )
         body = {
             "@odata.context": f"{req.root}$metadata#{table.entity_set}"
             f"{self.context_select(select, expands)}/$entity",
@@ -982,7 +1067,7 @@ class Api:
             raise ApiError(
                 412,
                 CODE_CONCURRENCY,
-                "The version of the existing record doesn't match the RowVersion property provided.",
+                "The version of the existing record doesn't match the RowVersion property provided.",  # noqa: E501
             )
 
     # ------------------------------------------------------------------ writes
@@ -1028,9 +1113,7 @@ class Api:
             headers.insert(1, ("Location", url))
         return Response(204, headers)
 
-    def upsert(
-        self, req: Request, table: Table, key: str, row: dict[str, Any] | None
-    ) -> Response:
+    def upsert(self, req: Request, table: Table, key: str, row: dict[str, Any] | None) -> Response:
         body = req.json_body()
         if not isinstance(body, dict):
             raise ApiError(400, CODE_BAD_PROPERTY, "The request body must be a JSON object.")
@@ -1047,7 +1130,9 @@ class Api:
                 {table.pk: parsed} if isinstance(parsed, str) else dict(parsed)
             )
             created = self.create_row(req, table, {**seed_values, **body})
-            return self.write_response(req, table, created, created=True, key_url=key_url, upsert=True)
+            return self.write_response(
+                req, table, created, created=True, key_url=key_url, upsert=True
+            )
         if if_none_match == "*":
             raise ApiError(412, CODE_DUPLICATE, "A record with matching key values already exists.")
         self.check_if_match(req, row)
@@ -1106,7 +1191,10 @@ class Api:
                         raise invalid() from None
                 else:
                     raise invalid()
-            value = float(value)
+            value = round(
+                float(value),
+                col.precision if col.precision is not None else (4 if col.type == MONEY else 10),
+            )
         elif col.type == BOOL:
             if not isinstance(value, bool):
                 raise invalid()
@@ -1125,16 +1213,17 @@ class Api:
             if not isinstance(value, str) or not odata.GUID_RE.match(value):
                 raise invalid()
             value = value.lower()
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            if (col.minimum is not None and value < col.minimum) or (
-                col.maximum is not None and value > col.maximum
-            ):
-                raise ApiError(
-                    400,
-                    CODE_VALIDATION,
-                    f"A validation error occurred.  The value {value} of '{name}' on record of "
-                    f"type '{table.logical}' is outside the valid range.",
-                )
+        numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if numeric and (
+            (col.minimum is not None and value < col.minimum)
+            or (col.maximum is not None and value > col.maximum)
+        ):
+            raise ApiError(
+                400,
+                CODE_VALIDATION,
+                f"A validation error occurred.  The value {value} of '{name}' on record of "
+                f"type '{table.logical}' is outside the valid range.",
+            )
         return value
 
     def apply_body(
@@ -1155,8 +1244,16 @@ class Api:
                 nav = name[: -len("@odata.bind")]
                 if nav in table.nav_map:
                     lk, target = table.nav_map[nav]
-                    self.check_writable(table, lk.name, creating, row, lk.read_only, lk.create_only,
-                                        value, lookup=True)
+                    self.check_writable(
+                        table,
+                        lk.name,
+                        creating,
+                        row,
+                        lk.read_only,
+                        lk.create_only,
+                        value,
+                        lookup=True,
+                    )
                     if value is None:
                         self.set_lookup(row, lk.name, None, None)
                         continue
@@ -1184,7 +1281,8 @@ class Api:
             if name in table.nav_map:
                 if value is not None:
                     raise ApiError(
-                        400, CODE_BAD_PROPERTY,
+                        400,
+                        CODE_BAD_PROPERTY,
                         f"Use '{name}@odata.bind' to set the navigation property '{name}'.",
                     )
                 lk, _ = table.nav_map[name]
@@ -1220,11 +1318,14 @@ class Api:
                 continue
             if table.logical == "systemuser" and name == "isdisabled" and creating:
                 raise ApiError(
-                    400, CODE_VALIDATION,
-                    "A validation error occurred.  The 'isdisabled' attribute is not valid for create.",
+                    400,
+                    CODE_VALIDATION,
+                    "A validation error occurred.  The 'isdisabled' attribute is not valid for create.",  # noqa: E501
                 )
             converted = self.convert(table, name, value)
-            self.check_writable(table, name, creating, row, col.read_only, col.create_only, converted)
+            self.check_writable(
+                table, name, creating, row, col.read_only, col.create_only, converted
+            )
             row[name] = converted
         return deferred
 
@@ -1268,17 +1369,18 @@ class Api:
             row[f"_{name}_value@{LOOKUP_LOGICAL}"] = target
 
     def unique_keys(self, table: Table, row: dict[str, Any]) -> dict[str, str]:
+        # business-rule uniqueness first: its error (e.g. 0x80043b06) wins over the key's
         keys: dict[str, str] = {}
-        for ak in table.alternate_keys:
-            values = [row.get(c) for c in ak]
-            if all(v is not None for v in values):
-                keys["ak:" + ",".join(ak)] = json.dumps(
-                    [v.lower() if isinstance(v, str) else v for v in values]
-                )
         for name, (cols, _, _) in table.unique.items():
             values = [row.get(c) for c in cols]
             if all(v is not None for v in values):
                 keys["uq:" + name] = json.dumps(
+                    [v.lower() if isinstance(v, str) else v for v in values]
+                )
+        for ak in table.alternate_keys:
+            values = [row.get(c) for c in ak]
+            if all(v is not None for v in values):
+                keys["ak:" + ",".join(ak)] = json.dumps(
                     [v.lower() if isinstance(v, str) else v for v in values]
                 )
         return keys
@@ -1296,12 +1398,14 @@ class Api:
             "the value and try again.",
         )
 
-    def finish_row(self, table: Table, row: dict[str, Any], cache: dict[tuple[str, str], Any]) -> None:
+    def finish_row(
+        self, table: Table, row: dict[str, Any], cache: dict[tuple[str, str], Any]
+    ) -> None:
         """Computed columns and state/status consistency."""
         if "fullname" in table.computed:
-            row["fullname"] = " ".join(
-                p for p in (row.get("firstname"), row.get("lastname")) if p
-            ) or None
+            row["fullname"] = (
+                " ".join(p for p in (row.get("firstname"), row.get("lastname")) if p) or None
+            )
         if "address1_composite" in table.column_map:
             parts = [
                 row.get("address1_line1"), row.get("address1_postalcode"),
@@ -1320,16 +1424,22 @@ class Api:
         state, status = row.get("statecode"), row.get("statuscode")
         if "statecode" in body and "statuscode" not in body:
             row["statuscode"] = table.states.get(state, ("", status))[1]
-        elif "statuscode" in body and "statecode" not in body and status in table.statuses:
-            if table.statuses[status][1] != state:
-                raise ApiError(
-                    400,
-                    CODE_VALIDATION,
-                    f"{status} is not a valid status code for state code "
-                    f"{table.logical}State.{table.states[state][0]} on {table.logical}.",
-                )
+        elif (
+            "statuscode" in body
+            and "statecode" not in body
+            and status in table.statuses
+            and table.statuses[status][1] != state
+        ):
+            raise ApiError(
+                400,
+                CODE_VALIDATION,
+                f"{status} is not a valid status code for state code "
+                f"{table.logical}State.{table.states[state][0]} on {table.logical}.",
+            )
         if row.get("statecode") not in table.states:
-            raise ApiError(400, CODE_VALIDATION, f"{state} is not a valid state code on {table.logical}.")
+            raise ApiError(
+                400, CODE_VALIDATION, f"{state} is not a valid state code on {table.logical}."
+            )
         status = row.get("statuscode")
         if status not in table.statuses or table.statuses[status][1] != row["statecode"]:
             raise ApiError(
@@ -1344,7 +1454,7 @@ class Api:
         row: dict[str, Any] = {table.pk: None}
         deferred = self.apply_body(req, table, row, body, creating=True)
         if row[table.pk] is None:
-            row[table.pk] = str(uuid.uuid4())
+            row[table.pk] = sequential_guid()
         cache: dict[tuple[str, str], Any] = {}
         for col in table.columns:
             if col.required and row.get(col.name) is None:
@@ -1361,7 +1471,10 @@ class Api:
             row["statecode"] = state
             if row.get("statuscode") is None:
                 row["statuscode"] = table.states[state][1]
-            elif row["statuscode"] not in table.statuses or table.statuses[row["statuscode"]][1] != state:
+            elif (
+                row["statuscode"] not in table.statuses
+                or table.statuses[row["statuscode"]][1] != state
+            ):
                 raise ApiError(
                     400,
                     CODE_VALIDATION,
@@ -1372,15 +1485,19 @@ class Api:
             self.set_lookup(row, "ownerid", req.user_id, "systemuser")
         if "transactioncurrencyid" in table.lookup_map:
             if table.logical == "productpricelevel":
-                pricelevel = self.related_row("pricelevel", row.get("_pricelevelid_value") or "", cache)
+                pricelevel = self.related_row(
+                    "pricelevel", row.get("_pricelevelid_value") or "", cache
+                )
                 currency = (pricelevel or {}).get("_transactioncurrencyid_value")
                 self.set_lookup(row, "transactioncurrencyid", currency, "transactioncurrency")
             elif row.get("_transactioncurrencyid_value") is None:
                 self.set_lookup(row, "transactioncurrencyid", seed.USD_ID, "transactioncurrency")
-            currency_row = self.related_row(
-                "transactioncurrency", row.get("_transactioncurrencyid_value") or "", cache
-            )
-            row["exchangerate"] = (currency_row or {}).get("exchangerate", 1.0)
+            currency_id = row.get("_transactioncurrencyid_value") or ""
+            if currency_id == seed.USD_ID:
+                row["exchangerate"] = 1.0  # the base currency's rate is 1 by definition
+            else:
+                currency_row = self.related_row("transactioncurrency", currency_id, cache)
+                row["exchangerate"] = (currency_row or {}).get("exchangerate", 1.0)
         self.set_lookup(row, "createdby", req.user_id, "systemuser")
         self.set_lookup(row, "modifiedby", req.user_id, "systemuser")
         row["createdon"] = now
@@ -1445,13 +1562,17 @@ class Api:
         return new
 
     def business_rules(self, table: Table, row: dict[str, Any], old: dict[str, Any] | None) -> None:
-        if table.logical == "transactioncurrency" and old is not None:
-            if row.get("isocurrencycode") != old.get("isocurrencycode"):
-                raise ApiError(
-                    400, CODE_VALIDATION,
-                    "A validation error occurred.  The 'isocurrencycode' attribute of the "
-                    "'transactioncurrency' entity is not valid for update.",
-                )
+        if (
+            table.logical == "transactioncurrency"
+            and old is not None
+            and row.get("isocurrencycode") != old.get("isocurrencycode")
+        ):
+            raise ApiError(
+                400,
+                CODE_VALIDATION,
+                "A validation error occurred.  The 'isocurrencycode' attribute of the "
+                "'transactioncurrency' entity is not valid for update.",
+            )
 
     # ------------------------------------------------------------------ $ref
 
@@ -1471,13 +1592,16 @@ class Api:
         target_table, target_id = self.resolve_reference(req, ref)
         if target_table.logical != nav.table:
             raise ApiError(
-                400, CODE_BAD_PROPERTY,
+                400,
+                CODE_BAD_PROPERTY,
                 f"The navigation property '{nav.name}' expects '{nav.table}' references.",
             )
         if isinstance(nav, ManyToMany):
             if nav.relationship == "systemuserroles":
                 self.require_admin(req)
-            a, b = (row[table.pk], target_id) if nav.this_side == "a" else (target_id, row[table.pk])
+            a, b = (
+                (row[table.pk], target_id) if nav.this_side == "a" else (target_id, row[table.pk])
+            )
             self.store.link(nav.relationship, a, b)
             return
         child = self.store.get(target_table.entity_set, target_id)
@@ -1485,7 +1609,12 @@ class Api:
         self.update_row_lookup(req, target_table, child, nav.lookup, row[table.pk], table.logical)
 
     def update_row_lookup(
-        self, req: Request, table: Table, row: dict[str, Any], lookup: str, ref_id: str | None,
+        self,
+        req: Request,
+        table: Table,
+        row: dict[str, Any],
+        lookup: str,
+        ref_id: str | None,
         target: str | None,
     ) -> None:
         new = dict(row)
@@ -1537,12 +1666,16 @@ class Api:
                 else:
                     ref = req.query.get("$id")
                     if not ref:
-                        raise ApiError(400, CODE_INVALID_ARGUMENT, "The $id query option is missing.")
+                        raise ApiError(
+                            400, CODE_INVALID_ARGUMENT, "The $id query option is missing."
+                        )
                     target_table, ref_id = self.resolve_reference(req, ref)
                 if isinstance(nav, ManyToMany):
                     if nav.relationship == "systemuserroles":
                         self.require_admin(req)
-                    a, b = (row[table.pk], ref_id) if nav.this_side == "a" else (ref_id, row[table.pk])
+                    a, b = (
+                        (row[table.pk], ref_id) if nav.this_side == "a" else (ref_id, row[table.pk])
+                    )
                     self.store.unlink(nav.relationship, a, b)
                     return done
                 child = self.store.get(target_table.entity_set, ref_id)
@@ -1551,7 +1684,9 @@ class Api:
                 if child.get(f"_{nav.lookup}_value") == row[table.pk]:
                     self.update_row_lookup(req, target_table, child, nav.lookup, None, None)
                 return done
-        raise ApiError(404, CODE_NOT_FOUND_SEGMENT, f"Resource not found for the segment '{nav_name}'.")
+        raise ApiError(
+            404, CODE_NOT_FOUND_SEGMENT, f"Resource not found for the segment '{nav_name}'."
+        )
 
     # ------------------------------------------------------------------ bulk messages
 
@@ -1574,7 +1709,7 @@ class Api:
                 raise ApiError(
                     400,
                     CODE_INVALID_ARGUMENT,
-                    f"Target {index}: every target needs \"@odata.type\": \"{expected}\".",
+                    f'Target {index}: every target needs "@odata.type": "{expected}".',
                 )
             try:
                 if message == "CreateMultiple":
@@ -1582,7 +1717,9 @@ class Api:
                 elif message == "UpdateMultiple":
                     row_id = target.get(table.pk)
                     if not isinstance(row_id, str):
-                        raise ApiError(400, CODE_INVALID_ARGUMENT, f"Target {index} has no {table.pk}.")
+                        raise ApiError(
+                            400, CODE_INVALID_ARGUMENT, f"Target {index} has no {table.pk}."
+                        )
                     row = self.find_row(table, row_id)
                     assert row is not None
                     self.update_row(req, table, row, target)
@@ -1594,7 +1731,8 @@ class Api:
                         key = target[table.pk]
                     else:
                         raise ApiError(
-                            400, CODE_INVALID_ARGUMENT,
+                            400,
+                            CODE_INVALID_ARGUMENT,
                             f"Target {index} names no record ({table.pk} or @odata.id).",
                         )
                     row = self.find_row(table, key, must_exist=False)
@@ -1612,12 +1750,27 @@ class Api:
             return json_response(
                 200,
                 {
-                    "@odata.context": f"{req.root}$metadata#Microsoft.Dynamics.CRM.CreateMultipleResponse",
+                    "@odata.context": f"{req.root}$metadata#Microsoft.Dynamics.CRM.CreateMultipleResponse",  # noqa: E501
                     "Ids": ids,
                 },
             )
         return Response(204, [("OData-Version", "4.0")])
 
 
-def now_ts() -> float:
-    return time.time()
+_guid_lock = threading.Lock()
+_guid_state = {"ms": 0, "seq": 0}
+
+
+def sequential_guid() -> str:
+    """Ids that grow with creation time, like Dataverse's sequential GUIDs, so that the
+    default order (by primary key) is the order of creation."""
+    with _guid_lock:
+        ms = int(time.time() * 1000)
+        if ms <= _guid_state["ms"]:
+            _guid_state["seq"] += 1
+            ms = _guid_state["ms"]
+        else:
+            _guid_state["ms"], _guid_state["seq"] = ms, 0
+        seq = _guid_state["seq"] & 0xFFFF
+    value = (ms << 80) | (seq << 64) | random.getrandbits(64)
+    return str(uuid.UUID(int=value & ((1 << 128) - 1)))

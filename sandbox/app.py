@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import ipaddress
+import itertools
 import json
 import secrets
 import threading
@@ -36,7 +37,9 @@ StartResponse = Callable[..., Any]
 
 
 class SandboxApp:
-    def __init__(self, db_path: str, settings: Settings | None = None, *, reset: bool = False) -> None:
+    def __init__(
+        self, db_path: str, settings: Settings | None = None, *, reset: bool = False
+    ) -> None:
         self.store = Store(db_path)
         self.settings = settings or Settings()
         self.control = Control(self.settings)
@@ -45,6 +48,8 @@ class SandboxApp:
         self.api = Api(self.store, self.registry, self.settings)
         self.tokens: dict[str, tuple[str, float]] = {}
         self.tokens_lock = threading.Lock()
+        self.boot_id = str(uuid.uuid4())[:24]
+        self.request_counter = itertools.count(1)
         if reset or self.store.get("organizations", seed.ORGANIZATION_ID) is None:
             self.reseed()
         else:
@@ -71,10 +76,7 @@ class SandboxApp:
 
             traceback.print_exc()
             response = error_response(ApiError(500, "0x80040216", f"Sandbox error: {exc!r}"))
-        if environ.get("REQUEST_METHOD") == "HEAD":
-            body = b""
-        else:
-            body = response.body
+        body = b"" if environ.get("REQUEST_METHOD") == "HEAD" else response.body
         headers = [(k, v) for k, v in response.headers if k.lower() != "content-length"]
         headers.append(("Content-Length", str(len(body))))
         start_response(f"{response.status} {STATUS_TEXT.get(response.status, 'Unknown')}", headers)
@@ -92,7 +94,8 @@ class SandboxApp:
             return self.token_endpoint(environ)
         if len(parts) >= 3 and parts[1] == "oauth2" and parts[-1] == "authorize":
             return Response(
-                200, [("Content-Type", "text/plain; charset=utf-8")],
+                200,
+                [("Content-Type", "text/plain; charset=utf-8")],
                 b"The sandbox CRM has no interactive sign-in; use the token endpoint.",
             )
         if method == "GET" and (path == "/" or path.startswith("/browse/")):
@@ -131,7 +134,9 @@ class SandboxApp:
     # ------------------------------------------------------------------ OAuth
 
     def token_endpoint(self, environ: dict[str, Any]) -> Response:
-        form = {k: v[0] for k, v in parse_qs(self.read_body(environ).decode("utf-8", "replace")).items()}
+        form = {
+            k: v[0] for k, v in parse_qs(self.read_body(environ).decode("utf-8", "replace")).items()
+        }
         headers = self.headers_of(environ)
         auth = headers.get("authorization", "")
         if auth.lower().startswith("basic "):
@@ -149,12 +154,16 @@ class SandboxApp:
         scope = form.get("scope", "")
         if grant not in ("client_credentials", "password"):
             return entra_error(
-                400, "unsupported_grant_type", 70003,
+                400,
+                "unsupported_grant_type",
+                70003,
                 f"AADSTS70003: The app requested an unsupported grant type '{grant}'.",
             )
         if not client_id:
             return entra_error(
-                400, "invalid_request", 900144,
+                400,
+                "invalid_request",
+                900144,
                 "AADSTS900144: The request body must contain the following parameter: 'client_id'.",
             )
         valid_scopes = {f"{env}/.default", f"{env}//.default", f"{env}/user_impersonation"}
@@ -162,7 +171,9 @@ class SandboxApp:
             s.lower() for s in valid_scopes
         }:
             return entra_error(
-                400, "invalid_scope", 70011,
+                400,
+                "invalid_scope",
+                70011,
                 "AADSTS70011: The provided value for the input parameter 'scope' is not valid. "
                 f"The scope {scope} is not valid.",
             )
@@ -170,13 +181,17 @@ class SandboxApp:
             app = seed.APPLICATIONS.get(client_id.lower())
             if app is None:
                 return entra_error(
-                    400, "unauthorized_client", 700016,
+                    400,
+                    "unauthorized_client",
+                    700016,
                     f"AADSTS700016: Application with identifier '{client_id}' was not found in "
                     "the directory 'sandbox'.",
                 )
             if not secrets.compare_digest(form.get("client_secret", ""), app[0]):
                 return entra_error(
-                    401, "invalid_client", 7000215,
+                    401,
+                    "invalid_client",
+                    7000215,
                     "AADSTS7000215: Invalid client secret provided. Ensure the secret being sent "
                     "in the request is the client secret value, not the client secret ID, for a "
                     f"secret added to app '{client_id}'.",
@@ -185,15 +200,19 @@ class SandboxApp:
         else:
             if client_id.lower() not in seed.PUBLIC_CLIENT_IDS:
                 return entra_error(
-                    400, "unauthorized_client", 700016,
+                    400,
+                    "unauthorized_client",
+                    700016,
                     f"AADSTS700016: Application with identifier '{client_id}' was not found in "
                     "the directory 'sandbox'.",
                 )
             user = seed.INTERACTIVE_USERS.get(form.get("username", "").lower())
             if user is None or not secrets.compare_digest(form.get("password", ""), user[0]):
                 return entra_error(
-                    400, "invalid_grant", 50126,
-                    "AADSTS50126: Error validating credentials due to invalid username or password.",
+                    400,
+                    "invalid_grant",
+                    50126,
+                    "AADSTS50126: Error validating credentials due to invalid username or password.",  # noqa: E501
                 )
             user_id = user[1]
         token = secrets.token_urlsafe(32)
@@ -202,8 +221,12 @@ class SandboxApp:
         with self.tokens_lock:
             self.tokens[token] = (user_id, expires)
         self.store.save_token(token, user_id, expires)
-        body = {"token_type": "Bearer", "expires_in": lifetime, "ext_expires_in": lifetime,
-                "access_token": token}
+        body = {
+            "token_type": "Bearer",
+            "expires_in": lifetime,
+            "ext_expires_in": lifetime,
+            "access_token": token,
+        }
         return Response(
             200,
             [("Content-Type", "application/json; charset=utf-8"), ("Cache-Control", "no-store")],
@@ -213,7 +236,9 @@ class SandboxApp:
     def authenticate(self, environ: dict[str, Any], headers: dict[str, str]) -> str | Response:
         env = self.base_url(environ)
         auth = headers.get("authorization", "")
-        challenge = f'Bearer authorization_uri="{env}/sandbox/oauth2/authorize", resource_id="{env}"'
+        challenge = (
+            f'Bearer authorization_uri="{env}/sandbox/oauth2/authorize", resource_id="{env}"'
+        )
         if not auth.lower().startswith("bearer ") or not auth[7:].strip():
             return unauthorized(challenge, "The access token is missing.")
         token = auth[7:].strip()
@@ -245,9 +270,10 @@ class SandboxApp:
         if isinstance(user, Response):
             return user
         decision = self.control.decide(user, method, path)
+        request_id = f"{self.boot_id}{next(self.request_counter):012x}"
         extra_headers = [
-            ("REQ_ID", str(uuid.uuid4())),
-            ("x-ms-service-request-id", str(uuid.uuid4())),
+            ("REQ_ID", request_id),
+            ("x-ms-service-request-id", request_id),
             ("x-ms-dop-hint", str(self.settings.dop_hint)),
             ("x-ms-ratelimit-burst-remaining-xrm-requests", str(self.control.remaining(user))),
             ("x-ms-ratelimit-time-remaining-xrm-requests", "1,200.00"),
@@ -271,8 +297,9 @@ class SandboxApp:
             response.headers += extra_headers
             return response
         if fault and fault.fault == "error":
-            response = error_response(ApiError(fault.status, fault.code, fault.message))
-            if fault.status in (429, 503) and fault.retry_after:
+            status = fault.status or 503
+            response = error_response(ApiError(status, fault.code, fault.message))
+            if status in (429, 503) and fault.retry_after:
                 response.headers.append(("Retry-After", str(fault.retry_after)))
             response.headers += extra_headers
             return response
@@ -295,10 +322,14 @@ class SandboxApp:
         response = self.api.handle(req)
         if decision.commit_then_fail or (fault and fault.fault == "commit_then_fail"):
             code = fault.code if fault else "0x80040216"
-            status = fault.status if fault and fault.status >= 500 else 500
+            status = (fault.status if fault else None) or 500
             response = error_response(
-                ApiError(status, code, "An unexpected error occurred after the change was saved "
-                         "(injected by the sandbox).")
+                ApiError(
+                    status,
+                    code,
+                    "An unexpected error occurred after the change was saved "
+                    "(injected by the sandbox).",
+                )
             )
         response.headers += extra_headers
         return response
@@ -316,8 +347,12 @@ class SandboxApp:
         name = name.strip("/")
         if name == "health":
             return json_response(
-                200, {"status": "ok", "organization": seed.ORGANIZATION_ID,
-                      "version": self.store.current_version},
+                200,
+                {
+                    "status": "ok",
+                    "organization": seed.ORGANIZATION_ID,
+                    "version": self.store.current_version,
+                },
             )
         if name == "stats" and method == "GET":
             return json_response(200, self.control.stats)
@@ -353,8 +388,12 @@ def unauthorized(challenge: str, description: str, *, expired: bool = False) -> 
         401,
         [("WWW-Authenticate", value), ("Content-Type", JSON_TYPE), ("OData-Version", "4.0")],
         json.dumps(
-            {"error": {"code": code, "message": ("ExpiredAuthTicket: " if expired else "")
-                       + description}}
+            {
+                "error": {
+                    "code": code,
+                    "message": ("ExpiredAuthTicket: " if expired else "") + description,
+                }
+            }
         ).encode(),
     )
 

@@ -74,18 +74,23 @@ def parse_operation(part_headers: dict[str, str], payload: bytes) -> Operation:
     rest = payload[line_end.end() :] if line_end else b""
     bits = request_line.split()
     if len(bits) < 2:
-        raise ApiError(400, CODE_INVALID_ARGUMENT, f"Invalid request line in batch: '{request_line}'.")
+        raise ApiError(
+            400, CODE_INVALID_ARGUMENT, f"Invalid request line in batch: '{request_line}'."
+        )
     headers, body = _split_head(rest) if rest.strip() else ({}, b"")
     if rest and re.match(rb"^\r?\n", rest):
         headers, body = {}, rest
-    return Operation(bits[0].upper(), bits[1], headers, body.strip(), part_headers.get("content-id"))
+    return Operation(
+        bits[0].upper(), bits[1], headers, body.strip(), part_headers.get("content-id")
+    )
 
 
 def parse_batch(body: bytes, content_type: str) -> list[Operation | ChangeSet]:
     m = BOUNDARY_RE.search(content_type)
     if not m or "multipart/mixed" not in content_type.lower():
         raise ApiError(
-            400, CODE_INVALID_ARGUMENT,
+            400,
+            CODE_INVALID_ARGUMENT,
             "The $batch request needs Content-Type multipart/mixed with a boundary.",
         )
     items: list[Operation | ChangeSet] = []
@@ -191,7 +196,8 @@ def execute(api: Api, req: Request) -> Response:
                                 op,
                                 error_response(
                                     ApiError(
-                                        400, CODE_INVALID_ARGUMENT,
+                                        400,
+                                        CODE_INVALID_ARGUMENT,
                                         "GET requests are not allowed inside a change set.",
                                     )
                                 ),
@@ -211,7 +217,9 @@ def execute(api: Api, req: Request) -> Response:
                     content_ids.pop(f"${op.content_id}", None)
                 failed = failure.response
                 chunks.append(
-                    b"--" + boundary.encode() + b"\r\n"
+                    b"--"
+                    + boundary.encode()
+                    + b"\r\n"
                     + write_http(failure.response, failure.op.content_id)
                 )
             else:
@@ -220,10 +228,14 @@ def execute(api: Api, req: Request) -> Response:
                     for op, resp in responses
                 )
                 chunks.append(
-                    b"--" + boundary.encode() + b"\r\n"
+                    b"--"
+                    + boundary.encode()
+                    + b"\r\n"
                     + f"Content-Type: multipart/mixed; boundary={cs_boundary}\r\n\r\n".encode()
                     + inner
-                    + b"--" + cs_boundary.encode() + b"--\r\n"
+                    + b"--"
+                    + cs_boundary.encode()
+                    + b"--\r\n"
                 )
         if failed is not None and not continue_on_error:
             outer_status = failed.status

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 PAGE_SIZE = 50
 STYLE = (
     "body{font-family:system-ui,sans-serif;margin:1.5rem;color:#222}"
-    "table{border-collapse:collapse;font-size:.85rem}td,th{border:1px solid #ccc;padding:.2rem .4rem;"
+    "table{border-collapse:collapse;font-size:.85rem}td,th{border:1px solid #ccc;padding:.2rem .4rem;"  # noqa: E501
     "vertical-align:top;text-align:left}th{background:#f3f3f3}a{color:#0a58ca}"
     ".muted{color:#777}nav a{margin-right:1rem}"
 )
@@ -34,13 +34,13 @@ def page(app: SandboxApp, environ: dict[str, Any], path: str) -> Response:
     if path == "/":
         rows = "".join(
             f"<tr><td><a href='/browse/{t.entity_set}/'>{t.entity_set}</a></td><td>{t.logical}</td>"
-            f"<td>{app.store.count(t.entity_set)}</td><td>{'yes' if t.change_tracking else 'no'}</td>"
+            f"<td>{app.store.count(t.entity_set)}</td><td>{'yes' if t.change_tracking else 'no'}</td>"  # noqa: E501
             f"<td>{'yes' if t.bulk else 'no'}</td></tr>"
             for t in tables
         )
         return _doc(
             "Sandbox CRM",
-            "<h1>Sandbox CRM</h1><p class='muted'>A Dataverse-compatible test double. Web API root: "
+            "<h1>Sandbox CRM</h1><p class='muted'>A Dataverse-compatible test double. Web API root: "  # noqa: E501
             "<code>/api/data/v9.2/</code>. This page is read-only.</p>"
             "<table><tr><th>Entity set</th><th>Table</th><th>Rows</th><th>Change tracking</th>"
             f"<th>Bulk messages</th></tr>{rows}</table>",
@@ -54,7 +54,9 @@ def page(app: SandboxApp, environ: dict[str, Any], path: str) -> Response:
         page_no = max(int(query.get("page", ["1"])[0]), 1)
     except ValueError:
         page_no = 1
-    rows = sorted(app.store.scan(table.entity_set), key=lambda r: (r.get("createdon") or "", r[table.pk]))
+    rows = sorted(
+        app.store.scan(table.entity_set), key=lambda r: (r.get("createdon") or "", r[table.pk])
+    )
     total = len(rows)
     chunk = rows[(page_no - 1) * PAGE_SIZE : page_no * PAGE_SIZE]
     columns = [table.pk, table.primary_name] + [
@@ -65,7 +67,7 @@ def page(app: SandboxApp, environ: dict[str, Any], path: str) -> Response:
     body_rows = "".join(
         "<tr>"
         + "".join(
-            f"<td>{html.escape(json.dumps(r.get(c), ensure_ascii=False) if not isinstance(r.get(c), str) else r.get(c))}</td>"
+            f"<td>{html.escape(json.dumps(r.get(c), ensure_ascii=False) if not isinstance(r.get(c), str) else r.get(c))}</td>"  # noqa: E501
             for c in columns
         )
         + "</tr>"

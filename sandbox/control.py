@@ -3,6 +3,7 @@ service protection limits, fault injection (random and rule-based), and request 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import random
 import re
@@ -23,7 +24,7 @@ class FaultRule:
     path: str = ".*"
     count: int = 1
     fault: str = "error"
-    status: int = 503
+    status: int | None = None  # error: 503, commit_then_fail: 500
     code: str = "0x80040216"
     message: str = "An unexpected error occurred (injected by the sandbox)."
     retry_after: int = 1
@@ -89,7 +90,7 @@ class Control:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.defaults = Settings(**{k: getattr(settings, k) for k in vars(settings)})
-        self.defaults.rules = list(settings.rules)
+        self.defaults.rules = [dataclasses.replace(rule) for rule in settings.rules]
         self.lock = threading.Lock()
         self.windows: dict[str, deque[float]] = defaultdict(deque)
         self.stats: dict[str, Any] = {"requests": 0, "throttled": 0, "faults": 0, "by_method": {}}
@@ -98,7 +99,9 @@ class Control:
         with self.lock:
             for name in vars(self.defaults):
                 value = getattr(self.defaults, name)
-                setattr(self.settings, name, list(value) if isinstance(value, list) else value)
+                if isinstance(value, list):  # fresh copies: rules count down in place
+                    value = [dataclasses.replace(rule) for rule in value]
+                setattr(self.settings, name, value)
             self.windows.clear()
 
     def remaining(self, user_id: str) -> int:

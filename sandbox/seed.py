@@ -139,14 +139,31 @@ def seed(api: Api) -> None:
             },
         )
 
-    user(ADMIN_USER_ID, "Sandbox", "Administrator", ADMIN_USERNAME,
-         azureactivedirectoryobjectid=stable_id("aad", ADMIN_USERNAME))
-    user(INTEGRATION_USER_ID, "# ERP", "Integration", "integration@sandbox.example",
-         applicationid=INTEGRATION_CLIENT_ID, accessmode=4,
-         azureactivedirectoryobjectid=stable_id("aad", INTEGRATION_CLIENT_ID))
-    user(ADMIN_APP_USER_ID, "# Admin", "Application", "admin-app@sandbox.example",
-         applicationid=ADMIN_APP_CLIENT_ID, accessmode=4,
-         azureactivedirectoryobjectid=stable_id("aad", ADMIN_APP_CLIENT_ID))
+    user(
+        ADMIN_USER_ID,
+        "Sandbox",
+        "Administrator",
+        ADMIN_USERNAME,
+        azureactivedirectoryobjectid=stable_id("aad", ADMIN_USERNAME),
+    )
+    user(
+        INTEGRATION_USER_ID,
+        "# ERP",
+        "Integration",
+        "integration@sandbox.example",
+        applicationid=INTEGRATION_CLIENT_ID,
+        accessmode=4,
+        azureactivedirectoryobjectid=stable_id("aad", INTEGRATION_CLIENT_ID),
+    )
+    user(
+        ADMIN_APP_USER_ID,
+        "# Admin",
+        "Application",
+        "admin-app@sandbox.example",
+        applicationid=ADMIN_APP_CLIENT_ID,
+        accessmode=4,
+        azureactivedirectoryobjectid=stable_id("aad", ADMIN_APP_CLIENT_ID),
+    )
     user(DISABLED_USER_ID, "Dana", "Disabled", DISABLED_USERNAME)
     set_state("systemuser", DISABLED_USER_ID, isdisabled=True)
     for uid in (ADMIN_USER_ID, ADMIN_APP_USER_ID):
@@ -158,16 +175,38 @@ def seed(api: Api) -> None:
     for person in demo.demo_salespeople():
         first, _, last = person["name"].partition(" ")
         uid = salesperson_user_id(person["code"])
-        user(uid, first, last, f"{demo.ascii_slug(person['name'], '.')}@sandbox.example",
-             mobilephone=person["phone"], title="Salesperson")
+        user(
+            uid,
+            first,
+            last,
+            f"{demo.ascii_slug(person['name'], '.')}@sandbox.example",
+            mobilephone=person["phone"],
+            title="Salesperson",
+        )
         api.store.link("systemuserroles", uid, SALESPERSON_ROLE_ID)
 
-    create("uomschedule", {"uomscheduleid": UNIT_GROUP_ID, "name": "Default Unit", "baseuomname": "Primary Unit"})
-    create("uom", {"uomid": UNIT_PIECE_ID, "name": "Primary Unit", "quantity": 1.0,
-                   "uomscheduleid@odata.bind": f"/uomschedules({UNIT_GROUP_ID})"})
+    create(
+        "uomschedule",
+        {"uomscheduleid": UNIT_GROUP_ID, "name": "Default Unit", "baseuomname": "Primary Unit"},
+    )
+    create(
+        "uom",
+        {
+            "uomid": UNIT_PIECE_ID,
+            "name": "Primary Unit",
+            "quantity": 1.0,
+            "uomscheduleid@odata.bind": f"/uomschedules({UNIT_GROUP_ID})",
+        },
+    )
     set_state("uom", UNIT_PIECE_ID, isschedulebaseuom=True, _baseuom_value=UNIT_PIECE_ID)
-    create("pricelevel", {"pricelevelid": PRICE_LIST_ID, "name": "Default Price List (USD)",
-                          "transactioncurrencyid@odata.bind": f"/transactioncurrencies({USD_ID})"})
+    create(
+        "pricelevel",
+        {
+            "pricelevelid": PRICE_LIST_ID,
+            "name": "Default Price List (USD)",
+            "transactioncurrencyid@odata.bind": f"/transactioncurrencies({USD_ID})",
+        },
+    )
 
     customers = demo.overlap_customers()
     seeded_accounts: set[str] = set()
@@ -189,7 +228,9 @@ def seed(api: Api) -> None:
                 "address1_line1": customer["address"],
                 "address1_postalcode": customer["post_code"],
                 "address1_city": city,
-                "address1_country": COUNTRY_NAMES.get(customer["country_code"], customer["country_code"]),
+                "address1_country": COUNTRY_NAMES.get(
+                    customer["country_code"], customer["country_code"]
+                ),
                 "emailaddress1": customer["email"],
                 "telephone1": phone,
                 "websiteurl": customer["home_page"],
@@ -227,7 +268,9 @@ def seed(api: Api) -> None:
             "telephone1": person["phone"],
         }
         if person["company_no"] in seeded_accounts:
-            body["parentcustomerid_account@odata.bind"] = f"/accounts({account_id(person['company_no'])})"
+            body["parentcustomerid_account@odata.bind"] = (
+                f"/accounts({account_id(person['company_no'])})"
+            )
         create("contact", body)
         if person["company_no"] in seeded_accounts:
             set_state(

@@ -180,7 +180,8 @@ def import_solution(api: Api, req: Request) -> Response:
     for spec in package["tables"]:
         if spec["logical"] in api.tables and spec["logical"] not in existing:
             raise ApiError(
-                400, CODE_INVALID_FILE,
+                400,
+                CODE_INVALID_FILE,
                 f"The table '{spec['logical']}' clashes with a system table.",
             )
         specs[spec["logical"]] = spec
@@ -219,9 +220,9 @@ def import_solution(api: Api, req: Request) -> Response:
     completed = utcnow_iso()
     result_xml = (
         '<importexportxml start="{s}" stop="{c}" progress="100" processed="true">'
-        "<solutionManifests><solutionManifest languagecode=\"1033\" id=\"{u}\" "
+        '<solutionManifests><solutionManifest languagecode="1033" id="{u}" '
         'LocalizedName="{f}" processed="true"><UniqueName>{u}</UniqueName>'
-        "<Version>{v}</Version><result result=\"success\" errorcode=\"0\" errortext=\"\" "
+        '<Version>{v}</Version><result result="success" errorcode="0" errortext="" '
         'datetime="{c}" /></solutionManifest></solutionManifests>'
         "<entities>{e}</entities><roles>{r}</roles></importexportxml>"
     ).format(
@@ -231,7 +232,9 @@ def import_solution(api: Api, req: Request) -> Response:
         f=package["friendlyname"],
         v=package["version"],
         e="".join(f'<entity id="{t["logical"]}" processed="true" />' for t in package["tables"]),
-        r="".join(f'<role id="{rid}" name="{n}" processed="true" />' for rid, n in package["roles"]),
+        r="".join(
+            f'<role id="{rid}" name="{n}" processed="true" />' for rid, n in package["roles"]
+        ),
     )
     api.create_row(
         admin_req,

@@ -57,6 +57,7 @@ class Store:
         tomb = conn.execute("SELECT MAX(version) FROM tombstones").fetchone()
         meta = conn.execute("SELECT value FROM meta WHERE key='version'").fetchone()
         self._version = max(row[0] or 0, tomb[0] or 0, int(meta[0]) if meta else 0, 1000)
+        self._committed = self._version
 
     # ------------------------------------------------------------------ connections
 
@@ -90,9 +91,12 @@ class Store:
                 yield
             except BaseException:
                 conn.execute("ROLLBACK")
+                self._committed = self._version
                 raise
             else:
                 conn.execute("COMMIT")
+                # writers are serialized, so every version handed out so far is now visible
+                self._committed = self._version
             finally:
                 self._local.depth = 0
 
@@ -107,7 +111,8 @@ class Store:
 
     @property
     def current_version(self) -> int:
-        return self._version
+        """The newest version readers can see (never one of a transaction still open)."""
+        return self._committed
 
     # ------------------------------------------------------------------ rows
 

@@ -34,6 +34,7 @@ class Column:
     options: dict[int, str] = field(default_factory=dict)
     minimum: float | None = None
     maximum: float | None = None
+    precision: int | None = None  # decimals kept for DECIMAL/MONEY (money: 4)
 
 
 @dataclass(frozen=True)
@@ -133,8 +134,8 @@ ADDRESS_COLUMNS = [
     Column("address1_postalcode", max_length=20),
     Column("address1_country", max_length=80),
     Column("address1_composite", MEMO, read_only=True),
-    Column("address1_latitude", DECIMAL, minimum=-90, maximum=90),
-    Column("address1_longitude", DECIMAL, minimum=-180, maximum=180),
+    Column("address1_latitude", DECIMAL, minimum=-90, maximum=90, precision=5),
+    Column("address1_longitude", DECIMAL, minimum=-180, maximum=180, precision=5),
 ]
 
 
@@ -344,7 +345,12 @@ def build_standard_tables() -> dict[str, Table]:
             ],
             currency=True,
             states={0: ("Active", 1), 1: ("Retired", 2), 2: ("Draft", 0), 3: ("Under Revision", 3)},
-            statuses={0: ("Draft", 2), 1: ("Active", 0), 2: ("Retired", 1), 3: ("Under Revision", 3)},
+            statuses={
+                0: ("Draft", 2),
+                1: ("Active", 0),
+                2: ("Retired", 1),
+                3: ("Under Revision", 3),
+            },
             alternate_keys=[("productnumber",)],
             unique={
                 "productnumber": (
@@ -407,7 +413,9 @@ def build_standard_tables() -> dict[str, Table]:
                 ),
             ],
             [
-                Lookup("pricelevelid", {"pricelevelid": "pricelevel"}, required=True, create_only=True),
+                Lookup(
+                    "pricelevelid", {"pricelevelid": "pricelevel"}, required=True, create_only=True
+                ),
                 Lookup("productid", {"productid": "product"}, required=True),
                 Lookup("uomid", {"uomid": "uom"}),
                 Lookup("uomscheduleid", {"uomscheduleid": "uomschedule"}),
@@ -613,13 +621,20 @@ def build_standard_tables() -> dict[str, Table]:
                 Column("duedate", DATETIME),
             ],
             [
-                Lookup("customerid", {"customerid_account": "account", "customerid_contact": "contact"}),
+                Lookup(
+                    "customerid", {"customerid_account": "account", "customerid_contact": "contact"}
+                ),
                 Lookup("salesorderid", {"salesorderid": "salesorder"}),
                 Lookup("pricelevelid", {"pricelevelid": "pricelevel"}),
             ],
             owned=True,
             currency=True,
-            states={0: ("Active", 1), 1: ("Closed (deprecated)", 3), 2: ("Paid", 100001), 3: ("Canceled", 100003)},
+            states={
+                0: ("Active", 1),
+                1: ("Closed (deprecated)", 3),
+                2: ("Paid", 100001),
+                3: ("Canceled", 100003),
+            },
             statuses={
                 1: ("New", 0),
                 2: ("Partially Shipped", 0),

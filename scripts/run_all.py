@@ -35,7 +35,7 @@ class Child:
     reader: threading.Thread | None = field(default=None, repr=False)
 
 
-def default_children(*, web_port: int, sandbox_port: int) -> list[Child]:
+def default_children(*, web_port: int, sandbox_port: int | None) -> list[Child]:
     python = sys.executable
     children = [
         Child("web", [python, "manage.py", "runserver", f"127.0.0.1:{web_port}"]),
@@ -43,9 +43,9 @@ def default_children(*, web_port: int, sandbox_port: int) -> list[Child]:
         Child("beat", [python, "-m", "celery", "-A", "erpcrm", "beat", "-l", "INFO"]),
     ]
     if (BASE_DIR / "sandbox" / "management" / "commands" / "runsandbox.py").exists():
-        children.append(
-            Child("sandbox", [python, "manage.py", "runsandbox", "--port", str(sandbox_port)])
-        )
+        # Without --port, runsandbox takes SANDBOX_PORT from the settings (and so from .env).
+        port_args = ["--port", str(sandbox_port)] if sandbox_port else []
+        children.append(Child("sandbox", [python, "manage.py", "runsandbox", *port_args]))
     else:
         print("run_all: the sandbox CRM (runsandbox) is not available; not starting it.")
     return children
@@ -162,9 +162,7 @@ def parse_child(spec: str) -> Child:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--web-port", type=int, default=int(os.environ.get("WEB_PORT", "8000")))
-    parser.add_argument(
-        "--sandbox-port", type=int, default=int(os.environ.get("SANDBOX_PORT", "8765"))
-    )
+    parser.add_argument("--sandbox-port", type=int, default=None)
     parser.add_argument(
         "--child",
         type=parse_child,

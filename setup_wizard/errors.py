@@ -34,16 +34,20 @@ def problem_from_dataverse(
         )
         messages = {
             "dns": _(
-                "The host name %(host)s could not be found (DNS lookup failed). Check the spelling of the URL."
+                "The host name %(host)s could not be found (DNS lookup failed). Check the "
+                "spelling of the URL."
             ),
             "refused": _(
-                "%(host)s refused the connection. Check the URL and port, and that the CRM can be reached from this server."
+                "%(host)s refused the connection. Check the URL and port, and that the CRM can "
+                "be reached from this server."
             ),
             "timeout": _(
-                "%(host)s did not answer in time. Check the URL, the network and any proxy or firewall, then try again."
+                "%(host)s did not answer in time. Check the URL, the network and any proxy or "
+                "firewall, then try again."
             ),
             "tls": _(
-                "A secure (TLS) connection to %(host)s could not be established: its certificate is not trusted, has "
+                "A secure (TLS) connection to %(host)s could not be established: its certificate "
+                "is not trusted, has "
                 "expired or does not match the host name."
             ),
         }
@@ -57,14 +61,16 @@ def problem_from_dataverse(
         if admin:
             return SetupProblem(
                 _(
-                    "The CRM rejected the administrator user name or password. Check both and try again."
+                    "The CRM rejected the administrator user name or password. Check both and "
+                    "try again."
                 ),
                 field="admin_password",
                 code="admin_credentials",
             )
         return SetupProblem(
             _(
-                "The CRM sign-in service rejected the client id or client secret (invalid_client). Check both values; "
+                "The CRM sign-in service rejected the client id or client secret "
+                "(invalid_client). Check both values; "
                 "a client secret may also have expired."
             ),
             field="client_secret",
@@ -74,8 +80,10 @@ def problem_from_dataverse(
         if exc.code.lower() == "0x80072560" or "not a member" in exc.message.lower():
             return SetupProblem(
                 _(
-                    "The application signed in, but it is not a user of this CRM organization. Create an application "
-                    "user for this client id in the environment (Power Platform admin center, Application users) and "
+                    "The application signed in, but it is not a user of this CRM organization. "
+                    "Create an application "
+                    "user for this client id in the environment (Power Platform admin center, "
+                    "Application users) and "
                     "try again."
                 ),
                 field="client_id",
@@ -84,7 +92,8 @@ def problem_from_dataverse(
         if admin:
             return SetupProblem(
                 _(
-                    "The administrator account may not import solutions or assign roles. Sign in with a user who has "
+                    "The administrator account may not import solutions or assign roles. Sign in "
+                    "with a user who has "
                     "the System Administrator role. (%(detail)s)"
                 )
                 % {"detail": exc.message},
@@ -98,7 +107,8 @@ def problem_from_dataverse(
     if isinstance(exc, dv.NotFound):
         return SetupProblem(
             _(
-                "No Dataverse Web API answered at %(url)s/api/data/v9.2/ (HTTP 404). Enter only the environment URL, "
+                "No Dataverse Web API answered at %(url)s/api/data/v9.2/ (HTTP 404). Enter only "
+                "the environment URL, "
                 "for example https://contoso.crm.dynamics.com."
             )
             % {"url": environment_url.rstrip("/")},

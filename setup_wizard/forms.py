@@ -185,7 +185,8 @@ class IntegrationUserForm(AdminCredentialsMixin):
                     self.add_error(
                         "admin_password",
                         _(
-                            "The integration user %(name)s lacks the roles %(roles)s. Enter the credentials of a CRM "
+                            "The integration user %(name)s lacks the roles %(roles)s. Enter the "
+                            "credentials of a CRM "
                             "administrator once to assign them."
                         )
                         % {"name": user.name, "roles": ", ".join(user.missing_role_names)},
@@ -258,6 +259,7 @@ class AvailabilityForm(forms.Form):
             (EXISTING, _("Enter the user's existing key")),
         ],
         initial=GENERATE,
+        required=False,
         widget=forms.RadioSelect,
     )
     existing_key = forms.CharField(label=_("Existing key"), required=False, widget=SecretInput())
@@ -279,7 +281,8 @@ class AvailabilityForm(forms.Form):
                 "user", _("Choose the ERP user whose web service access key the CRM uses.")
             )
             return data
-        if data.get("key_action") == self.EXISTING:
+        data["key_action"] = data.get("key_action") or self.GENERATE
+        if data["key_action"] == self.EXISTING:
             key = data.get("existing_key") or self.stored_key
             if not key:
                 self.add_error("existing_key", _("Enter the user's web service access key."))
@@ -287,7 +290,8 @@ class AvailabilityForm(forms.Form):
                 self.add_error(
                     "existing_key",
                     _(
-                        "This is not the current web service access key of %(user)s (or the key has expired)."
+                        "This is not the current web service access key of %(user)s (or the key "
+                        "has expired)."
                     )
                     % {"user": user.get_username()},
                 )
@@ -331,6 +335,8 @@ class FinishForm(forms.Form):
 
 
 class ConnectionSettingsForm(forms.Form):
+    KEEP, GENERATE, EXISTING = "keep", "generate", "existing"
+
     environment_url = CrmForm.base_fields["environment_url"]
     token_url = CrmForm.base_fields["token_url"]
     client_id = CrmForm.base_fields["client_id"]
@@ -341,35 +347,111 @@ class ConnectionSettingsForm(forms.Form):
         widget=SecretInput(),
         help_text=SECRET_STORED_HELP,
     )
-    areas = AreasForm.base_fields["areas"]
+    areas = forms.MultipleChoiceField(
+        label=_("What to synchronize"),
+        choices=AREA_CHOICES,
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        help_text=_("Changed areas take effect when you use the default synchronization setup."),
+    )
     owner_mode = AreasForm.base_fields["owner_mode"]
-    default_owner_id = forms.UUIDField(label=_("Default owner (CRM user id)"), required=False)
-    default_owner_name = forms.CharField(
-        label=_("Default owner (name)"), required=False, max_length=200
-    )
+    default_owner = forms.ChoiceField(label=_("Default owner"), required=False)
     availability_enabled = forms.BooleanField(
-        label=_("Item availability web service published"), required=False
+        label=_("Publish the ERP's item availability web service to the CRM"), required=False
     )
-    sales_order_integration = forms.BooleanField(label=_("Sales order integration"), required=False)
-    order_processor_id = forms.UUIDField(label=_("CRM user processing orders (id)"), required=False)
-    order_processor_name = forms.CharField(
-        label=_("CRM user processing orders"), required=False, max_length=200
+    availability_user = forms.ModelChoiceField(
+        label=_("ERP user whose web service access key the CRM uses"), queryset=None, required=False
+    )
+    availability_key_action = forms.ChoiceField(
+        label=_("Web service access key"),
+        choices=[
+            (KEEP, _("Keep the stored key")),
+            (GENERATE, _("Generate a new key for this user (the old key stops working)")),
+            (EXISTING, _("Enter the user's existing key")),
+        ],
+        initial=KEEP,
+        required=False,
+        widget=forms.RadioSelect,
+    )
+    availability_existing_key = forms.CharField(
+        label=_("Existing key"), required=False, widget=SecretInput()
+    )
+    sales_order_integration = forms.BooleanField(
+        label=_("Enable sales order integration"), required=False
+    )
+    order_processor = forms.ChoiceField(
+        label=_("CRM user who processes CRM sales orders"), required=False
     )
     auto_create_sales_orders = forms.BooleanField(
-        label=_("Automatically create sales orders"), required=False
+        label=_("Automatically create ERP sales orders from submitted CRM orders"), required=False
     )
 
     clean_environment_url = CrmForm.clean_environment_url
     clean_token_url = CrmForm.clean_token_url
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, crm_users: list | None = None, has_key: bool = False, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.url_notice = ""
+        self.has_key = has_key
+        self.fields["availability_user"].queryset = account_selectors.availability_users()
+        users = list(crm_users or [])
+        initial = self.initial
+        known = {str(u.id) for u in users}
+        # Keep the saved choices selectable even when the CRM cannot be read right now.
+        for key, name in (
+            ("default_owner", "default_owner_name"),
+            ("order_processor", "order_processor_name"),
+        ):
+            value = str(initial.get(key) or "")
+            if value and value != SalesOrdersForm.INTEGRATION_USER and value not in known:
+                users.append(selectors.CrmUser(id=value, name=initial.get(name) or value, email=""))
+                known.add(value)
+        self.user_names = {str(u.id): u.name for u in users}
+        self.fields["default_owner"].choices = [("", "—")] + [(str(u.id), u.name) for u in users]
+        self.fields["order_processor"].choices = [
+            (SalesOrdersForm.INTEGRATION_USER, _("The integration user"))
+        ] + [(str(u.id), u.name) for u in users]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
-        if data.get("owner_mode") == OwnerMode.DEFAULT_OWNER and not data.get("default_owner_id"):
-            self.add_error("default_owner_id", _("Enter the CRM user who owns new CRM records."))
+        if data.get("owner_mode") == OwnerMode.DEFAULT_OWNER and not data.get("default_owner"):
+            self.add_error("default_owner", _("Choose the CRM user who owns new CRM records."))
+        if not data.get("areas"):
+            self.add_error("areas", _("Choose at least one area to synchronize."))
+        if data.get("availability_enabled"):
+            user = data.get("availability_user")
+            action = data.get("availability_key_action") or self.KEEP
+            if user is None:
+                self.add_error(
+                    "availability_user",
+                    _("Choose the ERP user whose web service access key the CRM uses."),
+                )
+            elif action == self.KEEP and (
+                not self.has_key or "availability_user" in self.changed_data
+            ):
+                self.add_error(
+                    "availability_key_action",
+                    _("Generate a key for this user or enter the user's existing key."),
+                )
+            elif action == self.EXISTING:
+                key = data.get("availability_existing_key") or ""
+                if not key:
+                    self.add_error(
+                        "availability_existing_key", _("Enter the user's web service access key.")
+                    )
+                elif not account_selectors.webservice_key_check(user=user, key=key):
+                    self.add_error(
+                        "availability_existing_key",
+                        _(
+                            "This is not the current web service access key of %(user)s (or the "
+                            "key has expired)."
+                        )
+                        % {"user": user.get_username()},
+                    )
+        data["default_owner_name"] = self.user_names.get(data.get("default_owner") or "", "")
+        data["order_processor_name"] = self.user_names.get(data.get("order_processor") or "", "")
         return data
 
 

@@ -71,10 +71,14 @@ def crm_connection_check(*, connection: ConnectionSettings) -> ConnectionCheck:
     if currency.iso_code.upper() != local:
         raise SetupProblem(
             _(
-                "The ERP's local currency is %(local)s, but the base currency of the CRM organization is %(crm)s "
-                "(%(name)s). They must be the same, because amounts are exchanged in the local currency. Connect to a "
-                "CRM organization whose base currency is %(local)s (the base currency of a Dataverse organization "
-                "cannot be changed after it is created), or, if the ERP's local currency is wrong, set "
+                "The ERP's local currency is %(local)s, but the base currency of the CRM "
+                "organization is %(crm)s "
+                "(%(name)s). They must be the same, because amounts are exchanged in the local "
+                "currency. Connect to a "
+                "CRM organization whose base currency is %(local)s (the base currency of a "
+                "Dataverse organization "
+                "cannot be changed after it is created), or, if the ERP's local currency is "
+                "wrong, set "
                 "ERP_LOCAL_CURRENCY to %(crm)s and restart the ERP."
             )
             % {"local": local, "crm": currency.iso_code, "name": currency.name},
@@ -148,7 +152,8 @@ def integration_user_check(
     if row.get("isdisabled"):
         raise SetupProblem(
             _(
-                "The integration user %(name)s is disabled in the CRM. Enable the user and try again."
+                "The integration user %(name)s is disabled in the CRM. Enable the user and try "
+                "again."
             )
             % {"name": name},
             code="user_disabled",
@@ -156,9 +161,12 @@ def integration_user_check(
     if SYSTEM_ADMINISTRATOR_ROLE_NAME.lower() in {n.lower() for n in user.role_names}:
         raise SetupProblem(
             _(
-                "The integration user %(name)s has the System Administrator role. The integration must run as a "
-                "dedicated user without System Administrator: create an application user with its own client id and "
-                "secret (the wizard gives it the Integration Administrator and Integration User roles) and enter "
+                "The integration user %(name)s has the System Administrator role. The "
+                "integration must run as a "
+                "dedicated user without System Administrator: create an application user with "
+                "its own client id and "
+                "secret (the wizard gives it the Integration Administrator and Integration User "
+                "roles) and enter "
                 "those here."
             )
             % {"name": name},
@@ -179,19 +187,30 @@ def crm_user_list(*, connection: ConnectionSettings) -> list[CrmUser]:
     """Enabled CRM users, for choosing a default owner or the user who processes orders."""
     client = DataverseClient(connection)
     try:
+        # Filtered here, not with $filter: a user whose isdisabled was never set counts as enabled.
         rows = client.iter_rows(
             "systemusers",
-            select=["systemuserid", "fullname", "internalemailaddress", "isdisabled"],
-            filter="isdisabled eq false",
-            orderby="fullname",
+            select=[
+                "systemuserid",
+                "fullname",
+                "firstname",
+                "lastname",
+                "internalemailaddress",
+                "isdisabled",
+            ],
         )
-        return [
+        users = [
             CrmUser(
                 id=uuid.UUID(str(r["systemuserid"])),
-                name=r.get("fullname") or r.get("internalemailaddress") or str(r["systemuserid"]),
+                name=r.get("fullname")
+                or " ".join(p for p in (r.get("firstname"), r.get("lastname")) if p)
+                or r.get("internalemailaddress")
+                or str(r["systemuserid"]),
                 email=r.get("internalemailaddress") or "",
             )
             for r in rows
+            if not r.get("isdisabled")
         ]
+        return sorted(users, key=lambda u: u.name.lower())
     except dv.DataverseError as exc:
         raise problem_from_dataverse(exc, environment_url=connection.environment_url) from None

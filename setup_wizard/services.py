@@ -87,7 +87,8 @@ def _split_url(*, raw: str, field_name: str) -> tuple[str, Any]:
     if scheme == "http" and not _is_loopback(host):
         raise SetupProblem(
             _(
-                "The CRM must be reached over a secure connection: use https://. Plain http:// is accepted only for "
+                "The CRM must be reached over a secure connection: use https://. Plain http:// "
+                "is accepted only for "
                 "a CRM on this computer (127.0.0.1, localhost, ::1)."
             ),
             field=field_name,
@@ -113,7 +114,8 @@ def environment_url_normalize(*, url: str) -> tuple[str, str]:
     notice = ""
     if parts.path.strip("/") or parts.query or parts.fragment:
         notice = _(
-            "The environment URL must not contain a path: %(removed)s was removed and %(url)s is used."
+            "The environment URL must not contain a path: %(removed)s was removed and %(url)s is "
+            "used."
         ) % {
             "removed": (parts.path + ("?" + parts.query if parts.query else "")) or "/",
             "url": base,
@@ -221,7 +223,8 @@ def solution_deploy(
             if not result.success:
                 raise SetupProblem(
                     _(
-                        "The CRM did not complete the import of the integration solution (import job %(id)s): %(msg)s"
+                        "The CRM did not complete the import of the integration solution (import "
+                        "job %(id)s): %(msg)s"
                     )
                     % {"id": import_job_id, "msg": result.message},
                     code="import_failed",
@@ -263,7 +266,8 @@ def crm_connection_record_write(
     except dv.NotFound:
         raise SetupProblem(
             _(
-                "The CRM has no ERP connection table (erpcrm_connections): the integration solution is not imported. "
+                "The CRM has no ERP connection table (erpcrm_connections): the integration "
+                "solution is not imported. "
                 "Import it (redeploy the integration solution) and try again."
             ),
             code="solution_missing",
@@ -521,7 +525,8 @@ def connection_enable(
     if user.missing_roles:
         raise SetupProblem(
             _(
-                "The integration user %(name)s lacks the roles %(roles)s. Redeploy the integration solution to assign "
+                "The integration user %(name)s lacks the roles %(roles)s. Redeploy the "
+                "integration solution to assign "
                 "them."
             )
             % {"name": user.name, "roles": ", ".join(user.missing_role_names)},
@@ -573,33 +578,49 @@ def connection_disable_for_error(*, error: dv.DataverseError) -> CrmConnection |
     """Disable automatically after a fatal CRM error, with a reason an administrator can act on."""
     if isinstance(error, dv.Forbidden):
         reason = _(
-            "The integration was disabled because the integration user has insufficient privileges to run the "
-            "synchronization: %(detail)s Give the user the Integration Administrator and Integration User roles "
+            "The integration was disabled because the integration user has insufficient "
+            "privileges to run the "
+            "synchronization: %(detail)s Give the user the Integration Administrator and "
+            "Integration User roles "
             "(redeploy the integration solution), then enable the integration again."
         ) % {"detail": error.message}
     else:
         reason = _(
-            "The integration was disabled due to the following error: %(detail)s Please contact your system "
+            "The integration was disabled due to the following error: %(detail)s Please contact "
+            "your system "
             "administrator."
         ) % {"detail": str(error)}
     return connection_disable(reason=reason)
 
 
-@sensitive_variables("client_secret", "values")
+AVAILABILITY_FIELDS = (
+    "availability_enabled",
+    "availability_user",
+    "availability_key",
+    "availability_service_url",
+)
+
+
+@sensitive_variables("client_secret", "availability_key", "values")
 def connection_settings_update(
     *,
     values: dict[str, Any],
     client_secret: str = "",
+    availability_key: str = "",
+    generate_availability_key: bool = False,
     actor: AbstractBaseUser | None,
     check: bool = True,
 ) -> CrmConnection:
     """Save edited settings from the connection page. A blank secret keeps the stored one.
 
-    When the URL, token URL, client id or secret changed, the connection is tested first.
+    When the URL, token URL, client id or secret changed, the connection is tested first; when
+    the item availability settings changed, the CRM's connection record is written again.
     """
-    connection = _connection_required()
+    from accounts import services as account_services
+
+    _connection_required()
     with transaction.atomic():
-        connection = CrmConnection.objects.select_for_update().get(pk=connection.pk)
+        connection = CrmConnection.objects.select_for_update().get(pk=CrmConnection.SINGLETON_ID)
         before = _snapshot(connection)
         for name, value in values.items():
             setattr(connection, name, value)
@@ -609,19 +630,48 @@ def connection_settings_update(
             before.get(n) != _display(getattr(connection, n))
             for n in ("environment_url", "token_url", "client_id")
         ) or bool(client_secret and client_secret != before.get("client_secret"))
+        settings_ = connection_settings_build(
+            environment_url=connection.environment_url,
+            token_url=connection.token_url,
+            client_id=connection.client_id,
+            client_secret=connection.client_secret,
+        )
         if check and credentials_changed:
-            settings_ = ConnectionSettings(
-                environment_url=connection.environment_url,
-                token_url=connection.token_url,
-                client_id=connection.client_id,
-                client_secret=connection.client_secret,
-            )
             result = selectors.crm_connection_check(connection=settings_)
             user = selectors.integration_user_check(connection=settings_, user_id=result.user_id)
             connection.integration_user_id = user.id
             connection.integration_user_name = user.name
             connection.crm_base_currency = result.base_currency
             connection.organization_id = result.organization_id
+        if connection.availability_enabled:
+            if connection.availability_user is None:
+                raise SetupProblem(
+                    _("Choose the ERP user whose web service access key the CRM uses."),
+                    field="availability_user",
+                )
+            if generate_availability_key:
+                connection.availability_key = account_services.webservice_key_generate(
+                    user=connection.availability_user
+                )
+            elif availability_key:
+                connection.availability_key = availability_key
+            connection.availability_service_url = selectors.availability_service_url()
+        else:
+            connection.availability_user = None
+            connection.availability_key = ""
+            connection.availability_service_url = ""
+        after = _snapshot(connection)
+        if any(before.get(n) != after.get(n) for n in AVAILABILITY_FIELDS):
+            crm_connection_record_write(
+                connection=settings_,
+                service_url=connection.availability_service_url,
+                username=connection.availability_user.get_username()
+                if connection.availability_user
+                else "",
+                key=connection.availability_key,
+                erp_url=selectors.availability_service_url().rsplit("/odata/", 1)[0] + "/",
+            )
+            connection.crm_record_written_at = timezone.now()
         connection.save()
         _history_record(
             before=before,

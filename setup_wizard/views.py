@@ -131,11 +131,54 @@ class SetupWizardView(NamedUrlSessionWizardView):
         done = self.storage.extra_data.get("solution")
         return done if done and done.get("marker") == self._marker() else None
 
-    # --- formtools hooks ---------------------------------------------------------------------------
+    # --- formtools hooks --------------------------------------------------------------------------
+
+    @cached_property
+    def _saved(self) -> Any:
+        return selectors.crm_connection_get()
+
+    def _secret(self) -> str:
+        """The secret typed earlier in this wizard, else the one of the saved connection."""
+        stored = self._stored("crm", "client_secret")
+        if not stored and self._saved is not None and self._saved.has_client_secret:
+            stored = self._saved.client_secret
+        return stored
+
+    def get_form_initial(self, step: str) -> dict[str, Any]:
+        saved = self._saved
+        if saved is None:
+            return super().get_form_initial(step)
+        # Running the wizard again starts from the saved settings.
+        processor = saved.order_processor_id
+        initial = {
+            "crm": {
+                "environment_url": saved.environment_url,
+                "token_url": saved.token_url,
+                "client_id": saved.client_id,
+            },
+            "solution": {"import_solution": not saved.solution_imported},
+            "areas": {
+                "areas": saved.sync_areas,
+                "owner_mode": saved.owner_mode,
+                "default_owner": str(saved.default_owner_id or ""),
+            },
+            "availability": {
+                "publish": saved.availability_enabled,
+                "user": saved.availability_user_id,
+            },
+            "sales-orders": {
+                "enabled": saved.sales_order_integration,
+                "processor": forms.SalesOrdersForm.INTEGRATION_USER
+                if processor is None or processor == saved.integration_user_id
+                else str(processor),
+                "auto_create": saved.auto_create_sales_orders,
+            },
+        }
+        return initial.get(step, {})
 
     def get_form_kwargs(self, step: str | None = None) -> dict[str, Any]:
         if step == "crm":
-            return {"stored_secret": self._stored("crm", "client_secret")}
+            return {"stored_secret": self._secret()}
         if step == "solution":
             return {"deploy": self._deploy, "done": self._solution_done()}
         if step == "user":
@@ -172,7 +215,8 @@ class SetupWizardView(NamedUrlSessionWizardView):
                 messages.success(
                     self.request,
                     _(
-                        "The connection test was successful: signed in as %(user)s; the CRM's base currency is "
+                        "The connection test was successful: signed in as %(user)s; the CRM's "
+                        "base currency is "
                         "%(currency)s."
                     )
                     % {
@@ -201,7 +245,7 @@ class SetupWizardView(NamedUrlSessionWizardView):
         context["step_title"] = STEP_TITLES.get(step, step)
         context["current_step"] = step
         if step == "crm":
-            context["secret_stored"] = bool(self._stored("crm", "client_secret"))
+            context["secret_stored"] = bool(self._secret())
         if step == "solution":
             context["solution_done"] = self._solution_done()
         if step == "user":
@@ -296,19 +340,64 @@ def setup_complete(request: HttpRequest) -> HttpResponse:
 
 
 def _initial(connection: Any) -> dict[str, Any]:
+    processor = connection.order_processor_id
     return {
         "environment_url": connection.environment_url,
         "token_url": connection.token_url,
         "client_id": connection.client_id,
         "areas": connection.sync_areas,
         "owner_mode": connection.owner_mode,
-        "default_owner_id": connection.default_owner_id,
+        "default_owner": str(connection.default_owner_id or ""),
         "default_owner_name": connection.default_owner_name,
         "availability_enabled": connection.availability_enabled,
+        "availability_user": connection.availability_user_id,
+        "availability_key_action": forms.ConnectionSettingsForm.KEEP,
         "sales_order_integration": connection.sales_order_integration,
-        "order_processor_id": connection.order_processor_id,
+        "order_processor": forms.SalesOrdersForm.INTEGRATION_USER
+        if processor is None or processor == connection.integration_user_id
+        else str(processor),
         "order_processor_name": connection.order_processor_name,
         "auto_create_sales_orders": connection.auto_create_sales_orders,
+    }
+
+
+def _settings_form(connection: Any, data: Any = None) -> forms.ConnectionSettingsForm:
+    try:
+        users = selectors.crm_user_list(connection=selectors.crm_connection_settings())
+    except SetupProblem:
+        users = []
+    return forms.ConnectionSettingsForm(
+        data, initial=_initial(connection), crm_users=users, has_key=connection.has_availability_key
+    )
+
+
+def _settings_values(connection: Any, data: dict[str, Any]) -> dict[str, Any]:
+    processor = data.get("order_processor") or forms.SalesOrdersForm.INTEGRATION_USER
+    if processor == forms.SalesOrdersForm.INTEGRATION_USER:
+        processor_id, processor_name = (
+            connection.integration_user_id,
+            connection.integration_user_name,
+        )
+    else:
+        processor_id, processor_name = uuid.UUID(processor), data["order_processor_name"]
+    default_owner = (
+        data.get("default_owner") if data["owner_mode"] == OwnerMode.DEFAULT_OWNER else ""
+    )
+    orders = bool(data.get("sales_order_integration"))
+    return {
+        "environment_url": data["environment_url"],
+        "token_url": data["token_url"],
+        "client_id": data["client_id"],
+        "sync_areas": list(data["areas"]),
+        "owner_mode": data["owner_mode"],
+        "default_owner_id": uuid.UUID(default_owner) if default_owner else None,
+        "default_owner_name": data["default_owner_name"] if default_owner else "",
+        "availability_enabled": bool(data.get("availability_enabled")),
+        "availability_user": data.get("availability_user"),
+        "sales_order_integration": orders,
+        "order_processor_id": processor_id if orders else None,
+        "order_processor_name": processor_name if orders else "",
+        "auto_create_sales_orders": orders and bool(data.get("auto_create_sales_orders")),
     }
 
 
@@ -318,13 +407,13 @@ def _page(
     form: Any = None,
     admin_form: Any = None,
     status: int = 200,
-):
+) -> HttpResponse:
     return render(
         request,
         "setup_wizard/connection.html",
         {
             "connection": connection,
-            "form": form or forms.ConnectionSettingsForm(initial=_initial(connection)),
+            "form": form or _settings_form(connection),
             "admin_form": admin_form or forms.AdminCredentialsForm(prefix="redeploy"),
             "disable_form": forms.DisableForm(prefix="disable"),
             "jobs": sync_selectors.integration_jobs_count(),
@@ -348,13 +437,19 @@ def connection_page(request: HttpRequest) -> HttpResponse:
     action = request.POST.get("action", "save")
     try:
         if action == "save":
-            form = forms.ConnectionSettingsForm(request.POST, initial=_initial(connection))
+            form = _settings_form(connection, request.POST)
             if not form.is_valid():
                 return _page(request, connection, form=form, status=400)
-            values = {k: v for k, v in form.cleaned_data.items() if k != "client_secret"}
-            values["sync_areas"] = values.pop("areas")
+            key_action = form.cleaned_data.get("availability_key_action")
+            existing = key_action == forms.ConnectionSettingsForm.EXISTING
             services.connection_settings_update(
-                values=values, client_secret=form.cleaned_data["client_secret"], actor=request.user
+                values=_settings_values(connection, form.cleaned_data),
+                client_secret=form.cleaned_data["client_secret"],
+                availability_key=form.cleaned_data.get("availability_existing_key", "")
+                if existing
+                else "",
+                generate_availability_key=key_action == forms.ConnectionSettingsForm.GENERATE,
+                actor=request.user,
             )
             if form.url_notice:
                 messages.info(request, form.url_notice)
@@ -367,7 +462,8 @@ def connection_page(request: HttpRequest) -> HttpResponse:
             messages.success(
                 request,
                 _(
-                    "The connection test was successful: signed in as %(user)s; the CRM's base currency is %(currency)s."
+                    "The connection test was successful: signed in as %(user)s; the CRM's base "
+                    "currency is %(currency)s."
                 )
                 % {"user": user.name, "currency": check.base_currency},
             )
@@ -401,10 +497,15 @@ def connection_page(request: HttpRequest) -> HttpResponse:
     except SetupProblem as problem:
         messages.error(request, problem.message)
         if action == "save":
-            form = forms.ConnectionSettingsForm(request.POST, initial=_initial(connection))
+            form = _settings_form(connection, request.POST)
             form.is_valid()
             forms.attach_problem(form, problem)
             return _page(request, selectors.crm_connection_get(), form=form, status=400)
+        if action == "redeploy":
+            admin_form = forms.AdminCredentialsForm(request.POST, prefix="redeploy")
+            admin_form.is_valid()
+            forms.attach_problem(admin_form, problem)
+            return _page(request, selectors.crm_connection_get(), admin_form=admin_form, status=400)
     return redirect(reverse("setup_wizard:connection"))
 
 

@@ -103,7 +103,9 @@ DEFAULT_MAPPINGS: list[MappingDef] = [
             FieldDef("name", "fullname", FROM),
             FieldDef("phone", "mobilephone", FROM),
         ],
-        integration_table_filter="isdisabled eq false and islicensed eq true and isintegrationuser eq false",
+        integration_table_filter=(
+            "isdisabled eq false and islicensed eq true and isintegrationuser eq false"
+        ),
         inactivity_timeout_minutes=1440,
         priority=1,
     ),

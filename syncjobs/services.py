@@ -189,3 +189,64 @@ def job_run_finish(*, run: JobRun, status: str, message: str = "") -> JobRun:
     run.finished_at = timezone.now()
     run.save(update_fields=["status", "message", "finished_at"])
     return run
+
+
+ITEM_AVAILABILITY = "ITEM AVAILABILITY"
+
+
+def item_availability_push(*, run: JobRun) -> JobRun:
+    """Write the inventory of coupled items changed since the last successful run to the CRM
+    products' quantityonhand (negative as 0), as BC18+'s item availability job does (§6.2)."""
+    from decimal import Decimal
+
+    from coupling.models import CRM_PRODUCT, ERP_ITEM, CrmCoupling
+    from dataverse import errors as dv
+    from dataverse.client import DataverseClient
+    from erp.models import Item
+    from setup_wizard import selectors as setup_selectors
+    from setup_wizard import services as setup_services
+
+    last = (
+        JobRun.objects.filter(job_name=ITEM_AVAILABILITY, status=JobRun.Status.SUCCEEDED)
+        .exclude(pk=run.pk)
+        .order_by("-started_at")
+        .first()
+    )
+    couplings = dict(
+        CrmCoupling.objects.filter(erp_table=ERP_ITEM, crm_entity=CRM_PRODUCT).values_list(
+            "erp_uuid", "crm_id"
+        )
+    )
+    items = Item.objects.filter(uuid__in=list(couplings))
+    if last is not None:
+        # The watermark is the previous run's start, so changes made during that run are not lost.
+        items = items.filter(modified_at__gte=last.started_at)
+    connection = setup_selectors.crm_connection_settings()
+    if connection is None:
+        return job_run_finish(
+            run=run, status=JobRun.Status.SKIPPED, message="no CRM connection is set up"
+        )
+    client = DataverseClient(connection)
+    errors: list[str] = []
+    for item in items.only("uuid", "no", "inventory"):
+        quantity = max(item.inventory, Decimal("0"))
+        try:
+            client.update("products", couplings[item.uuid], {"quantityonhand": float(quantity)})
+            run.modified += 1
+        except dv.NotFound:
+            run.skipped += 1
+            errors.append(f"{item.no}: the coupled CRM product no longer exists")
+        except dv.Forbidden as exc:
+            run.failed += 1
+            run.save(update_fields=["modified", "skipped", "failed"])
+            setup_services.connection_disable_for_error(error=exc)
+            return job_run_finish(run=run, status=JobRun.Status.FAILED, message=str(exc))
+        except dv.DataverseError as exc:
+            run.failed += 1
+            errors.append(f"{item.no}: {exc}")
+    run.save(update_fields=["modified", "skipped", "failed"])
+    message = f"{run.modified} product(s) updated" + (
+        ": " + "; ".join(errors[:20]) if errors else ""
+    )
+    status = JobRun.Status.FAILED if run.failed else JobRun.Status.SUCCEEDED
+    return job_run_finish(run=run, status=status, message=message)

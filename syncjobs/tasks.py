@@ -45,7 +45,13 @@ def _waiting_job(job_name: str) -> None:
 
 @shared_task(name="syncjobs.item_availability", ignore_result=True)
 def item_availability() -> None:
-    _waiting_job("ITEM AVAILABILITY")
+    run = services.job_run_start(job_name=services.ITEM_AVAILABILITY)
+    if not _integration_enabled():
+        services.job_run_finish(
+            run=run, status=JobRun.Status.SKIPPED, message=_("The integration is disabled.")
+        )
+        return
+    services.item_availability_push(run=run)
 
 
 @shared_task(name="syncjobs.auto_create_sales_orders", ignore_result=True)

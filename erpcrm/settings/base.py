@@ -177,6 +177,10 @@ SANDBOX_HOST = env("SANDBOX_HOST", default="127.0.0.1")
 SANDBOX_PORT = env.int("SANDBOX_PORT", default=8765)
 SANDBOX_URL = env("SANDBOX_URL", default=f"http://{SANDBOX_HOST}:{SANDBOX_PORT}")
 SANDBOX_DB_PATH = env("SANDBOX_DB_PATH", default=str(VAR_DIR / "sandbox.sqlite3"))
+# The CRM throttle gate ("blocked until" after a 429, shared by every thread and worker process
+# of one CRM user): a locked file under CRM_THROTTLE_DIR, or Redis when a URL is given.
+CRM_THROTTLE_DIR = env("CRM_THROTTLE_DIR", default=str(VAR_DIR / "throttle"))
+CRM_THROTTLE_REDIS_URL = env("CRM_THROTTLE_REDIS_URL", default="")
 
 # Fernet keys (comma-separated, newest first) that encrypt secrets at rest. See README,
 # "Rotating the encryption key".

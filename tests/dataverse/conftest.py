@@ -26,14 +26,16 @@ def replay() -> Iterator[ReplayServer]:
     with ReplayServer() as server:
         # The published token exchange shows the body only ("body as published").
         body = section("02", "Successful").strip()
-        server.add("POST", "/tenant/oauth2/v2.0/token", Route(200, [("Content-Type", "application/json")], body))
+        server.add(
+            "POST",
+            "/tenant/oauth2/v2.0/token",
+            Route(200, [("Content-Type", "application/json")], body),
+        )
         yield server
 
 
 @pytest.fixture
-def replay_client(
-    replay: ReplayServer, tmp_path: Path
-) -> Iterator[Callable[..., DataverseClient]]:
+def replay_client(replay: ReplayServer, tmp_path: Path) -> Iterator[Callable[..., DataverseClient]]:
     clients: list[DataverseClient] = []
 
     def make(api_version: str = "v9.2", **overrides: object) -> DataverseClient:

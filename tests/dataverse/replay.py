@@ -66,9 +66,7 @@ def _split_head_body(lines: list[str]) -> tuple[list[str], str]:
     for position, line in enumerate(lines):
         stripped = line.strip()
         # Published text sometimes omits the blank line before the body.
-        if not stripped or stripped.startswith(("{", "--")) or (
-            head and stripped.isdigit()
-        ):
+        if not stripped or stripped.startswith(("{", "--")) or (head and stripped.isdigit()):
             rest = lines[position + 1 :] if not stripped else lines[position:]
             return head, "\n".join(rest).strip("\n")
         head.append(stripped)
@@ -151,7 +149,12 @@ class ReplayServer:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 server.received.append(
-                    Received(self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+                    Received(
+                        self.command,
+                        self.path,
+                        {k.lower(): v for k, v in self.headers.items()},
+                        body,
+                    )
                 )
                 route = server._match(self.command, self.path)
                 payload = server.substitute(route.body).encode("utf-8")

@@ -16,7 +16,14 @@ from dataverse import errors
 from dataverse.batch import BatchRequest, ChangeSet
 from dataverse.client import bind, formatted_value, lookup_target
 
-from .replay import Route, parse_request, same_escapes, parse_response, repair_truncated_json, section
+from .replay import (
+    Route,
+    parse_request,
+    parse_response,
+    repair_truncated_json,
+    same_escapes,
+    section,
+)
 
 
 def _recorded(prefix: str, heading: str):
@@ -38,7 +45,9 @@ def test_whoami_reads_the_three_ids(replay, replay_client):
 
 def test_whoami_second_published_output(replay, replay_client):
     body = section("01", "Second published output").strip()
-    replay.add("GET", "/api/data/v9.2/WhoAmI", Route(200, [("Content-Type", "application/json")], body))
+    replay.add(
+        "GET", "/api/data/v9.2/WhoAmI", Route(200, [("Content-Type", "application/json")], body)
+    )
     assert replay_client().whoami().user_id == uuid.UUID("22cc22cc-dd33-ee44-ff55-66aa66aa66aa")
 
 
@@ -163,7 +172,10 @@ def test_paging_follows_nextlink_verbatim_and_lazily(replay, replay_client):
     pages = replay_client().iter_pages("contacts", select=["fullname"], page_size=2)
     first = next(pages)
     assert len(replay.api_requests()) == 1  # nothing fetched ahead
-    assert [r["fullname"] for r in first.rows] == ["Yvonne McKay (sample)", "Susanna Stubberod (sample)"]
+    assert [r["fullname"] for r in first.rows] == [
+        "Yvonne McKay (sample)",
+        "Susanna Stubberod (sample)",
+    ]
     second = next(pages)
     assert replay.api_requests()[1].path == next_path  # byte for byte
     assert replay.api_requests()[1].headers["prefer"] == "odata.maxpagesize=2"
@@ -198,7 +210,10 @@ def test_filter_on_lookup_with_formatted_value(replay, replay_client):
 def test_select_orderby_top_with_state_labels(replay, replay_client):
     replay.add("GET", "/api/data/v9.2/accounts", _recorded("12", "Response"))
     page = replay_client().get_page(
-        "accounts", select=["name", "statecode", "statuscode"], orderby="name", top=1,
+        "accounts",
+        select=["name", "statecode", "statuscode"],
+        orderby="name",
+        top=1,
         annotations=True,
     )
     assert replay.api_requests()[0].path == (
@@ -216,7 +231,11 @@ def test_counts_and_total_record_count_annotations(replay, replay_client):
     assert client.get_page("accounts", select=["accountid"], count=True).count == 9
     replay.add("GET", "/api/data/v9.2/accounts", _recorded("13", "Example B - Response"))
     page = client.get_page(
-        "accounts", select=["name"], filter="contains(name,'sample')", count=True, page_size=3,
+        "accounts",
+        select=["name"],
+        filter="contains(name,'sample')",
+        count=True,
+        page_size=3,
         annotations="Microsoft.Dynamics.CRM.*",
     )
     assert (page.count, page.total_record_count, page.total_record_count_limit_exceeded) == (
@@ -262,10 +281,18 @@ def test_upsert_by_alternate_key_create_update_and_representation(replay, replay
     client.register_table("example_records", "example_record")
     key3 = {"example_key1": 3, "example_key2": 3}
     path3 = "/api/data/v9.2/example_records(example_key1=3,example_key2=3)"
-    replay.add("PATCH", path3, _recorded("16", "Create with upsert and return=representation - Response"))
-    replay.add("PATCH", path3, _recorded("16", "Update with upsert and return=representation - Response"))
-    created = client.upsert("example_records", key3, {"example_name": "3:3"}, return_representation=True)
-    updated = client.upsert("example_records", key3, {"example_name": "3:3 Updated"}, return_representation=True)
+    replay.add(
+        "PATCH", path3, _recorded("16", "Create with upsert and return=representation - Response")
+    )
+    replay.add(
+        "PATCH", path3, _recorded("16", "Update with upsert and return=representation - Response")
+    )
+    created = client.upsert(
+        "example_records", key3, {"example_name": "3:3"}, return_representation=True
+    )
+    updated = client.upsert(
+        "example_records", key3, {"example_name": "3:3 Updated"}, return_representation=True
+    )
     assert created.created is True and updated.created is False
     assert created.id == updated.id == uuid.UUID("ef0d112e-d70e-ed11-82e5-00224822577b")
     assert replay.api_requests()[-1].path == path3 + "?$select=example_recordid"
@@ -321,7 +348,9 @@ def test_conditional_get_304_means_unchanged(replay, replay_client):
         _recorded("20", "Response"),
     )
     row = replay_client("v9.0").get(
-        "accounts", "00000000-0000-0000-0000-000000000001", select=["name"],
+        "accounts",
+        "00000000-0000-0000-0000-000000000001",
+        select=["name"],
         if_none_match='W/"468026"',
     )
     assert row is None
@@ -334,7 +363,9 @@ def _task(subject: str) -> BatchRequest:
         "tasks",
         {
             "subject": subject,
-            "regardingobjectid_account_task@odata.bind": "accounts(00000000-0000-0000-0000-000000000001)",
+            "regardingobjectid_account_task@odata.bind": bind(
+                "accounts", "00000000-0000-0000-0000-000000000001"
+            ).lstrip("/"),
         },
     )
 
@@ -346,7 +377,10 @@ def test_batch_without_change_set(replay, replay_client):
             _task("Task 1 in batch"),
             _task("Task 2 in batch"),
             _task("Task 3 in batch"),
-            BatchRequest("GET", "accounts(00000000-0000-0000-0000-000000000001)/Account_Tasks?$select=subject"),
+            BatchRequest(
+                "GET",
+                "accounts(00000000-0000-0000-0000-000000000001)/Account_Tasks?$select=subject",
+            ),
         ]
     )
     assert [r.status for r in responses] == [204, 204, 204, 200]
@@ -448,7 +482,11 @@ def test_change_tracking_initial_and_delta_with_deletion(replay, replay_client):
     replay.add(
         "GET",
         "/api/data/v9.0/accounts?$select=name,accountnumber,telephone1,fax",
-        Route(200, [("Preference-Applied", "odata.track-changes")], _recorded("26", "Initial response").body),
+        Route(
+            200,
+            [("Preference-Applied", "odata.track-changes")],
+            _recorded("26", "Initial response").body,
+        ),
     )
     batches = list(client.changes("accounts", ["name", "accountnumber", "telephone1", "fax"]))
     assert replay.api_requests()[0].headers["prefer"].endswith("odata.track-changes")
@@ -457,7 +495,9 @@ def test_change_tracking_initial_and_delta_with_deletion(replay, replay_client):
     assert delta.endswith("$deltatoken=919042%2108%2f22%2f2017%2008%3a10%3a44")
     replay.add("GET", delta.removeprefix(replay.url), _recorded("26", "Delta response"))
     batches = list(client.changes("accounts", ["name"], delta))
-    assert same_escapes(replay.api_requests()[-1].path) == same_escapes(delta.removeprefix(replay.url))
+    assert same_escapes(replay.api_requests()[-1].path) == same_escapes(
+        delta.removeprefix(replay.url)
+    )
     assert batches[-1].deleted_ids == [uuid.UUID("2e451703-c686-e711-80e5-00155db19e6d")]
     assert [r["accountid"] for r in batches[-1].upserts] == ["60c4e274-0d87-e711-80e5-00155db19e6d"]
     assert "919058" in batches[-1].delta_link and batches[-1].mode == "delta"
@@ -473,41 +513,85 @@ def test_associate_and_disassociate_with_ref(replay, replay_client):
     client.set_reference("opportunities", opp, "customerid_account", "accounts", acc)
     client.disassociate("accounts", acc, "opportunity_customer_accounts", "opportunities", opp)
     client.disassociate("opportunities", opp, "customerid_account")
-    client.update("opportunities", opp, {"customerid_account@odata.bind": bind("accounts", acc)}, if_match=None)
+    client.update(
+        "opportunities",
+        opp,
+        {"customerid_account@odata.bind": bind("accounts", acc)},
+        if_match=None,
+    )
     sent = replay.api_requests()
-    expected = [parse_request(section("27", h)) for h in ("A. Add", "B. Change", "C. Remove", "C'. Remove", "D. Associate")]
+    expected = [
+        parse_request(section("27", h))
+        for h in ("A. Add", "B. Change", "C. Remove", "C'. Remove", "D. Associate")
+    ]
     assert [(r.method, r.path) for r in sent[:2]] == [
         (e.method, replay.substitute(e.target).removeprefix(replay.url)) for e in expected[:2]
     ]
-    assert json.loads(sent[0].body) == {"@odata.id": f"{replay.url}/api/data/v9.0/opportunities({opp})"}
-    assert sent[2].path == f"/api/data/v9.0/accounts({acc})/opportunity_customer_accounts({opp})/$ref"
+    assert json.loads(sent[0].body) == {
+        "@odata.id": f"{replay.url}/api/data/v9.0/opportunities({opp})"
+    }
+    assert (
+        sent[2].path == f"/api/data/v9.0/accounts({acc})/opportunity_customer_accounts({opp})/$ref"
+    )
     assert sent[3].path == f"/api/data/v9.0/opportunities({opp})/customerid_account/$ref"
     assert json.loads(sent[4].body) == {"customerid_account@odata.bind": f"/accounts({acc})"}
 
 
 def test_retrieve_with_select_alternate_key_and_expand(replay, replay_client):
     client = replay_client("v9.0")
-    replay.add("GET", "/api/data/v9.0/accounts(00000000-0000-0000-0000-000000000001)", _recorded("28", "A - Response"))
+    replay.add(
+        "GET",
+        "/api/data/v9.0/accounts(00000000-0000-0000-0000-000000000001)",
+        _recorded("28", "A - Response"),
+    )
     row = client.get("accounts", "00000000-0000-0000-0000-000000000001", select=["name", "revenue"])
     assert row["revenue"] == 10000 and row["_transactioncurrencyid_value"]
     assert replay.api_requests()[-1].path.endswith("?$select=name,revenue")
-    replay.add("GET", "/api/data/v9.0/contacts(firstname='Joe',emailaddress1='abc@example.com')", Route(200, [], '{"contactid":"00000000-0000-0000-0000-000000000009"}'))
+    replay.add(
+        "GET",
+        "/api/data/v9.0/contacts(firstname='Joe',emailaddress1='abc@example.com')",
+        Route(200, [], '{"contactid":"00000000-0000-0000-0000-000000000009"}'),
+    )
     client.get("contacts", {"firstname": "Joe", "emailaddress1": "abc@example.com"})
     recorded = parse_request(section("28", "B. Retrieve")).target
     assert replay.api_requests()[-1].path == replay.substitute(recorded).removeprefix(replay.url)
-    replay.add("GET", "/api/data/v9.0/accounts(00000000-0000-0000-0000-000000000001)", _recorded("28", "C - Response"))
-    row = client.get("accounts", "00000000-0000-0000-0000-000000000001", select=["name"], expand="primarycontactid($select=contactid,fullname)")
+    replay.add(
+        "GET",
+        "/api/data/v9.0/accounts(00000000-0000-0000-0000-000000000001)",
+        _recorded("28", "C - Response"),
+    )
+    row = client.get(
+        "accounts",
+        "00000000-0000-0000-0000-000000000001",
+        select=["name"],
+        expand="primarycontactid($select=contactid,fullname)",
+    )
     assert row["primarycontactid"]["fullname"] == "Nancy Anderson (sample)"
 
 
 def test_import_solution_sends_job_id_and_reads_the_job(replay, replay_client):
     job_id = uuid.uuid4()
     replay.add("POST", "/api/data/v9.2/ImportSolution", _recorded("29", "Response"))
-    job_xml = '<importexportxml><solutionManifests><solutionManifest><result result="success" errorcode="0" errortext="" /></solutionManifest></solutionManifests></importexportxml>'
+    job_xml = (
+        "<importexportxml><solutionManifests><solutionManifest>"
+        '<result result="success" errorcode="0" errortext="" />'
+        "</solutionManifest></solutionManifests></importexportxml>"
+    )
     replay.add(
         "GET",
         f"/api/data/v9.2/importjobs({job_id})",
-        Route(200, [], json.dumps({"importjobid": str(job_id), "progress": 100.0, "solutionname": "ErpCrmIntegration", "data": job_xml})),
+        Route(
+            200,
+            [],
+            json.dumps(
+                {
+                    "importjobid": str(job_id),
+                    "progress": 100.0,
+                    "solutionname": "ErpCrmIntegration",
+                    "data": job_xml,
+                }
+            ),
+        ),
     )
     result = replay_client().import_solution(b"PK\x03\x04zip", import_job_id=job_id)
     assert result.success and result.solution_name == "ErpCrmIntegration"
@@ -547,9 +631,15 @@ def test_raw_whoami_capture_and_dop_hint(replay, replay_client):
 def test_create_multiple_ids_and_update_multiple(replay, replay_client):
     client = replay_client()
     client.register_table("sample_examples", "sample_example")
-    replay.add("POST", "/api/data/v9.2/sample_examples/Microsoft.Dynamics.CRM.CreateMultiple", _recorded("33", "Response"))
+    replay.add(
+        "POST",
+        "/api/data/v9.2/sample_examples/Microsoft.Dynamics.CRM.CreateMultiple",
+        _recorded("33", "Response"),
+    )
     names = ["sample record 0000001", "sample record 0000002", "sample record 0000003"]
-    results = client.write_many("sample_examples", [{"sample_name": n} for n in names], method="bulk")
+    results = client.write_many(
+        "sample_examples", [{"sample_name": n} for n in names], method="bulk"
+    )
     assert [str(r.id) for r in results] == [
         "8f4c3f92-312b-ee11-bdf4-000d3a993550",
         "904c3f92-312b-ee11-bdf4-000d3a993550",
@@ -557,7 +647,14 @@ def test_create_multiple_ids_and_update_multiple(replay, replay_client):
     ]
     targets = json.loads(replay.api_requests()[0].body)["Targets"]
     assert {t["@odata.type"] for t in targets} == {"Microsoft.Dynamics.CRM.sample_example"}
-    replay.add("POST", "/api/data/v9.2/sample_examples/Microsoft.Dynamics.CRM.UpdateMultiple", _recorded("34", "Response"))
-    updates = [{"sample_name": n + " Updated", "sample_exampleid": str(r.id)} for n, r in zip(names, results, strict=True)]
+    replay.add(
+        "POST",
+        "/api/data/v9.2/sample_examples/Microsoft.Dynamics.CRM.UpdateMultiple",
+        _recorded("34", "Response"),
+    )
+    updates = [
+        {"sample_name": n + " Updated", "sample_exampleid": str(r.id)}
+        for n, r in zip(names, results, strict=True)
+    ]
     updated = client.write_many("sample_examples", updates, operation="update", method="bulk")
     assert all(r.ok for r in updated) and updated[0].id == results[0].id

@@ -218,3 +218,17 @@ def test_every_table_has_working_card_edit_and_delete_pages(sales_client: Client
         list_html = sales_client.get(f"/erp/{slug}/").content.decode()
         assert f"/erp/{slug}/{record.pk}/" in list_html, slug
         assert sales_client.get(f"/erp/{slug}/new/").status_code == 200, slug
+
+
+def test_a_contact_can_only_belong_to_a_company_contact(sales_client: Client) -> None:
+    person = ContactFactory(no="CT000001")
+    CompanyContactFactory(no="CT000002")
+    data = {"no": "CT000003", "type": "person", "first_name": "Ana", "last_name": "Ruiz"}
+
+    response = sales_client.post("/erp/contacts/new/", {**data, "company": "CT000001"})
+    assert "There is no contact with this number." in response.content.decode()
+
+    sales_client.post("/erp/contacts/new/", {**data, "company": "CT000002"})
+    created = person.__class__.objects.get(no="CT000003")
+    assert created.company.no == "CT000002"
+    assert created.name == "Ana Ruiz"

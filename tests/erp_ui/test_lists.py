@@ -1,13 +1,18 @@
 import re
 
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from erp.factories import (
+    CompanyContactFactory,
+    ContactFactory,
     CurrencyFactory,
     CustomerFactory,
     ItemFactory,
     SalespersonFactory,
+    SalesPriceFactory,
     UnitOfMeasureFactory,
 )
 from erp.models import Customer
@@ -130,3 +135,35 @@ def test_list_query_count_does_not_grow_with_rows(
 
     assert len(row_numbers(response.content.decode())) == 50
     assert rep.code in response.content.decode()
+
+
+def test_out_of_range_or_invalid_page_numbers_show_a_real_page(sales_client: Client) -> None:
+    CustomerFactory.create_batch(55)
+
+    last = sales_client.get("/erp/customers/", {"page": "999"})
+    first = sales_client.get("/erp/customers/", {"page": "abc"})
+
+    assert len(row_numbers(last.content.decode())) == 5
+    assert len(row_numbers(first.content.decode())) == 50
+
+
+def count_queries(client: Client, url: str) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(url).status_code == 200
+    return len(queries)
+
+
+def test_lists_with_references_do_not_query_per_row(sales_client: Client) -> None:
+    company = CompanyContactFactory()
+    ContactFactory(company=company, salesperson=SalespersonFactory())
+    SalesPriceFactory(currency=CurrencyFactory())
+    few = {
+        url: count_queries(sales_client, url) for url in ("/erp/contacts/", "/erp/sales-prices/")
+    }
+
+    for _ in range(20):
+        ContactFactory(company=CompanyContactFactory(), salesperson=SalespersonFactory())
+        SalesPriceFactory(currency=CurrencyFactory())
+
+    for url, before in few.items():
+        assert count_queries(sales_client, url) == before, url

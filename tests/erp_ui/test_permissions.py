@@ -3,6 +3,7 @@ from django.test import Client
 
 from erp.factories import CustomerFactory
 from erp.models import Customer
+from setup_wizard.models import CrmConnection
 
 
 def test_anonymous_visitor_is_sent_to_the_login_page(client: Client, db: None) -> None:
@@ -29,7 +30,9 @@ def test_support_gets_403_on_changes(support_client: Client, suffix: str) -> Non
     customer = CustomerFactory(name="Kept")
     url = "/erp/customers/" + suffix.format(pk=customer.pk)
 
-    assert support_client.get(url).status_code == 403
+    response = support_client.get(url)
+    assert response.status_code == 403
+    assert "Your role does not allow this page or action." in response.content.decode()
     assert support_client.post(url, {"no": "CU9", "name": "Changed"}).status_code == 403
     assert Customer.objects.get().name == "Kept"
 
@@ -71,3 +74,22 @@ def test_admin_home_links_setup_connection_and_sync(admin_client: Client) -> Non
     assert 'id="panel-admin"' in html
     assert "Not set up" in html
     assert 'href="/setup/connection/"' in html and 'href="/sync/"' in html
+
+
+def test_admin_home_shows_the_saved_connection(admin_client: Client) -> None:
+    connection = CrmConnection(
+        pk=CrmConnection.SINGLETON_ID,
+        environment_url="https://contoso.crm.dynamics.com",
+        token_url="https://login.example/token",
+        client_id="abc",
+        is_enabled=False,
+        disable_reason="Stopped for maintenance",
+    )
+    connection.client_secret = "s3cret-value"
+    connection.save()
+
+    html = admin_client.get("/").content.decode()
+
+    assert "https://contoso.crm.dynamics.com" in html
+    assert "Stopped for maintenance" in html
+    assert "s3cret-value" not in html

@@ -98,3 +98,21 @@ def test_production_web_server_reports_health_and_serves_static_files(
     assert "text/css" in css.headers["Content-Type"]
     assert home.status_code == 302
     assert "/login/" in home.headers["Location"]
+
+
+@pytest.mark.django_db
+def test_healthz_names_a_missing_broker_folder(client: Client, settings, tmp_path) -> None:
+    if not settings.CELERY_BROKER_URL.startswith("filesystem://"):
+        pytest.skip("only the file-system broker has a folder")
+    missing = tmp_path / "no-such-folder"
+    settings.CELERY_BROKER_TRANSPORT_OPTIONS = {
+        **settings.CELERY_BROKER_TRANSPORT_OPTIONS,
+        "data_folder_in": str(missing),
+    }
+
+    response = client.get("/healthz")
+
+    assert response.status_code == 503
+    broker = response.json()["checks"]["broker"]
+    assert broker["ok"] is False
+    assert str(missing) in broker["detail"]

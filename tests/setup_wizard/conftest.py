@@ -83,7 +83,9 @@ def admin_client(client, integration_admin):  # noqa: ANN001, ANN201
 @pytest.fixture(scope="session")
 def browser() -> Iterator:
     if not CHROMIUM.exists():
-        message = "Chromium not found at /usr/bin/chromium: install it with `apt-get install chromium`"
+        message = (
+            "Chromium not found at /usr/bin/chromium: install it with `apt-get install chromium`"
+        )
         if os.environ.get("ERPCRM_REQUIRE_BROWSER") == "1":
             pytest.fail(message)
         pytest.skip(message)
@@ -95,3 +97,25 @@ def browser() -> Iterator:
             yield chromium
         finally:
             chromium.close()
+
+
+@pytest.fixture
+def saved_connection(crm, monkeypatch, db):  # noqa: ANN001, ANN201
+    """A connection set up through setup_connection (solution imported, integration enabled)."""
+    import io
+
+    from django.core.management import call_command
+
+    from setup_wizard.models import CrmConnection
+
+    monkeypatch.setenv("CRM_CLIENT_SECRET", crm.client_secret)
+    monkeypatch.setenv("CRM_ADMIN_PASSWORD", crm.admin_password)
+    call_command(
+        "setup_connection",
+        "--environment-url", crm.url, "--token-url", crm.token_url, "--client-id", crm.client_id,
+        "--admin-username", crm.admin_username,
+        stdout=io.StringIO(),
+    )  # fmt: skip
+    monkeypatch.delenv("CRM_CLIENT_SECRET")
+    monkeypatch.delenv("CRM_ADMIN_PASSWORD")
+    return CrmConnection.objects.get()

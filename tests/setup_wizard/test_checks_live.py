@@ -47,14 +47,18 @@ def test_refused_port_is_reported_as_unreachable(crm) -> None:  # noqa: ANN001
 
     url = f"http://127.0.0.1:{free_port()}"
     with pytest.raises(SetupProblem) as info:
-        selectors.crm_connection_check(connection=_settings(crm, environment_url=url, token_url=url + "/t"))
+        selectors.crm_connection_check(
+            connection=_settings(crm, environment_url=url, token_url=url + "/t")
+        )
     assert info.value.code == "unreachable_refused"
 
 
 def test_admin_application_user_is_refused_as_integration_user(crm) -> None:  # noqa: ANN001
     from sandbox import seed
 
-    connection = _settings(crm, client_id=seed.ADMIN_APP_CLIENT_ID, client_secret=seed.ADMIN_APP_CLIENT_SECRET)
+    connection = _settings(
+        crm, client_id=seed.ADMIN_APP_CLIENT_ID, client_secret=seed.ADMIN_APP_CLIENT_SECRET
+    )
     check = selectors.crm_connection_check(connection=connection)
     with pytest.raises(SetupProblem) as info:
         selectors.integration_user_check(connection=connection, user_id=check.user_id)
@@ -87,3 +91,23 @@ def test_wrong_admin_password_has_its_own_message(crm) -> None:  # noqa: ANN001
             integration_user_id=uuid.UUID(crm.integration_user_id),
         )
     assert info.value.code == "admin_credentials"
+
+
+def test_an_untrusted_certificate_is_reported_as_a_tls_failure(crm, tmp_path) -> None:  # noqa: ANN001
+    from .tls_server import untrusted_https_server
+
+    with untrusted_https_server(tmp_path) as url:
+        with pytest.raises(SetupProblem) as info:
+            selectors.crm_connection_check(
+                connection=_settings(crm, environment_url=url, token_url=url + "/token")
+            )
+    assert info.value.code == "unreachable_tls"
+    assert "certificate" in info.value.message
+
+
+def test_crm_user_list_offers_enabled_users_only(crm) -> None:  # noqa: ANN001
+    from sandbox import seed
+
+    ids = {str(u.id) for u in selectors.crm_user_list(connection=_settings(crm))}
+    assert seed.ADMIN_USER_ID in ids
+    assert seed.DISABLED_USER_ID not in ids

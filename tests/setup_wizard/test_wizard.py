@@ -26,7 +26,9 @@ def test_only_integration_administrators_may_open_the_wizard(client, db) -> None
 
 def test_malformed_url_shows_its_own_message_and_keeps_the_input(admin_client, crm) -> None:  # noqa: ANN001
     walk_to(admin_client, crm, "crm")
-    response = post_step(admin_client, "crm", crm_data(crm, environment_url="https://exa mple..com"))
+    response = post_step(
+        admin_client, "crm", crm_data(crm, environment_url="https://exa mple..com")
+    )
     assert response.status_code == 200
     text = _page_text(response)
     assert "is not a valid URL" in text
@@ -36,7 +38,9 @@ def test_malformed_url_shows_its_own_message_and_keeps_the_input(admin_client, c
 
 def test_plain_http_to_a_remote_host_is_refused(admin_client, crm) -> None:  # noqa: ANN001
     walk_to(admin_client, crm, "crm")
-    response = post_step(admin_client, "crm", crm_data(crm, environment_url="http://crm.example.com"))
+    response = post_step(
+        admin_client, "crm", crm_data(crm, environment_url="http://crm.example.com")
+    )
     assert "use https://" in _page_text(response)
 
 
@@ -45,7 +49,9 @@ def test_unreachable_host_shows_its_own_message(admin_client, crm) -> None:  # n
 
     walk_to(admin_client, crm, "crm")
     url = f"http://127.0.0.1:{free_port()}"
-    response = post_step(admin_client, "crm", crm_data(crm, environment_url=url, token_url=url + "/token"))
+    response = post_step(
+        admin_client, "crm", crm_data(crm, environment_url=url, token_url=url + "/token")
+    )
     text = _page_text(response)
     assert "refused the connection" in text
     assert f'value="{url}"' in text
@@ -56,7 +62,11 @@ def test_unknown_host_name_is_reported_as_a_dns_failure(admin_client, crm) -> No
     response = post_step(
         admin_client,
         "crm",
-        crm_data(crm, environment_url="https://crm.nonexistent.invalid", token_url="https://login.nonexistent.invalid/t"),
+        crm_data(
+            crm,
+            environment_url="https://crm.nonexistent.invalid",
+            token_url="https://login.nonexistent.invalid/t",
+        ),
     )
     assert "could not be found (DNS lookup failed)" in _page_text(response)
 
@@ -77,7 +87,9 @@ def test_an_administrator_as_integration_user_gets_its_own_message(admin_client,
     response = post_step(
         admin_client,
         "crm",
-        crm_data(crm, client_id=seed.ADMIN_APP_CLIENT_ID, client_secret=seed.ADMIN_APP_CLIENT_SECRET),
+        crm_data(
+            crm, client_id=seed.ADMIN_APP_CLIENT_ID, client_secret=seed.ADMIN_APP_CLIENT_SECRET
+        ),
     )
     text = _page_text(response)
     assert "has the System Administrator role" in text
@@ -95,13 +107,17 @@ def test_currency_mismatch_blocks_with_an_explanation(admin_client, crm, setting
 
 def test_url_with_path_is_normalised_with_a_notice(admin_client, crm) -> None:  # noqa: ANN001
     walk_to(admin_client, crm, "crm")
-    response = post_step(admin_client, "crm", crm_data(crm, environment_url=f"  {crm.url}/main.aspx?appid=1  "))
+    response = post_step(
+        admin_client, "crm", crm_data(crm, environment_url=f"  {crm.url}/main.aspx?appid=1  ")
+    )
     assert response.status_code == 302
     follow = admin_client.get(response["Location"])
     assert "must not contain a path" in _page_text(follow)
 
 
-def test_test_connection_reports_success_and_keeps_the_secret_stored_encrypted(admin_client, crm) -> None:  # noqa: ANN001
+def test_test_connection_reports_success_and_keeps_the_secret_stored_encrypted(
+    admin_client, crm
+) -> None:  # noqa: ANN001
     walk_to(admin_client, crm, "crm")
     response = post_step(admin_client, "crm", crm_data(crm), test_connection="1")
     assert response.status_code == 302
@@ -120,7 +136,13 @@ def test_test_connection_reports_success_and_keeps_the_secret_stored_encrypted(a
 def test_wrong_admin_password_shows_its_own_message_and_is_not_kept(admin_client, crm) -> None:  # noqa: ANN001
     walk_to(admin_client, crm, "solution")
     response = post_step(
-        admin_client, "solution", {"import_solution": "on", "admin_username": crm.admin_username, "admin_password": "nope-123"}
+        admin_client,
+        "solution",
+        {
+            "import_solution": "on",
+            "admin_username": crm.admin_username,
+            "admin_password": "nope-123",
+        },
     )
     text = _page_text(response)
     assert "rejected the administrator user name or password" in text
@@ -135,7 +157,10 @@ def test_skipping_the_import_asks_for_admin_credentials_to_assign_roles(admin_cl
     from setup_wizard import services
 
     connection = services.connection_settings_build(
-        environment_url=crm.url, token_url=crm.token_url, client_id=crm.client_id, client_secret=crm.client_secret
+        environment_url=crm.url,
+        token_url=crm.token_url,
+        client_id=crm.client_id,
+        client_secret=crm.client_secret,
     )
     services.solution_deploy(
         connection=connection,
@@ -144,29 +169,37 @@ def test_skipping_the_import_asks_for_admin_credentials_to_assign_roles(admin_cl
         integration_user_id=__import__("uuid").UUID(crm.integration_user_id),
     )
     # Remove one role again so the user step has something to do.
-    from dataverse.client import DataverseClient
-    from dataverse.client import ConnectionSettings
+    from dataverse.client import ConnectionSettings, DataverseClient
 
     admin = DataverseClient(
         ConnectionSettings(
-            environment_url=crm.url, token_url=crm.token_url, client_id=crm.client_id, client_secret=crm.client_secret,
-            username=crm.admin_username, password=crm.admin_password,
+            environment_url=crm.url, token_url=crm.token_url, client_id=crm.client_id,
+            client_secret=crm.client_secret, username=crm.admin_username,
+            password=crm.admin_password,
         )
     )  # fmt: skip
     admin.disassociate(
-        "systemusers", crm.integration_user_id, "systemuserroles_association", "roles", "6f960e32-a72b-e511-80d9-3863bb349780"
+        "systemusers",
+        crm.integration_user_id,
+        "systemuserroles_association",
+        "roles",
+        "6f960e32-a72b-e511-80d9-3863bb349780",
     )
     response = post_step(admin_client, "solution", {"import_solution": ""})
     assert response.status_code == 302
     response = post_step(admin_client, "user", {})
     assert "lacks the roles Integration User" in _page_text(response)
     response = post_step(
-        admin_client, "user", {"admin_username": crm.admin_username, "admin_password": crm.admin_password}
+        admin_client,
+        "user",
+        {"admin_username": crm.admin_username, "admin_password": crm.admin_password},
     )
     assert response.status_code == 302
 
 
-def test_the_whole_wizard_saves_an_enabled_connection_with_default_mappings(admin_client, crm) -> None:  # noqa: ANN001
+def test_the_whole_wizard_saves_an_enabled_connection_with_default_mappings(
+    admin_client, crm
+) -> None:  # noqa: ANN001
     erp_user = UserFactory(username="availability")
     account_services.availability_access_set(user=erp_user, allowed=True)
     walk_to(
@@ -185,7 +218,14 @@ def test_the_whole_wizard_saves_an_enabled_connection_with_default_mappings(admi
     assert crm.client_secret not in connection.client_secret_encrypted
     assert connection.solution_imported and connection.roles_assigned
     names = set(IntegrationTableMapping.objects.values_list("name", flat=True))
-    assert {"SALESPEOPLE", "CUSTOMER", "CONTACT", "CURRENCY", "ITEM-PRODUCT", "SALESORDER-ORDER"} <= names
+    assert {
+        "SALESPEOPLE",
+        "CUSTOMER",
+        "CONTACT",
+        "CURRENCY",
+        "ITEM-PRODUCT",
+        "SALESORDER-ORDER",
+    } <= names
     assert account_selectors.webservice_key_check(user=erp_user, key=connection.availability_key)
     rows = requests.get(
         f"{crm.url}/api/data/v9.2/erpcrm_connections",
@@ -209,3 +249,77 @@ def _token(crm) -> str:  # noqa: ANN001
         timeout=10,
     )
     return response.json()["access_token"]
+
+
+def test_the_wizard_is_resumable_and_back_keeps_what_was_typed(admin_client, crm) -> None:  # noqa: ANN001
+    walk_to(admin_client, crm, "areas")
+    # Leaving and coming back resumes at the same step.
+    response = admin_client.get("/setup/")
+    assert response["Location"].endswith("/setup/areas/")
+    response = post_step(admin_client, "areas", {}, wizard_goto_step="user")
+    assert response["Location"].endswith("/setup/user/")
+    response = admin_client.get("/setup/crm/")
+    text = _page_text(response)
+    assert f'value="{crm.url}"' in text
+    assert "A client secret is stored" in text
+    assert crm.client_secret not in text
+
+
+def test_a_failure_at_finish_keeps_every_step_for_a_retry(admin_client, crm, sandbox) -> None:  # noqa: ANN001
+    walk_to(admin_client, crm, "finish")
+    rule = {"method": "POST", "path": "erpcrm_connections", "count": 1, "status": 403,
+            "code": "0x80040220",
+            "message": "Principal user is missing prvCreateerpcrm_connection."}  # fmt: skip
+    sandbox.control("config", {"rules": [rule]})
+    try:
+        response = post_step(admin_client, "finish", {"enable": "on"})
+        response = admin_client.get(response["Location"])  # /setup/done/ runs the finish
+        assert response["Location"].endswith("/setup/finish/")
+        text = _page_text(admin_client.get(response["Location"]))
+        assert "prvCreateerpcrm_connection" in text
+        assert not CrmConnection.objects.exists()
+    finally:
+        sandbox.control("config", {"rules": []})
+    response = post_step(admin_client, "finish", {"enable": "on"})
+    response = admin_client.get(response["Location"])
+    assert response["Location"].endswith("/setup/complete/")
+    assert CrmConnection.objects.get().is_enabled
+
+
+def test_a_wrong_url_path_answering_404_has_its_own_message(admin_client, crm, sandbox) -> None:  # noqa: ANN001
+    walk_to(admin_client, crm, "crm")
+    rule = {"method": "GET", "path": "WhoAmI", "count": 1, "status": 404, "code": "0x80060888",
+            "message": "Resource not found for the segment 'WhoAmI'."}  # fmt: skip
+    sandbox.control("config", {"rules": [rule]})
+    try:
+        response = post_step(admin_client, "crm", crm_data(crm))
+    finally:
+        sandbox.control("config", {"rules": []})
+    assert "No Dataverse Web API answered" in _page_text(response)
+
+
+def test_post_parameters_are_hidden_from_error_reports(admin_client, crm) -> None:  # noqa: ANN001
+    from django.views.debug import SafeExceptionReporterFilter
+
+    walk_to(admin_client, crm, "solution")
+    response = post_step(
+        admin_client,
+        "solution",
+        {"import_solution": "on", "admin_username": crm.admin_username, "admin_password": "x-123"},
+    )
+    request = response.wsgi_request
+    cleaned = SafeExceptionReporterFilter().get_post_parameters(request)
+    assert "x-123" not in str(cleaned)
+    assert cleaned["solution-admin_password"] == SafeExceptionReporterFilter.cleansed_substitute
+
+
+def test_running_the_wizard_again_starts_from_the_saved_settings(
+    admin_client, saved_connection, crm
+) -> None:  # noqa: ANN001
+    admin_client.get("/setup/?reset")
+    post_step(admin_client, "welcome", {})
+    text = _page_text(admin_client.get("/setup/crm/"))
+    assert f'value="{crm.url}"' in text and "A client secret is stored" in text
+    assert crm.client_secret not in text
+    response = post_step(admin_client, "crm", crm_data(crm, client_secret=""))
+    assert response["Location"].endswith("/setup/solution/")

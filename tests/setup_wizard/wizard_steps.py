@@ -37,7 +37,8 @@ def walk_to(client: Any, crm: Any, stop: str, **choices: Any) -> Any:
                                                   "invoices"]),
                    "owner_mode": "salesperson"}),
         ("availability", choices.get("availability", {"publish": ""})),
-        ("sales-orders", choices.get("sales_orders", {"enabled": "on", "processor": "integration"})),
+        ("sales-orders",
+         choices.get("sales_orders", {"enabled": "on", "processor": "integration"})),
         ("finish", {"enable": "on"}),
     ]  # fmt: skip
     response = None

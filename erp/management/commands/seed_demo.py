@@ -25,7 +25,11 @@ class Command(BaseCommand):
         parser.add_argument(
             "--salespeople", type=int, default=8, help=f"At most {len(demo.SALESPEOPLE)} named."
         )
-        parser.add_argument("--seed", default=demo.DEFAULT_SEED)
+        parser.add_argument(
+            "--seed",
+            default=demo.DEFAULT_SEED,
+            help="Another seed gives other data; the sandbox CRM's overlap uses the default.",
+        )
         parser.add_argument("--batch-size", type=int, default=5000)
         group = parser.add_mutually_exclusive_group()
         group.add_argument(

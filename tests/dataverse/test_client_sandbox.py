@@ -1,0 +1,445 @@
+"""The client against the live sandbox CRM over real HTTP."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from dataverse import errors
+from dataverse.client import DataverseClient, bind
+
+from .conftest import sandbox_settings
+
+pytestmark = pytest.mark.sandbox
+BASE_DIR = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def configured(sandbox) -> Iterator:
+    """Sandbox whose limits/faults a test changes; settings go back to defaults afterwards."""
+    yield sandbox
+    sandbox.control("config", {"rules": []})
+    defaults = {
+        "token_lifetime_seconds": 3599,
+        "change_tracking_expiry_seconds": 7 * 24 * 3600,
+        "rate_limit_requests": 0,
+        "rate_limit_window_seconds": 300.0,
+        "error_rate": 0.0,
+        "commit_then_fail_rate": 0.0,
+    }
+    sandbox.control("config", defaults)
+
+
+def _names(client: DataverseClient, prefix: str) -> list[str]:
+    return [
+        r["name"]
+        for r in client.iter_rows(
+            "accounts", select=["name"], filter=f"startswith(name,'{prefix}')", page_size=500
+        )
+    ]
+
+
+def test_whoami_and_base_currency(crm):
+    who = crm.whoami()
+    assert isinstance(who.user_id, uuid.UUID) and isinstance(who.organization_id, uuid.UUID)
+    currency = crm.organization_base_currency()
+    assert (currency.iso_code, currency.name, currency.symbol) == ("USD", "US Dollar", "$")
+
+
+def test_paging_2500_rows_streams_pages_without_duplicates(crm):
+    prefix = f"pg-{uuid.uuid4().hex[:8]}-"
+    results = crm.write_many("accounts", [{"name": f"{prefix}{n:05d}"} for n in range(2500)])
+    assert all(r.ok for r in results)
+    before = crm.stats.snapshot()["requests"]
+    pages = crm.iter_pages(
+        "accounts",
+        select=["name"],
+        filter=f"startswith(name,'{prefix}')",
+        orderby="name asc,accountid asc",
+        page_size=100,
+    )
+    first = next(pages)
+    # The generator yields the first page before any other page is fetched.
+    assert crm.stats.snapshot()["requests"] == before + 1
+    assert len(first.rows) == 100 and first.next_link
+    ids = [r["accountid"] for r in first.rows]
+    page_count = 1
+    for page in pages:
+        page_count += 1
+        ids.extend(r["accountid"] for r in page.rows)
+    assert page_count == 25
+    assert len(ids) == len(set(ids)) == 2500
+    assert set(ids) == {str(r.id) for r in results}
+
+
+def test_changes_report_new_updated_and_deleted_rows(crm):
+    initial = list(crm.changes("accounts", ["name"], page_size=50))
+    assert initial[-1].delta_link and all(b.delta_link is None for b in initial[:-1])
+    assert sum(len(b.upserts) for b in initial) >= 1
+    created = crm.create("accounts", {"name": "delta new"})
+    doomed = crm.create("accounts", {"name": "delta doomed"})
+    token = list(crm.changes("accounts", ["name"], initial[-1].delta_link))[-1].delta_link
+    crm.update("accounts", created, {"name": "delta renamed"})
+    crm.delete("accounts", doomed)
+    batches = list(crm.changes("accounts", ["name"], token))
+    upserts = {r["accountid"]: r["name"] for b in batches for r in b.upserts}
+    deleted = [d for b in batches for d in b.deleted_ids]
+    assert upserts == {str(created): "delta renamed"}
+    assert deleted == [doomed]
+    assert batches[-1].mode == "delta" and not batches[-1].full_resync
+
+
+def test_expired_delta_link_starts_a_full_resync(crm, configured):
+    token = list(crm.changes("accounts", ["name"]))[-1].delta_link
+    configured.control("config", {"change_tracking_expiry_seconds": 1})
+    time.sleep(2.1)
+    batches = list(crm.changes("accounts", ["name"], token))
+    assert batches[-1].full_resync and batches[-1].mode == "delta"
+    assert sum(len(b.upserts) for b in batches) == crm.count("accounts")
+    assert batches[-1].delta_link and batches[-1].delta_link != token
+
+
+def test_table_without_change_tracking_uses_modifiedon_watermark(crm):
+    batches = list(crm.changes("solutions", ["uniquename"]))
+    assert batches[-1].mode == "watermark"
+    assert batches[-1].delta_link.startswith("watermark:")
+
+
+def test_watermark_returns_rows_modified_since_the_last_run(crm):
+    token = list(crm.changes("accounts", ["name"], "watermark:"))[-1].delta_link
+    assert token.startswith("watermark:") and len(token) > len("watermark:")
+    time.sleep(1.1)  # modifiedon has one-second resolution
+    changed = crm.create("accounts", {"name": "watermark new"})
+    batches = list(crm.changes("accounts", ["name"], token))
+    ids = [r["accountid"] for b in batches for r in b.upserts]
+    assert str(changed) in ids
+    assert len(ids) < crm.count("accounts")  # not a full read
+    assert batches[-1].delta_link > token
+
+
+def test_throttled_request_waits_retry_after_then_succeeds(crm, configured):
+    configured.control(
+        "config", {"rules": [{"fault": "throttle", "path": "WhoAmI", "retry_after": 2}]}
+    )
+    started = time.monotonic()
+    crm.whoami()
+    assert time.monotonic() - started >= 2.0
+    stats = crm.stats.snapshot()
+    assert stats["throttled"] == 1 and stats["retries"] >= 1
+
+
+def test_request_count_limit_is_respected_by_waiting(crm, configured):
+    crm.whoami()
+    configured.control("config", {"rate_limit_requests": 4, "rate_limit_window_seconds": 2})
+    for _ in range(10):
+        crm.whoami()
+    assert crm.stats.snapshot()["throttled"] >= 1
+
+
+_OTHER_PROCESS = """
+import json, sys, time
+sys.path.insert(0, {base!r})
+from dataverse.client import ConnectionSettings, DataverseClient
+settings = ConnectionSettings(**json.loads(sys.argv[1]))
+client = DataverseClient(settings)
+client.tokens.token()
+started = time.monotonic()
+client.whoami()
+print(json.dumps({{"elapsed": time.monotonic() - started, "throttled": client.stats.throttled}}))
+"""
+
+
+@pytest.mark.parametrize("store", ["file", "redis"])
+def test_other_process_of_the_same_user_waits_after_a_429(crm, configured, tmp_path, store):
+    overrides = {}
+    if store == "redis":
+        overrides["throttle_redis_url"] = "redis://127.0.0.1:6379/15"
+    settings = sandbox_settings(configured, tmp_path, **overrides)
+    first = DataverseClient(settings)
+    first.whoami()
+    configured.control(
+        "config", {"rules": [{"fault": "throttle", "path": "WhoAmI", "retry_after": 4}]}
+    )
+    worker = threading.Thread(target=first.whoami)
+    worker.start()
+    deadline = time.monotonic() + 5
+    while first.stats.snapshot()["throttled"] == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert first.stats.snapshot()["throttled"] == 1
+    payload = {
+        k: getattr(settings, k)
+        for k in ("environment_url", "token_url", "client_id", "client_secret", "throttle_dir")
+    }
+    payload["throttle_redis_url"] = settings.throttle_redis_url
+    output = subprocess.run(
+        [sys.executable, "-c", _OTHER_PROCESS.format(base=str(BASE_DIR)), json.dumps(payload)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    worker.join()
+    result = json.loads(output.stdout.strip().splitlines()[-1])
+    # The rule throttles once: the other process never saw a 429 yet still waited.
+    assert result["throttled"] == 0
+    assert result["elapsed"] >= 2.5
+    first.close()
+
+
+def test_change_set_rolls_back_every_operation_when_one_fails(crm):
+    prefix = f"cs-{uuid.uuid4().hex[:8]}-"
+    records = [{"name": f"{prefix}{n}"} for n in range(4)]
+    records[2]["name"] = prefix + "x" * 200  # longer than the 160 allowed
+    results = crm.write_many("accounts", records, atomic=True, method="batch")
+    assert isinstance(results[2].error, errors.ValidationFailed)
+    assert all(isinstance(results[i].error, errors.RolledBack) for i in (0, 1, 3))
+    assert _names(crm, prefix) == []
+
+
+def test_bulk_with_a_bad_record_reports_it_and_writes_the_good_ones(crm):
+    prefix = f"bk-{uuid.uuid4().hex[:8]}-"
+    records = [{"name": f"{prefix}{n}"} for n in range(10)]
+    records[6]["name"] = prefix + "y" * 200
+    results = crm.write_many("accounts", records)
+    assert [r.index for r in results if not r.ok] == [6]
+    assert isinstance(results[6].error, errors.ValidationFailed)
+    assert results[6].error.code and "length" in results[6].error.message.lower()
+    assert sorted(_names(crm, prefix)) == sorted(r["name"] for i, r in enumerate(records) if i != 6)
+    stats = crm.stats.snapshot()["by_status"]
+    assert stats.get(400, 0) >= 1  # the CreateMultiple that failed, before the $batch
+
+
+def test_table_without_bulk_messages_uses_batch_and_remembers(crm):
+    codes = [f"Q{uuid.uuid4().hex[:4].upper()}" for _ in range(3)]
+    records = [
+        {
+            "isocurrencycode": code,
+            "currencyname": f"Test {code}",
+            "currencysymbol": "¤",
+            "exchangerate": 1.5,
+            "currencyprecision": 2,
+        }
+        for code in codes
+    ]
+    results = crm.write_many("transactioncurrencies", records)
+    assert all(r.ok for r in results), [r.error for r in results]
+    assert ("transactioncurrencies", "CreateMultiple") in crm._no_bulk
+    before = crm.stats.snapshot()["by_status"].get(400, 0)
+    more = crm.write_many(
+        "transactioncurrencies", [{**records[0], "isocurrencycode": "QZZ" + codes[0][-2:]}]
+    )
+    assert more[0].ok
+    assert crm.stats.snapshot()["by_status"].get(400, 0) == before  # no second failed attempt
+
+
+def test_commit_then_fail_create_does_not_make_a_second_record(crm, configured):
+    name = f"ctf-{uuid.uuid4().hex[:8]}"
+    configured.control(
+        "config",
+        {"rules": [{"fault": "commit_then_fail", "method": "POST", "path": "accounts$"}]},
+    )
+    new_id = crm.create("accounts", {"name": name})
+    assert crm.stats.snapshot()["retries"] >= 1
+    assert _names(crm, name) == [name]
+    assert crm.get("accounts", new_id, select=["name"])["name"] == name
+
+
+def test_commit_then_fail_bulk_create_does_not_duplicate(crm, configured):
+    prefix = f"ctfb-{uuid.uuid4().hex[:8]}-"
+    configured.control(
+        "config",
+        {"rules": [{"fault": "commit_then_fail", "method": "POST", "path": "CreateMultiple"}]},
+    )
+    results = crm.write_many("accounts", [{"name": f"{prefix}{n}"} for n in range(5)])
+    assert all(r.ok for r in results)
+    assert sorted(_names(crm, prefix)) == [f"{prefix}{n}" for n in range(5)]
+
+
+def test_expired_token_is_refreshed_once(crm, configured):
+    crm.whoami()
+    configured.control("expire-tokens")
+    crm.whoami()
+    assert crm.stats.snapshot()["token_requests"] == 2
+    assert crm.stats.snapshot()["by_status"][401] == 1
+
+
+def test_short_lived_tokens_are_renewed_before_expiry(crm, configured):
+    configured.control("config", {"token_lifetime_seconds": 2})
+    crm.tokens.invalidate(crm.tokens.token())
+    crm.whoami()
+    time.sleep(2.2)
+    crm.whoami()
+    assert crm.stats.snapshot()["token_requests"] >= 3
+    assert crm.stats.snapshot()["by_status"].get(401, 0) == 0
+
+
+def test_wrong_secret_is_authentication_failed(sandbox, tmp_path):
+    client = DataverseClient(sandbox_settings(sandbox, tmp_path, client_secret="wrong"))
+    with pytest.raises(errors.AuthenticationFailed) as caught:
+        client.whoami()
+    assert caught.value.code == "invalid_client" and "wrong" not in str(caught.value)
+
+
+def test_transient_errors_are_retried_with_backoff(crm, configured):
+    configured.control(
+        "config", {"rules": [{"fault": "error", "path": "WhoAmI", "status": 503, "count": 2}]}
+    )
+    crm.whoami()
+    assert crm.stats.snapshot()["retries"] == 2
+    configured.control(
+        "config", {"rules": [{"fault": "error", "path": "WhoAmI", "status": 502, "count": 10}]}
+    )
+    with pytest.raises(errors.TransientError) as caught:
+        crm.whoami()
+    assert caught.value.status == 502 and not caught.value.permanent
+
+
+def test_update_upsert_delete_and_concurrency(crm):
+    account = crm.create("accounts", {"name": "cc"})
+    etag = crm.get("accounts", account, select=["name"])["@odata.etag"]
+    assert crm.get("accounts", account, select=["name"], if_none_match=etag) is None
+    crm.update("accounts", account, {"name": "cc2"}, if_match=etag)
+    with pytest.raises(errors.PreconditionFailed) as caught:
+        crm.update("accounts", account, {"name": "cc3"}, if_match=etag)
+    assert caught.value.code == "0x80060882"
+    with pytest.raises(errors.NotFound):
+        crm.update("accounts", uuid.uuid4(), {"name": "ghost"})
+    key = {"example_key1": 7, "example_key2": 9}
+    made = crm.upsert("example_records", key, {"example_name": "7:9"}, return_representation=True)
+    again = crm.upsert("example_records", key, {"example_name": "7:9b"}, return_representation=True)
+    assert made.created is True and again.created is False and made.id == again.id
+    with pytest.raises(errors.PreconditionFailed):
+        crm.upsert("example_records", key, {"example_name": "x"}, if_none_match="*")
+    with pytest.raises(errors.NotFound):
+        crm.upsert("example_records", {"example_key1": 1, "example_key2": 404}, {}, if_match="*")
+    crm.delete("accounts", account)
+    with pytest.raises(errors.NotFound):
+        crm.delete("accounts", account)
+
+
+def test_associate_disassociate_and_bind(crm):
+    account = crm.create("accounts", {"name": "parent"})
+    contact = crm.create(
+        "contacts",
+        {"lastname": "Child", "parentcustomerid_account@odata.bind": bind("accounts", account)},
+    )
+    assert crm.get("contacts", contact, select=["_parentcustomerid_value"])[
+        "_parentcustomerid_value"
+    ] == str(account)
+    other = crm.create("contacts", {"lastname": "Other"})
+    crm.associate("accounts", account, "contact_customer_accounts", "contacts", other)
+    assert crm.get("contacts", other, select=["_parentcustomerid_value"])[
+        "_parentcustomerid_value"
+    ] == str(account)
+    crm.disassociate("accounts", account, "contact_customer_accounts", "contacts", other)
+    assert (
+        crm.get("contacts", other, select=["_parentcustomerid_value"])["_parentcustomerid_value"]
+        is None
+    )
+
+
+def test_integration_user_may_not_import_solutions(crm):
+    with pytest.raises(errors.Forbidden) as caught:
+        crm.import_solution(b"PK\x05\x06" + b"\x00" * 18)
+    assert caught.value.code == "0x80040220"
+
+
+def test_duplicate_alternate_key_is_duplicate(crm):
+    number = f"AN{uuid.uuid4().hex[:8]}"
+    crm.create("accounts", {"name": "a", "accountnumber": number})
+    with pytest.raises(errors.Duplicate) as caught:
+        crm.create("accounts", {"name": "b", "accountnumber": number})
+    assert caught.value.permanent
+
+
+def _solution_zip() -> bytes:
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name in ("solution.xml", "customizations.xml"):
+            archive.write(BASE_DIR / "setup_wizard" / "solution" / name, name)
+    return buffer.getvalue()
+
+
+def test_administrator_imports_the_solution_with_the_password_grant(sandbox, tmp_path, caplog):
+    caplog.set_level("DEBUG", logger="dataverse")
+    admin = DataverseClient(
+        sandbox_settings(
+            sandbox,
+            tmp_path,
+            client_secret="",
+            username="admin@sandbox.example",
+            password="Sandbox-Admin-1!",
+        )
+    )
+    job_id = uuid.uuid4()
+    result = admin.import_solution(_solution_zip(), import_job_id=job_id)
+    assert result.success, result.message
+    assert result.import_job_id == job_id and result.solution_name == "ErpCrmIntegration"
+    assert "erpcrm_connections" in admin.entity_sets()
+    # Administrators may also hand out roles ($ref on the N:N relationship).
+    integration_user = DataverseClient(sandbox_settings(sandbox, tmp_path)).whoami().user_id
+    role = "6f960e32-a72b-e511-80d9-3863bb349780"
+    admin.associate("systemusers", integration_user, "systemuserroles_association", "roles", role)
+    roles = admin.get_page(
+        f"systemusers({integration_user})/systemuserroles_association", select=["roleid"]
+    ).rows
+    assert role in {r["roleid"] for r in roles}
+    assert "Sandbox-Admin-1!" not in caplog.text
+    admin.close()
+
+
+def test_threads_share_one_token_and_logs_hold_no_secrets(crm, caplog):
+    caplog.set_level("DEBUG", logger="dataverse")
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(lambda _: crm.whoami(), range(32)))
+    assert crm.stats.snapshot()["token_requests"] == 1
+    token = crm.tokens.token()
+    assert "WhoAmI" in caplog.text
+    for secret in (token, "sandbox-integration-secret", "Bearer "):
+        assert secret not in caplog.text
+
+
+@pytest.mark.parametrize("method", ["bulk", "batch", "single"])
+def test_write_many_updates_and_upserts_by_alternate_key(crm, method):
+    tag = uuid.uuid4().hex[:6]
+    created = crm.write_many("accounts", [{"name": f"wm-{tag}-{n}"} for n in range(3)])
+    updates = [{"accountid": str(r.id), "telephone1": f"555-{n}"} for n, r in enumerate(created)]
+    updated = crm.write_many("accounts", updates, operation="update", method=method)
+    assert all(r.ok for r in updated) and [r.id for r in updated] == [r.id for r in created]
+    assert crm.get("accounts", created[1].id, select=["telephone1"])["telephone1"] == "555-1"
+    keys = [{"accountnumber": f"K {tag} {n}"} for n in range(3)]
+    upserted = crm.write_many(
+        "accounts",
+        [{"name": f"up-{tag}-{n}"} for n in range(3)],
+        operation="upsert",
+        keys=keys,
+        method=method,
+    )
+    assert all(r.ok for r in upserted), [r.error for r in upserted]
+    again = crm.write_many(
+        "accounts",
+        [{"name": f"up2-{tag}-{n}"} for n in range(3)],
+        operation="upsert",
+        keys=keys,
+        method=method,
+    )
+    assert all(r.ok for r in again)
+    assert sorted(_names(crm, f"up2-{tag}-")) == [f"up2-{tag}-{n}" for n in range(3)]
+    assert _names(crm, f"up-{tag}-") == []
+    missing = crm.write_many(
+        "accounts", [{"accountid": str(uuid.uuid4()), "name": "ghost"}], operation="update",
+        method=method,
+    )
+    assert isinstance(missing[0].error, errors.NotFound)

@@ -1,0 +1,224 @@
+"""The connection page (/connection/ and /setup/connection/)."""
+
+import pytest
+from django_celery_beat.models import PeriodicTask
+
+from dataverse import errors as dv
+from setup_wizard import services
+from setup_wizard.models import ConnectionChange, CrmConnection
+from syncjobs.models import IntegrationTableMapping
+from syncjobs.services import JOB_NAME_PREFIX
+
+pytestmark = [pytest.mark.sandbox, pytest.mark.django_db]
+
+
+def _form(connection, **overrides):  # noqa: ANN001, ANN202
+    data = {
+        "action": "save",
+        "environment_url": connection.environment_url,
+        "token_url": connection.token_url,
+        "client_id": connection.client_id,
+        "client_secret": "",
+        "areas": connection.sync_areas,
+        "owner_mode": connection.owner_mode,
+    }
+    data.update(overrides)
+    return data
+
+
+def _jobs():  # noqa: ANN202
+    return PeriodicTask.objects.filter(name__startswith=JOB_NAME_PREFIX)
+
+
+def test_the_page_answers_at_both_addresses_and_never_shows_the_secret(
+    admin_client, saved_connection, crm
+) -> None:  # noqa: ANN001
+    for url in ("/connection/", "/setup/connection/"):
+        response = admin_client.get(url)
+        assert response.status_code == 200
+        text = response.content.decode()
+        assert crm.url in text
+        assert crm.client_secret not in text
+
+
+def test_blank_secret_keeps_the_stored_one(admin_client, saved_connection, crm) -> None:  # noqa: ANN001
+    response = admin_client.post(
+        "/connection/", _form(saved_connection, client_id=saved_connection.client_id)
+    )
+    assert response.status_code == 302
+    assert CrmConnection.objects.get().client_secret == crm.client_secret
+
+
+def test_a_wrong_new_secret_is_refused_and_the_old_one_kept(
+    admin_client, saved_connection, crm
+) -> None:  # noqa: ANN001
+    response = admin_client.post(
+        "/connection/", _form(saved_connection, client_secret="totally-wrong")
+    )
+    assert response.status_code == 400
+    text = response.content.decode()
+    assert "rejected the client id or client secret" in text
+    assert "totally-wrong" not in text
+    assert CrmConnection.objects.get().client_secret == crm.client_secret
+
+
+def test_disable_pauses_every_job_and_enable_resumes_them(admin_client, saved_connection) -> None:  # noqa: ANN001
+    total = _jobs().count()
+    assert total > 0 and _jobs().filter(enabled=True).count() == total
+    admin_client.post("/connection/", {"action": "disable", "disable-reason": "maintenance"})
+    assert _jobs().filter(enabled=True).count() == 0
+    page = admin_client.get("/connection/").content.decode()
+    assert f"0 of {total}" in page
+    assert "maintenance" in page
+    admin_client.post("/connection/", {"action": "enable"})
+    assert _jobs().filter(enabled=True).count() == total
+    assert f"{total} of {total}" in admin_client.get("/connection/").content.decode()
+
+
+def test_a_fatal_privilege_error_disables_the_integration_with_its_reason(
+    admin_client, saved_connection
+) -> None:  # noqa: ANN001
+    services.connection_disable_for_error(
+        error=dv.Forbidden(
+            "Principal user is missing prvCreateAccount privilege", status=403, code="0x80040220"
+        )
+    )
+    connection = CrmConnection.objects.get()
+    assert not connection.is_enabled
+    assert _jobs().filter(enabled=True).count() == 0
+    page = admin_client.get("/connection/").content.decode()
+    assert "insufficient privileges" in page and "prvCreateAccount" in page
+
+
+def test_reset_to_defaults_asks_for_confirmation_first(admin_client, saved_connection) -> None:  # noqa: ANN001
+    IntegrationTableMapping.objects.filter(name="CUSTOMER").update(direction="to_crm")
+    IntegrationTableMapping.objects.filter(name="CONTACT").delete()
+    response = admin_client.get("/setup/connection/reset-defaults/")
+    assert (
+        response.status_code == 200
+        and "Changes you made to mappings are lost" in response.content.decode()
+    )
+    assert not IntegrationTableMapping.objects.filter(name="CONTACT").exists()
+    admin_client.post("/setup/connection/reset-defaults/", {"confirm": "yes"})
+    assert IntegrationTableMapping.objects.get(name="CUSTOMER").direction == "bidirectional"
+    assert IntegrationTableMapping.objects.filter(name="CONTACT").exists()
+    assert (
+        _jobs().filter(enabled=True).count()
+        == IntegrationTableMapping.objects.exclude(periodic_task=None).count()
+    )
+
+
+def test_history_records_who_changed_what_without_secret_values(
+    admin_client, saved_connection, crm, integration_admin
+) -> None:  # noqa: ANN001
+    response = admin_client.post(
+        "/connection/",
+        _form(
+            saved_connection, client_secret=crm.client_secret + "", areas=["customers", "contacts"]
+        ),
+    )
+    assert response.status_code == 302
+    change = ConnectionChange.objects.filter(field="sync_areas").first()
+    assert change.changed_by == integration_admin
+    assert change.new_value == "customers, contacts"
+    page = admin_client.get("/connection/").content.decode()
+    assert "sync_areas" in page
+    for row in ConnectionChange.objects.all():
+        assert crm.client_secret not in row.old_value + row.new_value
+
+
+def test_redeploy_asks_for_admin_credentials_and_reports_a_wrong_password(
+    admin_client, saved_connection, crm
+) -> None:  # noqa: ANN001
+    response = admin_client.post(
+        "/connection/",
+        {
+            "action": "redeploy",
+            "redeploy-admin_username": crm.admin_username,
+            "redeploy-admin_password": "bad",
+        },
+    )
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "rejected the administrator user name or password" in page
+    assert f'value="{crm.admin_username}"' in page
+    response = admin_client.post(
+        "/connection/",
+        {
+            "action": "redeploy",
+            "redeploy-admin_username": crm.admin_username,
+            "redeploy-admin_password": crm.admin_password,
+        },
+    )
+    page = admin_client.get("/connection/").content.decode()
+    assert "have been deployed" in page
+    assert crm.admin_password not in page
+
+
+def test_publishing_item_availability_from_the_page_writes_the_crm_record(
+    admin_client, saved_connection, crm
+) -> None:  # noqa: ANN001
+    import requests
+
+    from accounts import selectors as account_selectors
+    from accounts import services as account_services
+
+    from .conftest import UserFactory
+
+    user = UserFactory(username="odata-page")
+    account_services.availability_access_set(user=user, allowed=True)
+    refused = admin_client.post(
+        "/connection/",
+        _form(saved_connection, availability_enabled="on", availability_user=user.pk),
+    )
+    assert refused.status_code == 400
+    assert "Generate a key for this user or enter" in refused.content.decode()
+    response = admin_client.post(
+        "/connection/",
+        _form(
+            saved_connection,
+            availability_enabled="on",
+            availability_user=user.pk,
+            availability_key_action="generate",
+        ),
+    )
+    assert response.status_code == 302
+    connection = CrmConnection.objects.get()
+    assert account_selectors.webservice_key_check(user=user, key=connection.availability_key)
+    token = requests.post(
+        crm.token_url,
+        data={
+            "grant_type": "client_credentials",
+            "client_id": crm.client_id,
+            "client_secret": crm.client_secret,
+            "scope": f"{crm.url}/.default",
+        },
+        timeout=10,
+    ).json()["access_token"]  # fmt: skip
+    rows = requests.get(
+        f"{crm.url}/api/data/v9.2/erpcrm_connections",
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
+    ).json()["value"]
+    assert rows[0]["erpcrm_availabilityusername"] == "odata-page"
+    assert rows[0]["erpcrm_availabilitykey"] == connection.availability_key
+    history = ConnectionChange.objects.filter(field="availability_key").first()
+    assert (
+        history.new_value == "changed"
+        and connection.availability_key not in history.old_value + history.new_value
+    )
+
+
+def test_default_owner_is_chosen_from_crm_users(admin_client, saved_connection) -> None:  # noqa: ANN001
+    from sandbox import seed
+
+    page = admin_client.get("/connection/").content.decode()
+    assert seed.ADMIN_USER_ID in page
+    response = admin_client.post(
+        "/connection/",
+        _form(saved_connection, owner_mode="default", default_owner=seed.ADMIN_USER_ID),
+    )
+    assert response.status_code == 302
+    connection = CrmConnection.objects.get()
+    assert str(connection.default_owner_id) == seed.ADMIN_USER_ID
+    assert connection.default_owner_name

@@ -1,0 +1,105 @@
+"""`manage.py setup_connection` against the live sandbox."""
+
+import io
+import subprocess
+import sys
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from setup_wizard.models import ConnectionChange, CrmConnection
+from syncjobs.models import IntegrationTableMapping
+
+from .conftest import UserFactory
+
+pytestmark = [pytest.mark.sandbox, pytest.mark.django_db]
+
+
+def _args(crm, *extra: str) -> list[str]:  # noqa: ANN001
+    return [
+        "--environment-url", crm.url, "--token-url", crm.token_url, "--client-id", crm.client_id,
+        "--admin-username", crm.admin_username, *extra,
+    ]  # fmt: skip
+
+
+def test_secrets_from_the_environment_set_up_an_enabled_connection(crm, monkeypatch) -> None:  # noqa: ANN001
+    monkeypatch.setenv("CRM_CLIENT_SECRET", crm.client_secret)
+    monkeypatch.setenv("CRM_ADMIN_PASSWORD", crm.admin_password)
+    out = io.StringIO()
+    call_command("setup_connection", *_args(crm, "--sales-orders"), stdout=out)
+    connection = CrmConnection.objects.get()
+    assert connection.is_enabled and connection.solution_imported and connection.roles_assigned
+    assert connection.client_secret == crm.client_secret
+    assert IntegrationTableMapping.objects.filter(name="SALESORDER-ORDER").exists()
+    assert ConnectionChange.objects.filter(
+        source="command", field="client_secret", new_value="changed"
+    ).exists()
+    assert crm.client_secret not in out.getvalue()
+
+
+def test_secrets_from_standard_input(crm, monkeypatch) -> None:  # noqa: ANN001
+    monkeypatch.delenv("CRM_CLIENT_SECRET", raising=False)
+    monkeypatch.delenv("CRM_ADMIN_PASSWORD", raising=False)
+    stdin = io.StringIO(f"{crm.client_secret}\n{crm.admin_password}\n")
+    call_command(
+        "setup_connection",
+        *_args(
+            crm, "--client-secret-stdin", "--admin-password-stdin", "--areas", "customers,contacts"
+        ),
+        stdin=stdin,
+        stdout=io.StringIO(),
+    )
+    names = set(IntegrationTableMapping.objects.values_list("name", flat=True))
+    assert names == {"CUSTOMER", "CONTACT"}
+
+
+def test_availability_key_is_generated_and_published(crm, monkeypatch) -> None:  # noqa: ANN001
+    from accounts import selectors as account_selectors
+    from accounts import services as account_services
+
+    user = UserFactory(username="odata")
+    account_services.availability_access_set(user=user, allowed=True)
+    monkeypatch.setenv("CRM_CLIENT_SECRET", crm.client_secret)
+    monkeypatch.setenv("CRM_ADMIN_PASSWORD", crm.admin_password)
+    call_command(
+        "setup_connection",
+        *_args(crm, "--availability-user", "odata", "--generate-availability-key"),
+        stdout=io.StringIO(),
+    )
+    connection = CrmConnection.objects.get()
+    assert connection.availability_enabled
+    assert account_selectors.webservice_key_check(user=user, key=connection.availability_key)
+
+
+def test_wrong_secret_fails_with_the_wizard_message(crm, monkeypatch) -> None:  # noqa: ANN001
+    monkeypatch.setenv("CRM_CLIENT_SECRET", "wrong")
+    monkeypatch.setenv("CRM_ADMIN_PASSWORD", crm.admin_password)
+    with pytest.raises(CommandError, match="rejected the client id or client secret"):
+        call_command("setup_connection", *_args(crm), stdout=io.StringIO())
+    assert not CrmConnection.objects.exists()
+
+
+def test_a_secret_passed_as_an_argument_is_refused_with_a_failure_exit_code(crm) -> None:  # noqa: ANN001
+    result = subprocess.run(
+        [
+            sys.executable,
+            "manage.py",
+            "setup_connection",
+            *_args(crm),
+            "--client-secret",
+            crm.client_secret,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "never accepted as command-line arguments" in result.stderr
+    assert crm.client_secret not in result.stdout + result.stderr
+
+
+def test_missing_admin_credentials_fail_when_the_import_is_wanted(crm, monkeypatch) -> None:  # noqa: ANN001
+    monkeypatch.setenv("CRM_CLIENT_SECRET", crm.client_secret)
+    monkeypatch.delenv("CRM_ADMIN_PASSWORD", raising=False)
+    with pytest.raises(CommandError, match="needs a CRM administrator"):
+        call_command("setup_connection", *_args(crm), stdout=io.StringIO())

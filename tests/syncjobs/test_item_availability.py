@@ -1,0 +1,90 @@
+"""The item availability job writes coupled items' inventory to the live sandbox's products."""
+
+import uuid
+from decimal import Decimal
+
+import pytest
+
+from coupling.models import CRM_PRODUCT, ERP_ITEM, CrmCoupling
+from dataverse.client import DataverseClient
+from erp.factories import ItemFactory
+from sandbox import seed
+from setup_wizard import selectors as setup_selectors
+from setup_wizard.models import CrmConnection
+from syncjobs import tasks
+from syncjobs.models import JobRun
+
+pytestmark = [pytest.mark.sandbox, pytest.mark.django_db]
+
+
+def _coupled_item(client: DataverseClient, *, inventory: str):  # noqa: ANN202
+    item = ItemFactory(inventory=Decimal(inventory))
+    product_id = client.create(
+        "products",
+        {
+            "name": item.description,
+            "productnumber": item.no,
+            "quantitydecimal": 2,
+            "defaultuomscheduleid@odata.bind": f"/uomschedules({seed.UNIT_GROUP_ID})",
+            "defaultuomid@odata.bind": f"/uoms({seed.UNIT_PIECE_ID})",
+        },
+    )
+    CrmCoupling.objects.create(
+        erp_table=ERP_ITEM, erp_uuid=item.uuid, crm_entity=CRM_PRODUCT, crm_id=product_id
+    )
+    return item, product_id
+
+
+def _quantity(client: DataverseClient, product_id: uuid.UUID) -> float:
+    return float(
+        client.get("products", product_id, select=["quantityonhand"])["quantityonhand"] or 0
+    )
+
+
+def test_inventory_of_changed_coupled_items_reaches_the_crm(saved_connection) -> None:  # noqa: ANN001
+    client = DataverseClient(setup_selectors.crm_connection_settings())
+    item, in_stock = _coupled_item(client, inventory="7")
+    _negative, short = _coupled_item(client, inventory="-3")
+
+    tasks.item_availability()
+    run = JobRun.objects.get()
+    assert (run.status, run.modified) == (JobRun.Status.SUCCEEDED, 2)
+    assert _quantity(client, in_stock) == 7.0
+    assert _quantity(client, short) == 0.0
+
+    tasks.item_availability()
+    assert JobRun.objects.first().modified == 0
+
+    item.inventory = Decimal("12")
+    item.save()
+    tasks.item_availability()
+    assert JobRun.objects.first().modified == 1
+    assert _quantity(client, in_stock) == 12.0
+
+
+def test_a_privilege_error_disables_the_integration_with_a_reason(
+    saved_connection, sandbox
+) -> None:  # noqa: ANN001
+    client = DataverseClient(setup_selectors.crm_connection_settings())
+    _coupled_item(client, inventory="5")
+    sandbox.control(
+        "config",
+        {"rules": [{"method": "PATCH", "path": "products", "count": -1, "status": 403,
+                    "code": "0x80040220",
+                    "message": "Principal user is missing prvWriteProduct privilege."}]},
+    )  # fmt: skip
+    try:
+        tasks.item_availability()
+    finally:
+        sandbox.control("config", {"rules": []})
+    run = JobRun.objects.get()
+    assert run.status == JobRun.Status.FAILED
+    connection = CrmConnection.objects.get()
+    assert not connection.is_enabled
+    assert "prvWriteProduct" in connection.disable_reason
+
+
+def test_the_job_does_nothing_while_the_integration_is_disabled(saved_connection) -> None:  # noqa: ANN001
+    CrmConnection.objects.update(is_enabled=False)
+    tasks.item_availability()
+    assert JobRun.objects.get().status == JobRun.Status.SKIPPED
