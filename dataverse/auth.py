@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import requests
 
-from .errors import AuthenticationFailed, DataverseError, TransientError, parse_error_body
+from .errors import AuthenticationFailed, TransientError, parse_error_body
 
 logger = logging.getLogger(__name__)
 
@@ -110,6 +110,3 @@ class TokenProvider:
         margin = min(EXPIRY_MARGIN_SECONDS, lifetime / 4)
         logger.debug("token acquired for client %s (lifetime %d s)", self.client_id, lifetime)
         return _Token(str(access_token), time.monotonic() + max(0.0, lifetime - margin))
-
-
-__all__ = ["TokenProvider", "DataverseError"]

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from email.utils import parsedate_to_datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -478,8 +479,15 @@ class DataverseClient:
             hint = response.headers.get("x-ms-dop-hint")
             if hint and hint.isdigit():
                 self._dop_hint = int(hint)
-            if status < 400 or status in accept:
+            if status < 300 or status in accept:
                 return response
+            if status < 400:
+                self.stats.add(errors=1)
+                raise errors.DataverseError(
+                    f"The server redirected the request to {response.headers.get('Location', '?')}"
+                    ": check the environment URL.",
+                    status=status,
+                )
             if (
                 accept_multipart_errors
                 and status not in (401, 429)
@@ -499,9 +507,13 @@ class DataverseClient:
             error = errors.error_from_response(status, response.content, retry_after=retry_after)
             if status == 401:
                 self.stats.add(errors=1)
+                challenge = re.search(
+                    r'error_description="([^"]*)"', response.headers.get("WWW-Authenticate", "")
+                )
+                detail = error.message if response.content.strip() else ""
+                detail = detail or (challenge.group(1) if challenge else "HTTP 401")
                 raise errors.AuthenticationFailed(
-                    "The CRM rejected the access token even after a new one was fetched: "
-                    + error.message,
+                    "The CRM rejected the access token even after a new one was fetched: " + detail,
                     status=401,
                     code=error.code,
                 )
@@ -537,7 +549,10 @@ class DataverseClient:
 
     # --- metadata helpers --------------------------------------------------------------------
 
-    def register_table(self, entity_set: str, logical_name: str, primary_key: str | None = None):
+    def register_table(
+        self, entity_set: str, logical_name: str, primary_key: str | None = None
+    ) -> None:
+        """Tell the client a table's logical name and primary key (skips the lookup)."""
         self._tables[entity_set] = (logical_name, primary_key or f"{logical_name}id")
 
     def table_info(self, entity_set: str) -> tuple[str, str]:
@@ -1164,6 +1179,8 @@ class DataverseClient:
                 key = body.get(primary)
                 if key is None:
                     raise ValueError(f"record {index} has no {primary} and no key was given")
+            elif operation == "update" and primary not in body and _as_uuid(key) is not None:
+                body[primary] = str(key)  # UpdateMultiple names its targets by primary key
             prepared.append((index, body, key))
         workers = parallelism or self.settings.parallelism
         if self._dop_hint:
@@ -1273,7 +1290,10 @@ class DataverseClient:
         if operation == "create":
             return BatchRequest("POST", entity_set, body)
         headers = {"If-Match": "*"} if operation == "update" else {}
-        return BatchRequest("PATCH", f"{entity_set}({format_key(key)})", body, headers)
+        # The key is in the URL; the body carries only the columns to write.
+        primary = self.primary_key(entity_set)
+        data = {k: v for k, v in body.items() if k != primary}
+        return BatchRequest("PATCH", f"{entity_set}({format_key(key)})", data, headers)
 
     def _batch_chunk(
         self,
@@ -1352,9 +1372,7 @@ def lookup_target(row: Mapping[str, Any], column: str) -> tuple[str | None, str 
     )
 
 
-def _default_var_dir():
-    from pathlib import Path
-
+def _default_var_dir() -> Path:
     try:
         from django.conf import settings
 

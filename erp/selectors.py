@@ -6,9 +6,11 @@ from typing import Any
 from django.core.paginator import Page, Paginator
 from django.db import models
 from django.db.models import Q, QuerySet
+from django.urls import reverse
+from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 
-from erp.tables import TABLES, Table, key_field
+from erp.tables import TABLES, TABLES_BY_MODEL, Table, key_field
 
 # Query-string value that selects records whose field is empty (a blank choice or no FK).
 EMPTY = "_none"
@@ -37,6 +39,8 @@ class Reference:
     table_name: str
     count: int
     examples: tuple[str, ...]
+    # The referencing table's list, filtered to these records, when it has such a filter.
+    url: str = ""
 
 
 def _related_label_fields(fk: models.ForeignKey) -> list[str]:
@@ -173,11 +177,17 @@ def record_references(*, obj: models.Model, limit: int = 5) -> list[Reference]:
             examples = tuple(str(o) for o in qs.select_related().order_by("pk")[:limit])
         else:
             examples = tuple(str(v) for v in qs.order_by(key).values_list(key, flat=True)[:limit])
+        table = TABLES_BY_MODEL.get(rel.related_model)
+        url = ""
+        if table is not None and rel.field.name in table.filters:
+            list_url = reverse(f"erp:{table.slug}-list")
+            url = f"{list_url}?{urlencode({rel.field.name: obj.pk})}"
         references.append(
             Reference(
                 table_name=str(rel.related_model._meta.verbose_name_plural),
                 count=count,
                 examples=examples,
+                url=url,
             )
         )
     return references

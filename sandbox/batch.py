@@ -172,74 +172,80 @@ def execute(api: Api, req: Request) -> Response:
         if op.content_id and entity:
             content_ids[f"${op.content_id}"] = entity
 
-    for item in items:
-        failed: Response | None = None
-        if isinstance(item, Operation):
-            if item.method not in ("GET", "POST", "PATCH", "PUT", "DELETE"):
-                response = error_response(
-                    ApiError(400, CODE_INVALID_ARGUMENT, f"Unsupported method {item.method}.")
-                )
+    # one SQLite transaction for the whole batch: every request or change set is its own
+    # savepoint, so a failure undoes exactly that part
+    with api.store.transaction():
+        for item in items:
+            failed: Response | None = None
+            if isinstance(item, Operation):
+                if item.method not in ("GET", "POST", "PATCH", "PUT", "DELETE"):
+                    response = error_response(
+                        ApiError(400, CODE_INVALID_ARGUMENT, f"Unsupported method {item.method}.")
+                    )
+                else:
+                    with api.store.savepoint() as undo:
+                        response = api.handle(sub_request(item))
+                        if response.status >= 400:
+                            undo()  # a failed request leaves nothing behind
+                remember(item, response)
+                chunks.append(b"--" + boundary.encode() + b"\r\n" + write_http(response, None))
+                if response.status >= 400:
+                    failed = response
             else:
-                response = api.handle(sub_request(item))
-            remember(item, response)
-            chunks.append(b"--" + boundary.encode() + b"\r\n" + write_http(response, None))
-            if response.status >= 400:
-                failed = response
-        else:
-            cs_boundary = f"changesetresponse_{uuid.uuid4()}"
-            responses: list[tuple[Operation, Response]] = []
-            try:
-                with api.store.transaction():
-                    for op in item.operations:
-                        if op.method == "GET":
-                            raise _ChangeSetFailure(
-                                op,
-                                error_response(
-                                    ApiError(
-                                        400,
-                                        CODE_INVALID_ARGUMENT,
-                                        "GET requests are not allowed inside a change set.",
-                                    )
-                                ),
-                            )
-                        try:
-                            response = api.dispatch(sub_request(op))
-                        except ApiError as exc:
-                            raise _ChangeSetFailure(op, error_response(exc)) from exc
-                        except ODataError as exc:
-                            raise _ChangeSetFailure(
-                                op, error_response(ApiError(400, exc.code, exc.message))
-                            ) from exc
-                        remember(op, response)
-                        responses.append((op, response))
-            except _ChangeSetFailure as failure:
-                for op, _ in responses:
-                    content_ids.pop(f"${op.content_id}", None)
-                failed = failure.response
-                chunks.append(
-                    b"--"
-                    + boundary.encode()
-                    + b"\r\n"
-                    + write_http(failure.response, failure.op.content_id)
-                )
-            else:
-                inner = b"".join(
-                    b"--" + cs_boundary.encode() + b"\r\n" + write_http(resp, op.content_id)
-                    for op, resp in responses
-                )
-                chunks.append(
-                    b"--"
-                    + boundary.encode()
-                    + b"\r\n"
-                    + f"Content-Type: multipart/mixed; boundary={cs_boundary}\r\n\r\n".encode()
-                    + inner
-                    + b"--"
-                    + cs_boundary.encode()
-                    + b"--\r\n"
-                )
-        if failed is not None and not continue_on_error:
-            outer_status = failed.status
-            break
+                cs_boundary = f"changesetresponse_{uuid.uuid4()}"
+                responses: list[tuple[Operation, Response]] = []
+                try:
+                    with api.store.savepoint():
+                        for op in item.operations:
+                            if op.method == "GET":
+                                raise _ChangeSetFailure(
+                                    op,
+                                    error_response(
+                                        ApiError(
+                                            400,
+                                            CODE_INVALID_ARGUMENT,
+                                            "GET requests are not allowed inside a change set.",
+                                        )
+                                    ),
+                                )
+                            try:
+                                response = api.dispatch(sub_request(op))
+                            except ApiError as exc:
+                                raise _ChangeSetFailure(op, error_response(exc)) from exc
+                            except ODataError as exc:
+                                raise _ChangeSetFailure(
+                                    op, error_response(ApiError(400, exc.code, exc.message))
+                                ) from exc
+                            remember(op, response)
+                            responses.append((op, response))
+                except _ChangeSetFailure as failure:
+                    for op, _ in responses:
+                        content_ids.pop(f"${op.content_id}", None)
+                    failed = failure.response
+                    chunks.append(
+                        b"--"
+                        + boundary.encode()
+                        + b"\r\n"
+                        + write_http(failure.response, failure.op.content_id)
+                    )
+                else:
+                    inner = b"".join(
+                        b"--" + cs_boundary.encode() + b"\r\n" + write_http(resp, op.content_id)
+                        for op, resp in responses
+                    )
+                    chunks.append(
+                        b"--"
+                        + boundary.encode()
+                        + b"\r\n"
+                        + f"Content-Type: multipart/mixed; boundary={cs_boundary}\r\n\r\n".encode()
+                        + inner
+                        + b"--"
+                        + cs_boundary.encode()
+                        + b"--\r\n"
+                    )
+            if failed is not None and not continue_on_error:
+                outer_status = failed.status
+                break
     body = b"".join(chunks) + b"--" + boundary.encode() + b"--\r\n"
     return Response(
         outer_status,

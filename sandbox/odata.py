@@ -131,7 +131,7 @@ TOKEN_RE = re.compile(
   | (?P<dt>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2})?)
   | (?P<date>\d{4}-\d{2}-\d{2})
   | (?P<num>[+-]?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?[mMdDfF]?)
-  | (?P<punct>[(),])
+  | (?P<punct>[(),=\[\]])
   | (?P<ident>[A-Za-z_@$][A-Za-z0-9_./@$]*)
     )""",
     re.VERBOSE,
@@ -313,17 +313,52 @@ class FilterParser:
             if tok.kind == ",":
                 self.take()
                 continue
-            # Microsoft.Dynamics.CRM.In(PropertyName='x',PropertyValues=[...]) style is not
-            # supported; named args of the simple form Name=value are.
+            # Microsoft.Dynamics.CRM query functions take named parameters: Name='x' or Name=[..]
             if (
                 tok.kind == "ident"
                 and self.i + 1 < len(self.tokens)
-                and self.tokens[self.i + 1].kind == "eq"
+                and self.tokens[self.i + 1].kind == "="
             ):
-                raise ODataError(f"The function '{name}' is not supported by the sandbox.")
+                self.take()
+                self.take("=")
+                if (nxt := self.peek()) is not None and nxt.kind == "[":
+                    self.take("[")
+                    values: list[Any] = []
+                    while (item := self.take()).kind != "]":
+                        if item.kind == "lit":
+                            values.append(item.value)
+                        elif item.kind != ",":
+                            raise ODataError(f"Syntax error in $filter '{self.text}'.")
+                    named[tok.value] = values
+                else:
+                    named[tok.value] = self.take("lit").value
+                continue
             args.append(self.parse_operand())
         lname = name.lower()
-        del named
+        crm = lname.removeprefix("microsoft.dynamics.crm.")
+        if lname.startswith("microsoft.dynamics.crm.") and "PropertyName" in named:
+            prop = str(named["PropertyName"])
+            self.paths.add(prop)
+            if crm in ("in", "notin"):
+                wanted = {_norm(v) for v in named.get("PropertyValues", [])}
+                negate = crm == "notin"
+                return lambda r: (r(prop) is not None and _norm(r(prop)) in wanted) != negate
+            if crm in ("onorafter", "onorbefore", "on"):
+                day = str(named.get("PropertyValue", ""))[:10]
+
+                def on(r: Callable[[str], Any]) -> bool:
+                    value = r(prop)
+                    if value is None:
+                        return False
+                    date = str(value)[:10]
+                    if crm == "on":
+                        return date == day
+                    return date >= day if crm == "onorafter" else date <= day
+
+                return on
+            if crm in ("equal", "notequal"):
+                value = named.get("PropertyValue")
+                return lambda r: _compare("eq" if crm == "equal" else "ne", r(prop), value)
         if lname in ("contains", "startswith", "endswith") and len(args) == 2:
             a, b = args
 

@@ -11,7 +11,7 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -99,6 +99,30 @@ class Store:
                 self._committed = self._version
             finally:
                 self._local.depth = 0
+
+    @contextmanager
+    def savepoint(self) -> Iterator[Callable[[], None]]:
+        """A nested atomic unit inside the current transaction; yields a function that
+        undoes it (the caller decides from the answer, not from an exception)."""
+        self._local.savepoints = getattr(self._local, "savepoints", 0) + 1
+        name = f"sp{self._local.savepoints}"
+        self.conn.execute(f"SAVEPOINT {name}")
+        undone = False
+
+        def undo() -> None:
+            nonlocal undone
+            self.conn.execute(f"ROLLBACK TO {name}")
+            undone = True
+
+        try:
+            yield undo
+        except BaseException:
+            if not undone:
+                self.conn.execute(f"ROLLBACK TO {name}")
+            raise
+        finally:
+            self.conn.execute(f"RELEASE {name}")
+            self._local.savepoints -= 1
 
     @property
     def in_transaction(self) -> bool:

@@ -146,3 +146,9 @@ class ConnectionChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.field} @ {self.changed_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def field_label(self) -> str:
+        from .services import FIELD_LABELS
+
+        return str(FIELD_LABELS.get(self.field, self.field))

@@ -1,5 +1,6 @@
 """Reads: the saved connection, and checks that read the CRM through the Dataverse client."""
 
+import dataclasses
 import uuid
 from dataclasses import dataclass, field
 
@@ -27,17 +28,26 @@ def crm_connection_get() -> CrmConnection | None:
     return CrmConnection.objects.filter(pk=CrmConnection.SINGLETON_ID).first()
 
 
-def crm_connection_settings() -> ConnectionSettings | None:
-    """The saved connection's settings with the decrypted client secret, or None."""
+def crm_connection_settings(*, interactive: bool = False) -> ConnectionSettings | None:
+    """The saved connection's settings with the decrypted client secret, or None.
+
+    `interactive` settings fail fast (one attempt, short connect timeout) for pages a person waits
+    on; background jobs keep the client's retries.
+    """
     connection = crm_connection_get()
     if connection is None:
         return None
-    return ConnectionSettings(
+    settings_ = ConnectionSettings(
         environment_url=connection.environment_url,
         token_url=connection.token_url,
         client_id=connection.client_id,
         client_secret=connection.client_secret,
     )
+    if interactive:
+        settings_ = dataclasses.replace(
+            settings_, connect_timeout=5.0, read_timeout=60.0, max_attempts=1
+        )
+    return settings_
 
 
 def connection_change_list(*, limit: int = 100) -> QuerySet[ConnectionChange]:

@@ -22,6 +22,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.debug import sensitive_variables
 
 from dataverse import errors as dv
@@ -280,30 +281,35 @@ def crm_connection_record_write(
 
 # (model field, label) of every setting recorded in the history; secrets only as "changed".
 TRACKED_FIELDS = [
-    ("environment_url", _("environment URL")),
-    ("token_url", _("token URL")),
-    ("client_id", _("client id")),
-    ("integration_user_name", _("integration user")),
-    ("crm_base_currency", _("CRM base currency")),
-    ("solution_imported", _("integration solution imported")),
-    ("roles_assigned", _("integration roles assigned")),
-    ("sync_areas", _("areas to synchronize")),
-    ("owner_mode", _("owner of new CRM records")),
-    ("default_owner_name", _("default owner")),
-    ("availability_enabled", _("item availability web service published")),
-    ("availability_user", _("item availability web service user")),
-    ("availability_service_url", _("item availability service URL")),
-    ("sales_order_integration", _("sales order integration")),
-    ("order_processor_name", _("CRM user processing orders")),
-    ("auto_create_sales_orders", _("automatically create sales orders")),
-    ("is_enabled", _("integration enabled")),
-    ("disable_reason", _("disable reason")),
+    ("environment_url", gettext_lazy("environment URL")),
+    ("token_url", gettext_lazy("token URL")),
+    ("client_id", gettext_lazy("client id")),
+    ("integration_user_name", gettext_lazy("integration user")),
+    ("crm_base_currency", gettext_lazy("CRM base currency")),
+    ("solution_imported", gettext_lazy("integration solution imported")),
+    ("roles_assigned", gettext_lazy("integration roles assigned")),
+    ("sync_areas", gettext_lazy("areas to synchronize")),
+    ("owner_mode", gettext_lazy("owner of new CRM records")),
+    ("default_owner_name", gettext_lazy("default owner")),
+    ("availability_enabled", gettext_lazy("item availability web service published")),
+    ("availability_user", gettext_lazy("item availability web service user")),
+    ("availability_service_url", gettext_lazy("item availability service URL")),
+    ("sales_order_integration", gettext_lazy("sales order integration")),
+    ("order_processor_name", gettext_lazy("CRM user processing orders")),
+    ("auto_create_sales_orders", gettext_lazy("automatically create sales orders")),
+    ("is_enabled", gettext_lazy("integration enabled")),
+    ("disable_reason", gettext_lazy("disable reason")),
 ]
 SECRET_FIELDS = [
-    ("client_secret", _("client secret")),
-    ("availability_key", _("web service access key")),
+    ("client_secret", gettext_lazy("client secret")),
+    ("availability_key", gettext_lazy("web service access key")),
 ]
 CHANGED = "changed"
+FIELD_LABELS = {
+    **dict(TRACKED_FIELDS),
+    **dict(SECRET_FIELDS),
+    "synchronization_setup": gettext_lazy("synchronization setup"),
+}
 
 
 def _display(value: Any) -> str:
@@ -519,7 +525,7 @@ def connection_enable(
 ) -> CrmConnection:
     """Test the connection and the integration user again, then resume every scheduled job."""
     connection = _connection_required()
-    settings_ = selectors.crm_connection_settings()
+    settings_ = selectors.crm_connection_settings(interactive=True)
     check = selectors.crm_connection_check(connection=settings_)
     user = selectors.integration_user_check(connection=settings_, user_id=check.user_id)
     if user.missing_roles:
@@ -687,7 +693,7 @@ def connection_solution_redeploy(
     *, admin_username: str, admin_password: str, actor: AbstractBaseUser | None
 ) -> SolutionResult:
     connection = _connection_required()
-    settings_ = selectors.crm_connection_settings()
+    settings_ = selectors.crm_connection_settings(interactive=True)
     check = selectors.crm_connection_check(connection=settings_)
     result = solution_deploy(
         connection=settings_,

@@ -363,7 +363,9 @@ def _initial(connection: Any) -> dict[str, Any]:
 
 def _settings_form(connection: Any, data: Any = None) -> forms.ConnectionSettingsForm:
     try:
-        users = selectors.crm_user_list(connection=selectors.crm_connection_settings())
+        users = selectors.crm_user_list(
+            connection=selectors.crm_connection_settings(interactive=True)
+        )
     except SetupProblem:
         users = []
     return forms.ConnectionSettingsForm(
@@ -455,9 +457,12 @@ def connection_page(request: HttpRequest) -> HttpResponse:
                 messages.info(request, form.url_notice)
             messages.success(request, _("The connection settings are saved."))
         elif action == "test":
-            check = selectors.crm_connection_check(connection=selectors.crm_connection_settings())
+            check = selectors.crm_connection_check(
+                connection=selectors.crm_connection_settings(interactive=True)
+            )
             user = selectors.integration_user_check(
-                connection=selectors.crm_connection_settings(), user_id=check.user_id
+                connection=selectors.crm_connection_settings(interactive=True),
+                user_id=check.user_id,
             )
             messages.success(
                 request,

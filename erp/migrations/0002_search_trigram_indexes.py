@@ -12,7 +12,9 @@ the migration warns and leaves search unindexed instead of failing.
 
 import logging
 
-from django.db import migrations, transaction
+from django.db import DatabaseError, migrations, transaction
+from django.db.backends.base.schema import BaseDatabaseSchemaEditor
+from django.db.migrations.state import StateApps
 
 logger = logging.getLogger(__name__)
 
@@ -28,13 +30,13 @@ def _index_name(table: str, column: str) -> str:
     return f"{table}_{column}_trgm"[:63]
 
 
-def create_indexes(apps, schema_editor) -> None:  # noqa: ANN001
+def create_indexes(apps: StateApps, schema_editor: BaseDatabaseSchemaEditor) -> None:
     if schema_editor.connection.vendor != "postgresql":
         return
     try:
         with transaction.atomic(using=schema_editor.connection.alias):
             schema_editor.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
-    except Exception as exc:  # noqa: BLE001 - any refusal means "no extension", not a failure
+    except DatabaseError as exc:
         logger.warning("pg_trgm is not available (%s); ERP search stays unindexed.", exc)
         return
     for table, columns in SEARCH_COLUMNS.items():
@@ -45,7 +47,7 @@ def create_indexes(apps, schema_editor) -> None:  # noqa: ANN001
             )
 
 
-def drop_indexes(apps, schema_editor) -> None:  # noqa: ANN001
+def drop_indexes(apps: StateApps, schema_editor: BaseDatabaseSchemaEditor) -> None:
     if schema_editor.connection.vendor != "postgresql":
         return
     for table, columns in SEARCH_COLUMNS.items():

@@ -439,7 +439,44 @@ def test_write_many_updates_and_upserts_by_alternate_key(crm, method):
     assert sorted(_names(crm, f"up2-{tag}-")) == [f"up2-{tag}-{n}" for n in range(3)]
     assert _names(crm, f"up-{tag}-") == []
     missing = crm.write_many(
-        "accounts", [{"accountid": str(uuid.uuid4()), "name": "ghost"}], operation="update",
+        "accounts",
+        [{"accountid": str(uuid.uuid4()), "name": "ghost"}],
+        operation="update",
         method=method,
     )
     assert isinstance(missing[0].error, errors.NotFound)
+
+
+def test_a_broken_solution_file_is_reported_as_a_failed_import(sandbox, tmp_path):
+    admin = DataverseClient(
+        sandbox_settings(
+            sandbox,
+            tmp_path,
+            client_secret="",
+            username="admin@sandbox.example",
+            password="Sandbox-Admin-1!",
+        )
+    )
+    result = admin.import_solution(b"this is not a zip file")
+    assert not result.success
+    assert result.message
+    admin.close()
+
+
+def test_parallel_writes_under_throttling_write_every_record_once(crm, configured):
+    prefix = f"thr-{uuid.uuid4().hex[:8]}-"
+    crm.whoami()
+    configured.control("config", {"rate_limit_requests": 8, "rate_limit_window_seconds": 2})
+    results = crm.write_many(
+        "accounts",
+        [{"name": f"{prefix}{n:04d}"} for n in range(1500)],
+        chunk_size=50,
+        parallelism=4,
+        method="batch",
+    )
+    configured.control("config", {"rate_limit_requests": 0})
+    assert all(r.ok for r in results)
+    stats = crm.stats.snapshot()
+    assert stats["throttled"] >= 1 and stats["throttle_wait_seconds"] > 0
+    names = _names(crm, prefix)
+    assert len(names) == len(set(names)) == 1500

@@ -94,6 +94,7 @@ def test_bearer_challenge_refreshes_once_then_fails(replay, replay_client):
     with pytest.raises(errors.AuthenticationFailed) as caught:
         replay_client().whoami()
     assert caught.value.status == 401
+    assert caught.value.message.endswith("The access token is missing.")
     assert len(replay.api_requests()) == 2  # the first try and one retry with a new token
     assert sum("/oauth2/" in r.path for r in replay.received) == 2
 
@@ -278,6 +279,8 @@ def test_upsert_by_alternate_key_create_update_and_representation(replay, replay
     assert replay.api_requests()[-1].path == path
     assert result.entity_url == f"{replay.url}{path}" and result.id is None
     assert result.created is None
+    replay.add("PATCH", path, _recorded("16", "Update with upsert - Response"))
+    assert client.upsert("example_records", key, {"example_name": "2:2 Updated"}).entity_url
     client.register_table("example_records", "example_record")
     key3 = {"example_key1": 3, "example_key2": 3}
     path3 = "/api/data/v9.2/example_records(example_key1=3,example_key2=3)"
@@ -658,3 +661,27 @@ def test_create_multiple_ids_and_update_multiple(replay, replay_client):
     ]
     updated = client.write_many("sample_examples", updates, operation="update", method="bulk")
     assert all(r.ok for r in updated) and updated[0].id == results[0].id
+
+
+def test_every_published_response_section_is_read():
+    """Every `### ... Response` section of every example parses to a status (loader sanity)."""
+    from .replay import EXAMPLES_DIR, sections
+
+    statuses = {}
+    for path in sorted(EXAMPLES_DIR.glob("*.http")):
+        prefix = path.name[:2]
+        for heading, text in sections(prefix):
+            lowered = heading.lower()
+            # 02's token responses are published as bodies only (covered by the token tests).
+            if (
+                "response" in lowered
+                and ("request" not in lowered or lowered.startswith("response"))
+                and "no response" not in lowered
+                and prefix != "02"
+            ):
+                statuses[(prefix, heading)] = parse_response(text).status
+    files_with_responses = {p for p, _ in statuses}
+    # Every example but 02 (bodies only) has at least one full response section.
+    assert files_with_responses == {f"{n:02d}" for n in range(1, 35)} - {"02"}
+    assert statuses[("25", "Example A - Response")] == 400
+    assert statuses[("20", "Response")] == 304

@@ -187,8 +187,11 @@ def test_deleting_a_currency_in_use_says_who_uses_it_and_deletes_nothing(
     html = response.content.decode()
     assert response.status_code == 409
     assert "EUR cannot be deleted because other records use this currency." in html
-    assert "Customers: 2 records (CU000001, CU000002)" in html
-    assert "Sales prices: 1 record (" in html
+    assert (
+        f'Customers: <a href="/erp/customers/?currency={eur.pk}">2 records</a> (CU000001, CU000002)'
+        in html
+    )
+    assert f'Sales prices: <a href="/erp/sales-prices/?currency={eur.pk}">1 record</a> (' in html
     assert Currency.objects.filter(pk=eur.pk).exists()
     assert SalesPrice.objects.count() == 1
 

@@ -8,6 +8,7 @@ import pytest
 from django.contrib.auth import authenticate
 from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
+from django.utils import translation
 
 from accounts import roles
 
@@ -16,7 +17,9 @@ pytestmark = pytest.mark.django_db
 
 def run_ensure_admin() -> str:
     out = io.StringIO()
-    call_command("ensure_admin", stdout=out)
+    # Another test's Spanish request may have left Spanish active in this thread.
+    with translation.override("en"):
+        call_command("ensure_admin", stdout=out)
     return out.getvalue()
 
 

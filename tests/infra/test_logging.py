@@ -8,6 +8,9 @@ import pytest
 
 from core.logging import RedactSecretsFilter
 
+# A logger of our own: application loggers' levels may be changed by other tests' commands.
+LOGGER = "tests.infra.redaction"
+
 
 @pytest.fixture
 def console() -> Iterator[io.StringIO]:
@@ -26,7 +29,7 @@ def console() -> Iterator[io.StringIO]:
 
 
 def test_client_secret_in_a_token_request_body_is_masked(console: io.StringIO) -> None:
-    logging.getLogger("dataverse.client").warning(
+    logging.getLogger(LOGGER).warning(
         "token request failed: %s",
         "grant_type=client_credentials&client_id=abc&client_secret=s3cr3t-Value&scope=x",
     )
@@ -38,7 +41,7 @@ def test_client_secret_in_a_token_request_body_is_masked(console: io.StringIO) -
 
 
 def test_bearer_token_in_a_header_dump_is_masked(console: io.StringIO) -> None:
-    logging.getLogger("dataverse.client").error(
+    logging.getLogger(LOGGER).error(
         "request headers: %r", {"Authorization": "Bearer eyJhbGciOi.payload.sig"}
     )
 
@@ -51,7 +54,7 @@ def test_password_in_an_exception_traceback_is_masked(console: io.StringIO) -> N
     try:
         raise ValueError("login refused for body username=admin&password=Hunter-2-secret")
     except ValueError:
-        logging.getLogger("setup_wizard").exception("administrator sign-in failed")
+        logging.getLogger(LOGGER).exception("administrator sign-in failed")
 
     output = console.getvalue()
     assert "administrator sign-in failed" in output
@@ -61,6 +64,6 @@ def test_password_in_an_exception_traceback_is_masked(console: io.StringIO) -> N
 
 
 def test_ordinary_messages_pass_unchanged(console: io.StringIO) -> None:
-    logging.getLogger("syncjobs").warning("synchronized %d of %d customers", 40, 41)
+    logging.getLogger(LOGGER).warning("synchronized %d of %d customers", 40, 41)
 
     assert "synchronized 40 of 41 customers" in console.getvalue()

@@ -775,3 +775,23 @@ def test_start_options_and_restart_keep_settings_and_imported_tables(tmp_path) -
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_dataverse_query_functions_in_filters(crm: Crm) -> None:
+    crm.create("accounts", {"name": "In one", "accountnumber": "IN-1"})
+    crm.create("accounts", {"name": "In two", "accountnumber": "IN-2"})
+    response = crm.get(
+        "accounts?$select=name&$orderby=name&$filter=Microsoft.Dynamics.CRM.In("
+        "PropertyName='accountnumber',PropertyValues=['in-1','IN-2','nope'])"
+    )
+    assert [r["name"] for r in response.json()["value"]] == ["In one", "In two"]
+    today = time.strftime("%Y-%m-%d", time.gmtime())
+    recent = crm.get(
+        "accounts?$select=name&$filter=Microsoft.Dynamics.CRM.OnOrAfter("
+        f"PropertyName='createdon',PropertyValue='{today}') and startswith(name,'In ')"
+    )
+    assert len(recent.json()["value"]) == 2
+    unknown = crm.get(
+        "accounts?$filter=Microsoft.Dynamics.CRM.In(PropertyName='nope',PropertyValues=['x'])"
+    )
+    assert unknown.status_code == 400

@@ -122,7 +122,7 @@ def test_history_records_who_changed_what_without_secret_values(
     assert change.changed_by == integration_admin
     assert change.new_value == "customers, contacts"
     page = admin_client.get("/connection/").content.decode()
-    assert "sync_areas" in page
+    assert "Areas to synchronize" in page
     for row in ConnectionChange.objects.all():
         assert crm.client_secret not in row.old_value + row.new_value
 
@@ -222,3 +222,14 @@ def test_default_owner_is_chosen_from_crm_users(admin_client, saved_connection) 
     connection = CrmConnection.objects.get()
     assert str(connection.default_owner_id) == seed.ADMIN_USER_ID
     assert connection.default_owner_name
+
+
+def test_only_integration_administrators_may_open_the_connection_page(
+    client, saved_connection
+) -> None:  # noqa: ANN001
+    from .conftest import UserFactory
+
+    client.force_login(UserFactory())
+    assert client.get("/connection/").status_code == 403
+    assert client.post("/connection/", {"action": "disable"}).status_code == 403
+    assert CrmConnection.objects.get().is_enabled

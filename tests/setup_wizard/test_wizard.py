@@ -208,6 +208,10 @@ def test_the_whole_wizard_saves_an_enabled_connection_with_default_mappings(
         "finish",
         availability={"publish": "on", "user": str(erp_user.pk), "key_action": "generate"},
     )
+    # Mid-wizard the session holds the client secret only encrypted, the admin password not at all.
+    sessions = " ".join(str(session.get_decoded()) for session in Session.objects.all())
+    assert crm.admin_password not in sessions and crm.client_secret not in sessions
+    assert "crm-client_secret" in sessions
     response = post_step(admin_client, "finish", {"enable": "on"})
     while response.status_code == 302 and "/complete/" not in response["Location"]:
         response = admin_client.get(response["Location"])
@@ -323,3 +327,19 @@ def test_running_the_wizard_again_starts_from_the_saved_settings(
     assert crm.client_secret not in text
     response = post_step(admin_client, "crm", crm_data(crm, client_secret=""))
     assert response["Location"].endswith("/setup/solution/")
+
+
+def test_a_default_owner_must_be_chosen_from_the_crm_users(admin_client, crm) -> None:  # noqa: ANN001
+    from sandbox import seed
+
+    walk_to(admin_client, crm, "areas")
+    page = _page_text(admin_client.get("/setup/areas/"))
+    assert seed.ADMIN_USER_ID in page and seed.DISABLED_USER_ID not in page
+    response = post_step(admin_client, "areas", {"areas": ["customers"], "owner_mode": "default"})
+    assert "Choose the CRM user who owns new CRM records" in _page_text(response)
+    response = post_step(
+        admin_client,
+        "areas",
+        {"areas": ["customers"], "owner_mode": "default", "default_owner": seed.ADMIN_USER_ID},
+    )
+    assert response["Location"].endswith("/setup/availability/")
