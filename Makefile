@@ -27,7 +27,7 @@ $(PY):
 		exit 1; \
 	fi; \
 	echo "Creating $(VENV) with $$py ($$($$py --version))"; \
-	$$py -m venv $(VENV) || { echo "Could not create $(VENV); on Debian/Ubuntu install python3-venv." >&2; exit 1; }
+	$$py -m venv $(VENV) || { rm -rf $(VENV); echo "Could not create $(VENV); on Debian/Ubuntu install python3-venv." >&2; exit 1; }
 
 # Stamp files: reinstall only when pyproject.toml is newer than the last install.
 $(VENV)/.installed-run: pyproject.toml | $(PY)

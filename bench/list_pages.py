@@ -136,6 +136,8 @@ def main() -> int:
             else:
                 page = Paginator(rows, PAGE_SIZE).get_page(page_no)
             list(page.object_list)
+            # The page shows the number of pages (its page links), so it counts the rows.
+            _pages = page.paginator.num_pages
 
         page_ms = measure(page_request, args.repeat)
         query_ms = measure(bare_query, args.repeat)

@@ -129,7 +129,7 @@ class ConnectionSettings:
     parallelism: int = 4
     verify_tls: bool | str = True
     throttle_dir: str | None = None  # default: CRM_THROTTLE_DIR or <var>/throttle
-    throttle_redis_url: str | None = None  # default: CRM_THROTTLE_REDIS_URL
+    throttle_redis_url: str | None = None  # None: CRM_THROTTLE_REDIS_URL; "": file store
 
     @property
     def base_url(self) -> str:
@@ -285,7 +285,9 @@ class DataverseClient:
         self._tables: dict[str, tuple[str, str]] = {}  # set -> (logical name, primary key)
         self._no_bulk: set[tuple[str, str]] = set()
         self._dop_hint: int | None = None
-        redis_url = settings.throttle_redis_url or _env_default("CRM_THROTTLE_REDIS_URL")
+        redis_url = settings.throttle_redis_url
+        if redis_url is None:  # "" means: no Redis, use the file store
+            redis_url = _env_default("CRM_THROTTLE_REDIS_URL")
         throttle_dir = settings.throttle_dir or _env_default("CRM_THROTTLE_DIR")
         if not throttle_dir:
             throttle_dir = str(_default_var_dir() / "throttle")
@@ -535,6 +537,7 @@ class DataverseClient:
                     time.sleep(self._backoff(attempt))
                     continue
             self.stats.add(errors=1)
+            error.retried = attempt > 0 or throttles > 0
             raise error
 
     def _json(self, response: requests.Response) -> Any:
@@ -1018,8 +1021,14 @@ class DataverseClient:
         return UpsertResult(id=record_id, created=created, entity_url=entity_url)
 
     def delete(self, entity_set: str, key: Any, if_match: str | None = None) -> None:
+        """Delete a row. NotFound only if it was never there (not after a committed retry)."""
         headers = {"If-Match": if_match} if if_match else None
-        self.request("DELETE", f"{entity_set}({format_key(key)})", headers=headers)
+        try:
+            self.request("DELETE", f"{entity_set}({format_key(key)})", headers=headers)
+        except errors.NotFound as exc:
+            if not exc.retried:
+                raise
+            logger.info("delete %s(%s): gone after a retry, treated as done", entity_set, key)
 
     def associate(
         self,
@@ -1029,12 +1038,19 @@ class DataverseClient:
         target_set: str,
         target_id: Any,  # noqa: A002
     ) -> None:
-        """Add a row to a collection-valued navigation property (1:N or N:N) with `$ref`."""
-        self.request(
-            "POST",
-            f"{entity_set}({format_key(id)})/{navigation}/$ref",
-            json_body={"@odata.id": f"{self.api_root}{target_set}({format_key(target_id)})"},
-        )
+        """Add a row to a collection-valued navigation property (1:N or N:N) with `$ref`.
+
+        An N:N link that already exists (also after a retried call that had committed) is
+        success.
+        """
+        try:
+            self.request(
+                "POST",
+                f"{entity_set}({format_key(id)})/{navigation}/$ref",
+                json_body={"@odata.id": f"{self.api_root}{target_set}({format_key(target_id)})"},
+            )
+        except errors.Duplicate:
+            logger.info("%s(%s)/%s already holds %s", entity_set, id, navigation, target_id)
 
     def set_reference(
         self,

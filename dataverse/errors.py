@@ -32,6 +32,9 @@ class DataverseError(Exception):
     """Base class: anything the CRM (or the way to it) answered that is not a success."""
 
     permanent: bool = True
+    # True when the client had sent the request more than once: an earlier attempt may have
+    # been carried out (a 404 on a retried delete means "already deleted").
+    retried: bool = False
 
     def __init__(
         self,

@@ -20,7 +20,7 @@ from rest_framework.serializers import as_serializer_error
 from accounts.roles import ErpApiPermission
 from erp import services
 from erp.filters import FILTERSETS
-from erp.tables import TABLES, Table, key_field
+from erp.tables import BIG_TABLES, TABLES, Table, key_field
 
 MAX_PAGE_SIZE = 1000
 
@@ -47,6 +47,10 @@ class RecordSerializer(serializers.ModelSerializer):
         if relation_info.to_many:
             return field_class, kwargs
         kwargs["slug_field"] = key_field(relation_info.related_model)
+        if relation_info.related_model in BIG_TABLES:
+            # The browsable API's form would render up to 1,000 options per field; the number
+            # is typed instead, as on the list pages.
+            kwargs["style"] = {"base_template": "input.html"}
         return serializers.SlugRelatedField, kwargs
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:

@@ -544,6 +544,21 @@ class Api:
             resolve = self.resolver(table, row, cache)
             return [resolve(p) for p, _ in orderby] + [row[pk]]
 
+        if not any(desc for _, desc in orderby):
+            # all ascending (the incremental-sync pattern): a native tuple sort, nulls first,
+            # strings case-insensitive, like the comparator below
+            def sortable(values: list[Any]) -> tuple[Any, ...]:
+                return tuple(
+                    (0,) if v is None else (1, v.lower(), v) if isinstance(v, str) else (1, v, v)
+                    for v in values
+                )
+
+            try:
+                ordered = sorted(rows, key=lambda r: sortable(key_of(r)))
+                return ordered, key_of, sortable
+            except TypeError:
+                pass  # mixed value types in one column: fall back to the comparator
+
         directions = [d for _, d in orderby] + [False]
 
         def cmp(a: list[Any], b: list[Any]) -> int:
@@ -1260,6 +1275,8 @@ class Api:
                     if not isinstance(value, str):
                         raise ApiError(400, CODE_BAD_PROPERTY, f"Invalid value for '{name}'.")
                     ref_table, ref_id = self.resolve_reference(req, value)
+                    if ref_table.logical in lk.also:
+                        target = ref_table.logical
                     if ref_table.logical != target:
                         raise ApiError(
                             400,

@@ -83,7 +83,8 @@ class SandboxApp:
         return [body]
 
     def route(self, environ: dict[str, Any]) -> Response:
-        path = environ.get("PATH_INFO", "") or "/"
+        # WSGI hands PATH_INFO over as latin-1 decoded bytes; URLs carry UTF-8
+        path = (environ.get("PATH_INFO", "") or "/").encode("latin-1").decode("utf-8", "replace")
         method = environ.get("REQUEST_METHOD", "GET").upper()
         if path.startswith("/_sandbox/"):
             return self.control_endpoint(environ, method, path[len("/_sandbox/") :])
@@ -269,7 +270,29 @@ class SandboxApp:
         user = self.authenticate(environ, headers)
         if isinstance(user, Response):
             return user
+        if not user:
+            return error_response(
+                ApiError(403, "0x80072560", "The user is not a member of the organization.")
+            )
+        started = time.monotonic()
         decision = self.control.decide(user, method, path)
+        try:
+            return self.api_call(environ, method, path, resource, version, headers, user, decision)
+        finally:
+            if decision.counted:
+                self.control.done(user, started)
+
+    def api_call(
+        self,
+        environ: dict[str, Any],
+        method: str,
+        path: str,
+        resource: str,
+        version: str,
+        headers: dict[str, str],
+        user: str,
+        decision: Any,
+    ) -> Response:
         request_id = f"{self.boot_id}{next(self.request_counter):012x}"
         extra_headers = [
             ("REQ_ID", request_id),
@@ -285,14 +308,12 @@ class SandboxApp:
             retry = decision.throttled_retry_after or (fault.retry_after if fault else 1)
             limit = self.settings.rate_limit_requests or 6000
             window = int(self.settings.rate_limit_window_seconds)
+            message = decision.throttle_message or (
+                f"Number of requests exceeded the limit of {limit} over time window of "
+                f"{window} seconds."
+            )
             response = error_response(
-                ApiError(
-                    429,
-                    "0x80072322",
-                    f"Number of requests exceeded the limit of {limit} over time window of "
-                    f"{window} seconds.",
-                    [("Retry-After", str(retry))],
-                )
+                ApiError(429, decision.throttle_code, message, [("Retry-After", str(retry))])
             )
             response.headers += extra_headers
             return response

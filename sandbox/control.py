@@ -40,6 +40,8 @@ class Settings:
     change_tracking_expiry_seconds: float = 7 * 24 * 3600
     rate_limit_requests: int = 0  # 0 = no service protection limit
     rate_limit_window_seconds: float = 300.0
+    execution_time_limit_seconds: float = 0.0  # combined per user per window; 0 = no limit
+    concurrency_limit: int = 0  # concurrent requests per user; 0 = no limit
     dop_hint: int = 8
     error_rate: float = 0.0
     error_status: int = 503
@@ -70,6 +72,8 @@ class Settings:
             "change_tracking_expiry_seconds": self.change_tracking_expiry_seconds,
             "rate_limit_requests": self.rate_limit_requests,
             "rate_limit_window_seconds": self.rate_limit_window_seconds,
+            "execution_time_limit_seconds": self.execution_time_limit_seconds,
+            "concurrency_limit": self.concurrency_limit,
             "dop_hint": self.dop_hint,
             "error_rate": self.error_rate,
             "error_status": self.error_status,
@@ -83,7 +87,10 @@ class Settings:
 class Decision:
     fault: FaultRule | None = None
     throttled_retry_after: int | None = None
+    throttle_code: str = "0x80072322"
+    throttle_message: str = ""
     commit_then_fail: bool = False
+    counted: bool = False  # the request holds a concurrency slot: call Control.done()
 
 
 class Control:
@@ -93,6 +100,8 @@ class Control:
         self.defaults.rules = [dataclasses.replace(rule) for rule in settings.rules]
         self.lock = threading.Lock()
         self.windows: dict[str, deque[float]] = defaultdict(deque)
+        self.executions: dict[str, deque[tuple[float, float]]] = defaultdict(deque)
+        self.in_flight: dict[str, int] = defaultdict(int)
         self.stats: dict[str, Any] = {"requests": 0, "throttled": 0, "faults": 0, "by_method": {}}
 
     def reset_settings(self) -> None:
@@ -103,6 +112,7 @@ class Control:
                     value = [dataclasses.replace(rule) for rule in value]
                 setattr(self.settings, name, value)
             self.windows.clear()
+            self.executions.clear()
 
     def remaining(self, user_id: str) -> int:
         limit = self.settings.rate_limit_requests or 6000
@@ -132,14 +142,52 @@ class Control:
                 if len(window) >= s.rate_limit_requests:
                     self.stats["throttled"] += 1
                     retry = math.ceil(window[0] + s.rate_limit_window_seconds - now)
-                    return Decision(throttled_retry_after=max(retry, 1))
+                    return Decision(
+                        throttled_retry_after=max(retry, 1),
+                        throttle_message=f"Number of requests exceeded the limit of "
+                        f"{s.rate_limit_requests} over time window of "
+                        f"{int(s.rate_limit_window_seconds)} seconds.",
+                    )
+            if s.execution_time_limit_seconds:
+                spent = self.executions[user_id]
+                while spent and spent[0][0] <= now - s.rate_limit_window_seconds:
+                    spent.popleft()
+                if sum(d for _, d in spent) > s.execution_time_limit_seconds:
+                    self.stats["throttled"] += 1
+                    retry = math.ceil(spent[0][0] + s.rate_limit_window_seconds - now)
+                    return Decision(
+                        throttled_retry_after=max(retry, 1),
+                        throttle_code="0x80072321",
+                        throttle_message="Combined execution time of incoming requests exceeded "
+                        f"limit of {int(s.execution_time_limit_seconds * 1000):,}  milliseconds "
+                        f"over time window of {int(s.rate_limit_window_seconds)} seconds. "
+                        "Decrease number of concurrent requests or reduce the duration of "
+                        "requests and try again later.",
+                    )
+            if s.concurrency_limit and self.in_flight[user_id] >= s.concurrency_limit:
+                self.stats["throttled"] += 1
+                return Decision(
+                    throttled_retry_after=1,
+                    throttle_code="0x80072326",
+                    throttle_message="Number of concurrent requests exceeded the limit of "
+                    f"{s.concurrency_limit}.",
+                )
+            self.in_flight[user_id] += 1
             window.append(now)
             if len(window) > 100000:
                 window.popleft()
             if s.error_rate and random.random() < s.error_rate:
                 self.stats["faults"] += 1
-                return Decision(fault=FaultRule(fault="error", status=s.error_status))
+                return Decision(fault=FaultRule(fault="error", status=s.error_status), counted=True)
             if s.commit_then_fail_rate and random.random() < s.commit_then_fail_rate:
                 self.stats["faults"] += 1
-                return Decision(commit_then_fail=True)
-        return Decision()
+                return Decision(commit_then_fail=True, counted=True)
+        return Decision(counted=True)
+
+    def done(self, user_id: str, started: float) -> None:
+        """A counted request finished: free its concurrency slot, add its execution time."""
+        now = time.monotonic()
+        with self.lock:
+            self.in_flight[user_id] = max(self.in_flight[user_id] - 1, 0)
+            if self.settings.execution_time_limit_seconds:
+                self.executions[user_id].append((now, now - started))

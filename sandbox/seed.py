@@ -35,14 +35,21 @@ DISABLED_USER_ID = "b1a7c0de-0000-4000-8000-000000000004"
 # The well-known public client id of Microsoft's Dataverse samples, accepted for password grants.
 SAMPLE_PUBLIC_CLIENT_ID = "51f81489-12ee-4a9e-aaae-a2591f45987d"
 
+SALES_TEAM_ID = "39e0dbe4-131b-e111-ba7e-78e7d1620f5e"
 UNIT_GROUP_ID = "c0ffee00-0000-4000-8000-000000000001"
 UNIT_PIECE_ID = "c0ffee00-0000-4000-8000-000000000002"
 PRICE_LIST_ID = "c0ffee00-0000-4000-8000-000000000003"
+
+# An app registration the directory knows but no systemuser is bound to: tokens are issued,
+# every Web API call answers 403 0x80072560 "The user is not a member of the organization."
+UNBOUND_CLIENT_ID = "5e1d6c7a-0d1b-4f1e-9c3a-2b7e8f9a0c03"
+UNBOUND_CLIENT_SECRET = "sandbox-unbound-app-secret"  # noqa: S105 - published sandbox credential
 
 # client id -> (secret, systemuserid)
 APPLICATIONS: dict[str, tuple[str, str]] = {
     INTEGRATION_CLIENT_ID: (INTEGRATION_CLIENT_SECRET, INTEGRATION_USER_ID),
     ADMIN_APP_CLIENT_ID: (ADMIN_APP_CLIENT_SECRET, ADMIN_APP_USER_ID),
+    UNBOUND_CLIENT_ID: (UNBOUND_CLIENT_SECRET, ""),
 }
 # username -> (password, systemuserid)
 INTERACTIVE_USERS: dict[str, tuple[str, str]] = {
@@ -117,6 +124,15 @@ def seed(api: Api) -> None:
     )
     create("businessunit", {"businessunitid": ROOT_BUSINESS_UNIT_ID, "name": "sandbox"})
     bu = f"/businessunits({ROOT_BUSINESS_UNIT_ID})"
+    create(
+        "team",
+        {
+            "teamid": SALES_TEAM_ID,
+            "name": "Sales Team",
+            "teamtype": 0,
+            "businessunitid@odata.bind": bu,
+        },
+    )
     for role_id, name in (
         (SYSTEM_ADMINISTRATOR_ROLE_ID, "System Administrator"),
         (SALESPERSON_ROLE_ID, "Salesperson"),
@@ -249,6 +265,8 @@ def seed(api: Api) -> None:
         create(
             "account",
             {
+                # one CRM-only account is owned by a team, like in Dataverse's own samples
+                **({"ownerid@odata.bind": f"/teams({SALES_TEAM_ID})"} if n == 3 else {}),
                 "accountid": stable_id("crm-account", name),
                 "name": name,
                 "address1_city": city,

@@ -47,6 +47,7 @@ class Lookup:
     required: bool = False
     create_only: bool = False
     read_only: bool = False
+    also: tuple[str, ...] = ()  # further tables the (single) navigation property accepts
 
 
 @dataclass(frozen=True)
@@ -119,7 +120,8 @@ SYSTEM_LOOKUPS = [
     Lookup("createdby", {"createdby": "systemuser"}, read_only=True),
     Lookup("modifiedby", {"modifiedby": "systemuser"}, read_only=True),
 ]
-OWNER_LOOKUP = Lookup("ownerid", {"ownerid": "systemuser"})
+# Owner: one navigation property `ownerid` that takes a systemuser or a team
+OWNER_LOOKUP = Lookup("ownerid", {"ownerid": "systemuser"}, also=("team",))
 CURRENCY_LOOKUP = Lookup("transactioncurrencyid", {"transactioncurrencyid": "transactioncurrency"})
 
 ACTIVE_STATES = {0: ("Active", 1), 1: ("Inactive", 2)}
@@ -228,6 +230,18 @@ def build_standard_tables() -> dict[str, Table]:
                 ManyToMany("systemuserroles_association", "role", "systemuserroles", "a")
             ],
             computed=("fullname",),
+            bulk=False,
+        ),
+        _table(
+            "team",
+            "teams",
+            "teamid",
+            "name",
+            [
+                Column("name", max_length=160, required=True),
+                Column("teamtype", CHOICE, options={0: "Owner", 1: "Access"}),
+            ],
+            [Lookup("businessunitid", {"businessunitid": "businessunit"})],
             bulk=False,
         ),
         _table(

@@ -19,6 +19,7 @@ from urllib.parse import quote
 
 import pytest
 import requests
+from django.utils import translation
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -223,3 +224,11 @@ def celery_worker_process(
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@pytest.fixture(autouse=True)
+def _reset_active_language() -> Iterator[None]:
+    """Django's test client leaves the language of the last request active in the thread; a
+    Spanish request must not turn the next test's messages Spanish."""
+    yield
+    translation.deactivate()

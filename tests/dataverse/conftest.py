@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -7,11 +8,27 @@ import pytest
 
 from dataverse.client import ConnectionSettings, DataverseClient
 from dataverse.throttle import reset_gates
+from tests.conftest import SandboxProcess, start_sandbox
 
 from .replay import ReplayServer, Route, section
 
 SANDBOX_CLIENT_ID = "5e1d6c7a-0d1b-4f1e-9c3a-2b7e8f9a0c01"
 SANDBOX_CLIENT_SECRET = "sandbox-integration-secret"
+
+
+@pytest.fixture(scope="package")
+def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxProcess]:
+    """Our own sandbox CRM: these tests write thousands of rows and change limits and faults,
+    which must not leak into other areas' tests that share the session sandbox."""
+    sb = start_sandbox(tmp_path_factory.mktemp("dataverse-sandbox"))
+    try:
+        yield sb
+    finally:
+        sb.proc.terminate()
+        try:
+            sb.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            sb.proc.kill()
 
 
 @pytest.fixture(autouse=True)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection
 
 from erp import demo, models
 
@@ -183,3 +184,17 @@ def test_two_runs_into_two_databases_give_the_same_data(tmp_path: Path) -> None:
     assert len(one["erp_customer"]) == 60
     assert len(one["erp_salesprice"]) > 0
     assert one == two
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="trigram indexes are PostgreSQL's")
+def test_search_indexes_survive_seeding_on_postgresql(db: None) -> None:
+    _seed()
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT indexname FROM pg_indexes WHERE tablename = 'erp_customer' "
+            "AND indexname LIKE '%%_trgm'"
+        )
+        names = {row[0] for row in cursor.fetchall()}
+    assert "erp_customer_name_trgm" in names
+    assert "erp_customer_city_trgm" in names

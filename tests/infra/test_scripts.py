@@ -6,11 +6,14 @@ import stat
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
+import pytest
+import requests
 from cryptography.fernet import Fernet
 
-from tests.conftest import BASE_DIR
+from tests.conftest import BASE_DIR, free_port
 
 SUPERVISOR = BASE_DIR / "scripts" / "run_all.py"
 
@@ -134,3 +137,74 @@ def test_two_env_files_never_share_secrets(tmp_path: Path) -> None:
         )
 
     assert first.read_text() != second.read_text()
+
+
+def processes_with_marker(marker: str) -> list[int]:
+    """Pids of live processes whose environment holds `marker` (children inherit it)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes()
+        except OSError:
+            continue
+        if marker.encode() in environ and pid_alive(int(entry.name)):
+            found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.worker
+@pytest.mark.sandbox
+def test_make_run_services_come_up_green_and_stop_on_ctrl_c(
+    child_process_env: dict[str, str], tmp_path: Path
+) -> None:
+    # The supervisor with its default services (web, worker, beat, sandbox), as `make run`
+    # starts it, but on free ports and on the test database.
+    web_port, sandbox_port = free_port(), free_port()
+    marker = uuid.uuid4().hex
+    env = {
+        **child_process_env,
+        "ERPCRM_RUN_ALL_TEST": marker,
+        "SANDBOX_DB_PATH": str(tmp_path / "sandbox.sqlite3"),
+    }
+    log_path = tmp_path / "run_all.log"
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(
+            [
+                sys.executable, str(SUPERVISOR),
+                "--web-port", str(web_port), "--sandbox-port", str(sandbox_port),
+            ],
+            cwd=BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        health = wait_for_green(f"http://127.0.0.1:{web_port}/healthz", proc, log_path)
+        sandbox = requests.get(f"http://127.0.0.1:{sandbox_port}/_sandbox/health", timeout=10)
+        assert len(processes_with_marker(marker)) >= 5  # supervisor + four services
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=60)
+
+    output = log_path.read_text()
+    assert proc.returncode == 0, output
+    assert health["checks"]["worker"]["ok"] is True
+    assert sandbox.status_code == 200
+    for name in ("web", "worker", "beat", "sandbox"):
+        assert f"starting {name}:" in output
+    assert "all stopped" in output
+    assert processes_with_marker(marker) == []
+
+
+def wait_for_green(url: str, proc: subprocess.Popen, log_path: Path, timeout: float = 60.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"supervisor exited early:\n{log_path.read_text()}")
+        try:
+            response = requests.get(url, timeout=2)
+            if response.status_code == 200:
+                return response.json()
+        except requests.RequestException:
+            pass
+        time.sleep(0.5)
+    raise AssertionError(f"{url} did not turn green within {timeout} s:\n{log_path.read_text()}")

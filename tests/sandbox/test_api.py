@@ -125,6 +125,8 @@ def test_seeded_organization_reads_like_dataverse(crm: Crm) -> None:
     assert len(jim) == 1
     overlap = crm.get("accounts(accountnumber='C000001')?$select=name,address1_city").json()
     assert overlap["name"] == "Klein Büromöbel GmbH"
+    crm.patch("accounts(accountnumber='Zürich-1')", json={"name": "Grüezi AG"})
+    assert crm.get("accounts(accountnumber='Zürich-1')").json()["name"] == "Grüezi AG"
 
 
 # ----------------------------------------------------------------------------- CRUD & queries
@@ -795,3 +797,39 @@ def test_dataverse_query_functions_in_filters(crm: Crm) -> None:
         "accounts?$filter=Microsoft.Dynamics.CRM.In(PropertyName='nope',PropertyValues=['x'])"
     )
     assert unknown.status_code == 400
+
+
+def test_concurrency_limit_refuses_the_request_over_the_limit(crm: Crm, fresh) -> None:
+    import threading
+
+    fresh.control("config", {"concurrency_limit": 1, "latency_ms": 400})
+    results: list[requests.Response] = []
+
+    def call() -> None:
+        results.append(crm.get("WhoAmI"))
+
+    threads = [threading.Thread(target=call) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+        time.sleep(0.1)
+    for thread in threads:
+        thread.join()
+    statuses = sorted(r.status_code for r in results)
+    assert statuses == [200, 429]
+    throttled = next(r for r in results if r.status_code == 429)
+    assert throttled.json()["error"]["code"] == "0x80072326"
+    assert throttled.headers["Retry-After"] == "1"
+    assert crm.get("WhoAmI").status_code == 200  # the slot is free again
+
+
+def test_execution_time_limit_throttles_after_slow_requests(crm: Crm, fresh) -> None:
+    fresh.control(
+        "config",
+        {"execution_time_limit_seconds": 0.3, "rate_limit_window_seconds": 5, "latency_ms": 200},
+    )
+    assert crm.get("WhoAmI").status_code == 200
+    assert crm.get("WhoAmI").status_code == 200
+    throttled = crm.get("WhoAmI")
+    assert throttled.status_code == 429
+    assert throttled.json()["error"]["code"] == "0x80072321"
+    assert 1 <= int(throttled.headers["Retry-After"]) <= 5

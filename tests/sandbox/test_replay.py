@@ -114,8 +114,14 @@ def test_01_whoami(crm: Crm) -> None:
     # second published output: the PowerShell quick start calls WhoAmI without parentheses
     second = crm.get("WhoAmI")
     assert_like(second.json(), ex.response("Second published output").json(), values=False)
-    # The "not a member of the organization" error needs an Entra identity without a
-    # systemuser; the sandbox only issues tokens to its own users, so it cannot be replayed.
+    # the published error for an identity that is no user of the environment: the sandbox has
+    # an app registration without a systemuser (status not published; the sandbox says 403)
+    stranger = Crm(
+        crm.sandbox, ("5e1d6c7a-0d1b-4f1e-9c3a-2b7e8f9a0c03", "sandbox-unbound-app-secret")
+    )
+    refused = stranger.get("WhoAmI")
+    assert refused.status_code == 403
+    assert refused.json() == ex.response("Published error body").json()
 
 
 def test_02_oauth_token(crm: Crm) -> None:
@@ -411,19 +417,22 @@ def test_14_formatted_values(crm: Crm) -> None:
 
 def test_15_lookup_annotations_on_owner(crm: Crm) -> None:
     ex = example("15_query_lookup_annotations_ownerid.http", crm)
+    crm.clear("accounts", "accountid")  # $top=2 without $orderby: only the example's rows
+    # the seeded "Sales Team" has the published team id; the user is created with the other id
+    crm.create("systemusers", {"systemuserid": "4026be43-6b69-e111-8f65-78e7d1620f5e",
+                               "firstname": "Sample", "lastname": "Owner"})  # fmt: skip
+    team = "/teams(39e0dbe4-131b-e111-ba7e-78e7d1620f5e)"
+    user = "/systemusers(4026be43-6b69-e111-8f65-78e7d1620f5e)"
+    for row_id, name, owner in (
+        ("1adef0b8-54d3-ed11-a7c7-000d3a993550", "Adventure Works (sample)", team),
+        ("78914942-34cb-ed11-b596-0022481d68cd", "Litware, Inc. (sample)", user),
+    ):
+        crm.create("accounts", {"accountid": row_id, "name": name, "ownerid@odata.bind": owner})
     response = send(crm, ex.request("Request"))
     published = ex.response("Response")
     assert response.status_code == 200
     assert response.headers["Preference-Applied"] == published.header("Preference-Applied")
-    rows = response.json()["value"]
-    assert len(rows) == 2
-    # the sandbox has no teams, so every owner is a systemuser (the published first row is a team)
-    for row, expected in zip(rows, published.json()["value"], strict=True):
-        assert_like(row, expected, values=False)
-        assert (
-            row["_ownerid_value@Microsoft.Dynamics.CRM.associatednavigationproperty"] == "ownerid"
-        )
-        assert row["_ownerid_value@Microsoft.Dynamics.CRM.lookuplogicalname"] == "systemuser"
+    assert_like(response.json(), published.json())
 
 
 # ----------------------------------------------------------------------------- 16-20 conditional

@@ -23,7 +23,10 @@ class Command(BaseCommand):
         parser.add_argument("--items", type=int, default=500)
         parser.add_argument("--resources", type=int, default=40)
         parser.add_argument(
-            "--salespeople", type=int, default=8, help=f"At most {len(demo.SALESPEOPLE)} named."
+            "--salespeople",
+            type=int,
+            default=len(demo.SALESPEOPLE),
+            help="The first 12 match the sandbox CRM's salespeople users.",
         )
         parser.add_argument(
             "--seed",
