@@ -167,17 +167,12 @@ class SandboxApp:
                 900144,
                 "AADSTS900144: The request body must contain the following parameter: 'client_id'.",
             )
-        valid_scopes = {f"{env}/.default", f"{env}//.default", f"{env}/user_impersonation"}
-        if scope.strip() not in valid_scopes and scope.strip().lower() not in {
-            s.lower() for s in valid_scopes
-        }:
+        if not scope_matches(scope.strip(), env):
             return entra_error(
-                400,
-                "invalid_scope",
-                70011,
+                400, "invalid_scope", 70011,
                 "AADSTS70011: The provided value for the input parameter 'scope' is not valid. "
                 f"The scope {scope} is not valid.",
-            )
+            )  # fmt: skip
         if grant == "client_credentials":
             app = seed.APPLICATIONS.get(client_id.lower())
             if app is None:
@@ -273,6 +268,17 @@ class SandboxApp:
         if not user:
             return error_response(
                 ApiError(403, "0x80072560", "The user is not a member of the organization.")
+            )
+        account = self.store.get("systemusers", user)
+        if account is not None and account.get("isdisabled"):
+            return error_response(
+                ApiError(
+                    400,
+                    "0x80040225",
+                    f"The user with SystemUserId={user} in OrganizationContext="
+                    f"{seed.ORGANIZATION_ID} is disabled. Disabled users cannot access the "
+                    "system. Consider enabling this user.",
+                )
             )
         started = time.monotonic()
         decision = self.control.decide(user, method, path)
@@ -400,6 +406,26 @@ class SandboxApp:
                     self.tokens[token] = (user, 0.0)
             return json_response(200, {"status": "expired"})
         return json_response(404, {"error": f"unknown control endpoint '{name}'"})
+
+
+LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1"}
+
+
+def scope_matches(scope: str, env: str) -> bool:
+    """`<environment URL>/.default` (MSAL also writes `//.default`); loopback aliases of the
+    sandbox's own address (localhost vs 127.0.0.1) name the same environment."""
+    from urllib.parse import urlsplit
+
+    wanted, given = urlsplit(env), urlsplit(scope)
+    if given.path not in ("/.default", "//.default") or given.scheme != wanted.scheme:
+        return False
+    if given.netloc.lower() == wanted.netloc.lower():
+        return True
+    return (
+        (given.hostname or "") in LOOPBACK_NAMES
+        and (wanted.hostname or "") in LOOPBACK_NAMES
+        and given.port == wanted.port
+    )
 
 
 def unauthorized(challenge: str, description: str, *, expired: bool = False) -> Response:

@@ -1,3 +1,5 @@
+import ast
+import gettext
 import re
 from pathlib import Path
 
@@ -6,6 +8,10 @@ from django.test import Client
 from erp.factories import CurrencyFactory, CustomerFactory
 
 PO_FILE = Path(__file__).resolve().parents[2] / "locale" / "es" / "LC_MESSAGES" / "django.po"
+
+
+def unescape(text: str) -> str:
+    return ast.literal_eval(f'"{text}"')
 
 
 def po_entries(text: str) -> list[dict[str, str | bool]]:
@@ -29,6 +35,8 @@ def po_entries(text: str) -> list[dict[str, str | bool]]:
         entries.append(
             {
                 "msgid": parts.get("msgid", ""),
+                "msgstr": parts.get("msgstr", ""),
+                "plural": "msgid_plural" in parts,
                 "translated": all(msgstrs) and bool(msgstrs),
                 "fuzzy": fuzzy,
             }
@@ -47,11 +55,19 @@ def test_every_spanish_message_is_translated_and_not_fuzzy() -> None:
     assert fuzzy == [], f"Fuzzy Spanish messages: {fuzzy}"
 
 
-def test_compiled_catalogue_is_not_older_than_the_po_file() -> None:
-    mo_file = PO_FILE.with_suffix(".mo")
+def test_compiled_catalogue_matches_the_po_file() -> None:
+    """The .mo is committed (a fresh machine may lack gettext), so it must not lag behind."""
+    with PO_FILE.with_suffix(".mo").open("rb") as mo:
+        catalogue = gettext.GNUTranslations(mo)._catalog  # type: ignore[attr-defined]
+    entries = [e for e in po_entries(PO_FILE.read_text(encoding="utf-8")) if e["msgid"]]
 
-    assert mo_file.exists()
-    assert mo_file.stat().st_mtime >= PO_FILE.stat().st_mtime - 1
+    stale = [
+        e["msgid"]
+        for e in entries
+        if not e["plural"] and catalogue.get(unescape(e["msgid"])) != unescape(e["msgstr"])
+    ]
+
+    assert stale == [], f"Run compilemessages: the .mo lacks {stale[:5]}"
 
 
 def test_pages_render_in_spanish_with_spanish_numbers(sales_client: Client) -> None:

@@ -239,6 +239,14 @@ def test_paging_walks_every_row_once_in_order(crm: Crm) -> None:
     assert len(rows) == 150
     assert len({r["accountid"] for r in rows}) == 150
     assert [r["name"] for r in rows] == sorted((r["name"] for r in rows), reverse=True)
+    ascending = crm.all_rows(
+        "accounts",
+        "?$select=name,numberofemployees&$filter=startswith(name,'Page')"
+        "&$orderby=name,numberofemployees asc",
+        page_size=11,
+    )
+    keys = [(r["name"], r["numberofemployees"]) for r in ascending]
+    assert keys == sorted(keys) and len(set(keys)) == 150
     first = crm.get("accounts" + query, headers={"Prefer": "odata.maxpagesize=7"})
     assert first.headers["Preference-Applied"] == "odata.maxpagesize=7"
     link = first.json()["@odata.nextLink"]
@@ -833,3 +841,36 @@ def test_execution_time_limit_throttles_after_slow_requests(crm: Crm, fresh) -> 
     assert throttled.status_code == 429
     assert throttled.json()["error"]["code"] == "0x80072321"
     assert 1 <= int(throttled.headers["Retry-After"]) <= 5
+
+
+def test_token_scope_must_name_this_environment(fresh) -> None:
+    def scope_status(scope: str) -> int:
+        return requests.post(
+            fresh.token_url,
+            data={"grant_type": "client_credentials", "client_id": INTEGRATION[0],
+                  "client_secret": INTEGRATION[1], "scope": scope},
+            timeout=10,
+        ).status_code  # fmt: skip
+
+    port = fresh.url.rsplit(":", 1)[1]
+    assert scope_status(f"{fresh.url}/.default") == 200
+    assert scope_status(f"{fresh.url}//.default") == 200
+    assert scope_status(f"http://localhost:{port}/.default") == 200
+    assert scope_status("https://graph.microsoft.com/.default") == 400
+    assert scope_status(f"{fresh.url}/user_impersonation") == 400
+    assert scope_status(f"http://127.0.0.1:{int(port) + 1}/.default") == 400
+
+
+def test_a_disabled_user_cannot_call_the_api(crm: Crm, admin: Crm) -> None:
+    integration_user = "b1a7c0de-0000-4000-8000-000000000001"
+    disabled = admin.patch(f"systemusers({integration_user})", json={"isdisabled": True})
+    assert disabled.status_code == 204
+    refused = crm.get("WhoAmI")
+    assert refused.status_code == 400
+    assert refused.json()["error"]["code"] == "0x80040225"
+    assert "is disabled" in refused.json()["error"]["message"]
+    assert (
+        admin.patch(f"systemusers({integration_user})", json={"isdisabled": False}).status_code
+        == 204
+    )
+    assert crm.get("WhoAmI").status_code == 200
