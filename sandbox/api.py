@@ -1434,6 +1434,10 @@ class Api:
             row["productnumber"] = product.get("productnumber") if product else None
         if table.logical == "uom":
             row.setdefault("isschedulebaseuom", False)
+        if table.logical == "systemuser" and row.get("isdisabled") is None:
+            # Dataverse's isdisabled is a two-option column that defaults to "Enabled" (false),
+            # so `$filter=isdisabled eq false` finds every enabled user.
+            row["isdisabled"] = False
 
     def check_state(self, table: Table, row: dict[str, Any], body: dict[str, Any]) -> None:
         if not table.states:

@@ -121,6 +121,11 @@ def test_seeded_organization_reads_like_dataverse(crm: Crm) -> None:
     assert [u["internalemailaddress"] for u in disabled.json()["value"]] == [
         "disabled@sandbox.example"
     ]
+    # isdisabled defaults to false, so "enabled users" is a plain filter, as on Dataverse.
+    enabled = crm.get("systemusers?$filter=isdisabled eq false&$select=internalemailaddress")
+    enabled_emails = {u["internalemailaddress"] for u in enabled.json()["value"]}
+    assert "integration@sandbox.example" in enabled_emails
+    assert "disabled@sandbox.example" not in enabled_emails
     jim = crm.get("systemusers?$filter=fullname eq 'Jim Olive'&$select=fullname").json()["value"]
     assert len(jim) == 1
     overlap = crm.get("accounts(accountnumber='C000001')?$select=name,address1_city").json()
