@@ -44,7 +44,9 @@ class SyncedQuerySet(models.QuerySet):
             obj.modified_at = now
         return super().bulk_create(objs, *args, **kwargs)
 
-    def bulk_update(self, objs: Iterable[Any], fields: Sequence[str], *args: Any, **kwargs: Any) -> int:
+    def bulk_update(
+        self, objs: Iterable[Any], fields: Sequence[str], *args: Any, **kwargs: Any
+    ) -> int:
         if "uuid" in fields:
             raise ValidationError(_("The UUID of a record cannot be changed."))
         objs = list(objs)
@@ -68,7 +70,9 @@ class SyncedModel(models.Model):
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         if self.pk is not None and not self._state.adding:
-            stored = type(self)._base_manager.filter(pk=self.pk).values_list("uuid", flat=True).first()
+            stored = (
+                type(self)._base_manager.filter(pk=self.pk).values_list("uuid", flat=True).first()
+            )
             if stored is not None and stored != self.uuid:
                 raise ValidationError(_("The UUID of a record cannot be changed."))
         self.modified_at = timezone.now()
@@ -171,7 +175,9 @@ class AddressFields(models.Model):
         _("country/region code"),
         max_length=2,
         blank=True,
-        validators=[RegexValidator(r"^[A-Z]{2}$", _("Enter a two-letter ISO 3166 code, for example DE."))],
+        validators=[
+            RegexValidator(r"^[A-Z]{2}$", _("Enter a two-letter ISO 3166 code, for example DE."))
+        ],
     )
 
     class Meta:
@@ -195,7 +201,10 @@ class Contact(SyncedModel, AddressFields):
         limit_choices_to={"type": "company"},
     )
     name = models.CharField(
-        _("name"), max_length=100, blank=True, db_index=True,
+        _("name"),
+        max_length=100,
+        blank=True,
+        db_index=True,
         help_text=_("Company name; for a person it is built from the name parts."),
     )
     first_name = models.CharField(_("first name"), max_length=30, blank=True)
@@ -210,7 +219,11 @@ class Contact(SyncedModel, AddressFields):
         Salesperson, verbose_name=_("salesperson"), on_delete=models.PROTECT, null=True, blank=True
     )
     currency = models.ForeignKey(
-        Currency, verbose_name=_("currency"), on_delete=models.PROTECT, null=True, blank=True,
+        Currency,
+        verbose_name=_("currency"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
         help_text=_("Blank means the local currency."),
     )
 
@@ -227,7 +240,9 @@ class Contact(SyncedModel, AddressFields):
         if self.type == self.Type.PERSON:
             if not (self.first_name or self.last_name):
                 errors["last_name"] = _("A person needs a first or last name.")
-            self.name = " ".join(p for p in (self.first_name, self.middle_name, self.last_name) if p)
+            self.name = " ".join(
+                p for p in (self.first_name, self.middle_name, self.last_name) if p
+            )
         else:
             if not self.name:
                 errors["name"] = _("A company needs a name.")
@@ -254,34 +269,62 @@ class Customer(SyncedModel, AddressFields):
     home_page = models.URLField(_("home page"), blank=True)
     contact_name = models.CharField(_("contact"), max_length=100, blank=True)
     primary_contact = models.ForeignKey(
-        Contact, verbose_name=_("primary contact"), on_delete=models.PROTECT, null=True, blank=True,
+        Contact,
+        verbose_name=_("primary contact"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
         related_name="primary_for_customers",
     )
     salesperson = models.ForeignKey(
         Salesperson, verbose_name=_("salesperson"), on_delete=models.PROTECT, null=True, blank=True
     )
     currency = models.ForeignKey(
-        Currency, verbose_name=_("currency"), on_delete=models.PROTECT, null=True, blank=True,
+        Currency,
+        verbose_name=_("currency"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
         help_text=_("Blank means the local currency."),
     )
     payment_terms = models.ForeignKey(
-        PaymentTerms, verbose_name=_("payment terms"), on_delete=models.PROTECT, null=True, blank=True
+        PaymentTerms,
+        verbose_name=_("payment terms"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
     )
     shipment_method = models.ForeignKey(
-        ShipmentMethod, verbose_name=_("shipment method"), on_delete=models.PROTECT, null=True, blank=True
+        ShipmentMethod,
+        verbose_name=_("shipment method"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
     )
     shipping_agent = models.ForeignKey(
-        ShippingAgent, verbose_name=_("shipping agent"), on_delete=models.PROTECT, null=True, blank=True
+        ShippingAgent,
+        verbose_name=_("shipping agent"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
     )
     credit_limit = models.DecimalField(
-        _("credit limit (LCY)"), max_digits=18, decimal_places=2, default=Decimal("0"),
+        _("credit limit (LCY)"),
+        max_digits=18,
+        decimal_places=2,
+        default=Decimal("0"),
         validators=[MinValueValidator(Decimal("0"))],
     )
     price_group = models.ForeignKey(
-        CustomerPriceGroup, verbose_name=_("customer price group"), on_delete=models.PROTECT,
-        null=True, blank=True,
+        CustomerPriceGroup,
+        verbose_name=_("customer price group"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
     )
-    blocked = models.CharField(_("blocked"), max_length=10, choices=Blocked.choices, default="", blank=True)
+    blocked = models.CharField(
+        _("blocked"), max_length=10, choices=Blocked.choices, default="", blank=True
+    )
 
     class Meta:
         ordering = ["no"]
@@ -299,20 +342,34 @@ class Item(SyncedModel):
         UnitOfMeasure, verbose_name=_("base unit of measure"), on_delete=models.PROTECT
     )
     unit_price = models.DecimalField(
-        _("unit price"), max_digits=18, decimal_places=2, default=Decimal("0"),
+        _("unit price"),
+        max_digits=18,
+        decimal_places=2,
+        default=Decimal("0"),
         validators=[MinValueValidator(Decimal("0"))],
     )
     unit_cost = models.DecimalField(
-        _("unit cost"), max_digits=18, decimal_places=2, default=Decimal("0"),
+        _("unit cost"),
+        max_digits=18,
+        decimal_places=2,
+        default=Decimal("0"),
         validators=[MinValueValidator(Decimal("0"))],
     )
-    inventory = models.DecimalField(_("inventory"), max_digits=18, decimal_places=2, default=Decimal("0"))
+    inventory = models.DecimalField(
+        _("inventory"), max_digits=18, decimal_places=2, default=Decimal("0")
+    )
     gross_weight = models.DecimalField(
-        _("gross weight"), max_digits=18, decimal_places=3, default=Decimal("0"),
+        _("gross weight"),
+        max_digits=18,
+        decimal_places=3,
+        default=Decimal("0"),
         validators=[MinValueValidator(Decimal("0"))],
     )
     unit_volume = models.DecimalField(
-        _("unit volume"), max_digits=18, decimal_places=3, default=Decimal("0"),
+        _("unit volume"),
+        max_digits=18,
+        decimal_places=3,
+        default=Decimal("0"),
         validators=[MinValueValidator(Decimal("0"))],
     )
     vendor_no = models.CharField(_("vendor no."), max_length=20, blank=True)
@@ -335,15 +392,24 @@ class Resource(SyncedModel):
         UnitOfMeasure, verbose_name=_("base unit of measure"), on_delete=models.PROTECT
     )
     unit_price = models.DecimalField(
-        _("unit price"), max_digits=18, decimal_places=2, default=Decimal("0"),
+        _("unit price"),
+        max_digits=18,
+        decimal_places=2,
+        default=Decimal("0"),
         validators=[MinValueValidator(Decimal("0"))],
     )
     unit_cost = models.DecimalField(
-        _("unit cost"), max_digits=18, decimal_places=2, default=Decimal("0"),
+        _("unit cost"),
+        max_digits=18,
+        decimal_places=2,
+        default=Decimal("0"),
         validators=[MinValueValidator(Decimal("0"))],
     )
     capacity = models.DecimalField(
-        _("capacity"), max_digits=18, decimal_places=2, default=Decimal("0"),
+        _("capacity"),
+        max_digits=18,
+        decimal_places=2,
+        default=Decimal("0"),
         validators=[MinValueValidator(Decimal("0"))],
     )
     blocked = models.BooleanField(_("blocked"), default=False)
@@ -358,25 +424,39 @@ class Resource(SyncedModel):
 
 
 class SalesPrice(SyncedModel):
-    item = models.ForeignKey(Item, verbose_name=_("item"), on_delete=models.PROTECT, related_name="sales_prices")
+    item = models.ForeignKey(
+        Item, verbose_name=_("item"), on_delete=models.PROTECT, related_name="sales_prices"
+    )
     price_group = models.ForeignKey(
-        CustomerPriceGroup, verbose_name=_("customer price group"), on_delete=models.PROTECT,
+        CustomerPriceGroup,
+        verbose_name=_("customer price group"),
+        on_delete=models.PROTECT,
         related_name="sales_prices",
     )
     currency = models.ForeignKey(
-        Currency, verbose_name=_("currency"), on_delete=models.PROTECT, null=True, blank=True,
+        Currency,
+        verbose_name=_("currency"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
         help_text=_("Blank means the local currency."),
     )
     unit_of_measure = models.ForeignKey(
         UnitOfMeasure, verbose_name=_("unit of measure"), on_delete=models.PROTECT
     )
     unit_price = models.DecimalField(
-        _("unit price"), max_digits=18, decimal_places=2, validators=[MinValueValidator(Decimal("0"))]
+        _("unit price"),
+        max_digits=18,
+        decimal_places=2,
+        validators=[MinValueValidator(Decimal("0"))],
     )
     starting_date = models.DateField(_("starting date"), null=True, blank=True)
     ending_date = models.DateField(_("ending date"), null=True, blank=True)
     minimum_quantity = models.DecimalField(
-        _("minimum quantity"), max_digits=18, decimal_places=2, default=Decimal("0"),
+        _("minimum quantity"),
+        max_digits=18,
+        decimal_places=2,
+        default=Decimal("0"),
         validators=[MinValueValidator(Decimal("0"))],
     )
 
@@ -386,7 +466,14 @@ class SalesPrice(SyncedModel):
         verbose_name_plural = _("sales prices")
         constraints = [
             models.UniqueConstraint(
-                fields=["item", "price_group", "currency", "unit_of_measure", "starting_date", "minimum_quantity"],
+                fields=[
+                    "item",
+                    "price_group",
+                    "currency",
+                    "unit_of_measure",
+                    "starting_date",
+                    "minimum_quantity",
+                ],
                 name="erp_salesprice_unique_line",
                 nulls_distinct=False,
                 violation_error_message=_(
@@ -401,4 +488,6 @@ class SalesPrice(SyncedModel):
 
     def clean(self) -> None:
         if self.starting_date and self.ending_date and self.ending_date < self.starting_date:
-            raise ValidationError({"ending_date": _("The ending date is before the starting date.")})
+            raise ValidationError(
+                {"ending_date": _("The ending date is before the starting date.")}
+            )

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-EXAMPLES_DIR = Path(__file__).resolve().parents[3] / "shared" / "reference" / "dataverse-examples"
+from tests.support.examples import EXAMPLES_DIR
+
 _PLACEHOLDER = re.compile(r"\[Organization (?:URI|Uri)\]")
 _TRUNCATED = re.compile(r"^\s*\.\.\.\s*<Truncated for brevity>\s*$", re.MULTILINE)
 

@@ -9,24 +9,13 @@ replaced with the URL of the server under test.
 from __future__ import annotations
 
 import json
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-EXAMPLES_DIR = Path(
-    os.environ.get(
-        "DATAVERSE_EXAMPLES_DIR",
-        str(Path(__file__).resolve().parents[3] / "shared" / "reference" / "dataverse-examples"),
-    )
-)
-if not EXAMPLES_DIR.is_dir():  # a checkout elsewhere: shared/ lives beside the work tree
-    for parent in Path(__file__).resolve().parents:
-        candidate = parent / "shared" / "reference" / "dataverse-examples"
-        if candidate.is_dir():
-            EXAMPLES_DIR = candidate
-            break
+# The published exchanges, copied byte for byte into the repository (tests/fixtures/README.md).
+EXAMPLES_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "dataverse-examples"
 
 PLACEHOLDERS = ("[Organization URI]", "[Organization Uri]")
 DOC_HOSTS = (

@@ -87,9 +87,18 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        logger = logging.getLogger("dataverse")
+        previous_level = logger.level
         if options["verbosity"] < 2:
-            # The failure sentence below says it all; request logs only with -v 2.
-            logging.getLogger("dataverse").setLevel(logging.ERROR)
+            # The failure sentence below says it all; request logs only with -v 2. The level is
+            # put back afterwards: call_command() runs inside a longer-lived process.
+            logger.setLevel(logging.ERROR)
+        try:
+            self._check(options)
+        finally:
+            logger.setLevel(previous_level)
+
+    def _check(self, options: dict[str, Any]) -> None:
         settings = self._settings(options)
         settings = dataclasses.replace(
             settings,
