@@ -1,9 +1,13 @@
 """factory-boy factories for users (tests of every app may use them)."""
 
+from typing import Any
+
 import factory
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from factory.django import DjangoModelFactory
+
+from accounts.roles import INTEGRATION_ADMIN
 
 DEFAULT_PASSWORD = "Correct-Horse-9!"  # noqa: S105 - the test users' password
 
@@ -23,6 +27,19 @@ class UserFactory(DjangoModelFactory):
     @factory.post_generation
     def roles(self, create: bool, extracted: list[str] | None, **kwargs: object) -> None:
         """UserFactory(roles=["Integration administrators"]) puts the user in those groups."""
-        if create and extracted:
-            for name in extracted:
-                self.groups.add(Group.objects.get_or_create(name=name)[0])
+        if create:
+            add_roles(self, extracted or [])
+
+
+class IntegrationAdminFactory(UserFactory):
+    username = factory.Sequence(lambda n: f"intadmin{n}")
+
+    @factory.post_generation
+    def roles(self, create: bool, extracted: list[str] | None, **kwargs: object) -> None:
+        if create:
+            add_roles(self, extracted or [INTEGRATION_ADMIN])
+
+
+def add_roles(user: Any, names: list[str]) -> None:
+    for name in names:
+        user.groups.add(Group.objects.get_or_create(name=name)[0])

@@ -19,7 +19,11 @@ from urllib.parse import quote
 
 import pytest
 import requests
+from django.contrib.auth.models import User
 from django.utils import translation
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from accounts.factories import UserFactory
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -232,3 +236,61 @@ def _reset_active_language() -> Iterator[None]:
     Spanish request must not turn the next test's messages Spanish."""
     yield
     translation.deactivate()
+
+
+@pytest.fixture
+def make_user(db: None) -> Callable[..., User]:
+    """make_user("sally", roles.SALESPERSON): a user in the given role groups."""
+
+    def make(username: str, *role_names: str) -> User:
+        return UserFactory(username=username, roles=list(role_names))
+
+    return make
+
+
+# --- a real browser: Debian's chromium driven by Playwright (never a downloaded browser) ---------
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+# Playwright's sync API runs an event loop in this thread; Django must still allow the ORM in
+# test code around it.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """One chromium for the whole session: Playwright allows one sync driver per thread."""
+    if not CHROMIUM.exists():
+        message = (
+            "Chromium not found at /usr/bin/chromium: install it with `apt-get install chromium`"
+        )
+        if os.environ.get("ERPCRM_REQUIRE_BROWSER") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def page(browser: Browser, live_server: object) -> Iterator[Page]:
+    context = browser.new_context(base_url=live_server.url, locale="en-US")  # type: ignore[attr-defined]
+    context.set_default_timeout(15_000)
+    pg = context.new_page()
+    try:
+        yield pg
+    finally:
+        context.close()

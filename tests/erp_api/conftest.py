@@ -1,21 +1,10 @@
 from collections.abc import Callable
 
 import pytest
-from django.contrib.auth.models import Group, User
+from django.contrib.auth.models import User
 from rest_framework.test import APIClient
 
 from accounts import roles
-
-
-@pytest.fixture
-def make_user(db: None) -> Callable[..., User]:
-    def make(username: str, *role_names: str) -> User:
-        user = User.objects.create_user(username=username, password="Secret-pass-123")
-        for name in role_names:
-            user.groups.add(Group.objects.get_or_create(name=name)[0])
-        return user
-
-    return make
 
 
 @pytest.fixture

@@ -1,54 +1,15 @@
-"""Fixtures for the setup tests: an integration administrator, the sandbox's published
-credentials, and a real browser (Debian's chromium, skipped unless available)."""
+"""Fixtures for the setup tests: an integration administrator and the sandbox's published
+credentials. The browser fixture is the suite's own (tests/conftest.py)."""
 
-import os
-from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
-import factory
 import pytest
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
-from factory.django import DjangoModelFactory
 
-from accounts.roles import INTEGRATION_ADMIN
+from accounts.factories import IntegrationAdminFactory, UserFactory
 from sandbox import seed
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
-PASSWORD = "correct horse battery staple"  # noqa: S105 - test user password
-
-
-class UserFactory(DjangoModelFactory):
-    class Meta:
-        model = get_user_model()
-        django_get_or_create = ("username",)
-        skip_postgeneration_save = True
-
-    username = factory.Sequence(lambda n: f"user{n}")
-    email = factory.LazyAttribute(lambda u: f"{u.username}@erp.example")
-    password = factory.django.Password(PASSWORD)
-
-
-class IntegrationAdminFactory(UserFactory):
-    username = factory.Sequence(lambda n: f"intadmin{n}")
-
-    @factory.post_generation
-    def groups(self, create: bool, extracted: object, **kwargs: object) -> None:
-        if create:
-            self.groups.add(Group.objects.get_or_create(name=INTEGRATION_ADMIN)[0])
+# Re-exported for the setup tests, which import them from here.
+__all__ = ["IntegrationAdminFactory", "UserFactory"]
 
 
 @dataclass(frozen=True)
@@ -78,25 +39,6 @@ def integration_admin(db):  # noqa: ANN001, ANN201
 def admin_client(client, integration_admin):  # noqa: ANN001, ANN201
     client.force_login(integration_admin)
     return client
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator:
-    if not CHROMIUM.exists():
-        message = (
-            "Chromium not found at /usr/bin/chromium: install it with `apt-get install chromium`"
-        )
-        if os.environ.get("ERPCRM_REQUIRE_BROWSER") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 @pytest.fixture
