@@ -11,65 +11,27 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import socket
-import subprocess
 import sys
 import tempfile
 import time
 import uuid
 from pathlib import Path
 
-import requests
-
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
 from dataverse.client import ConnectionSettings, DataverseClient  # noqa: E402
+from sandbox.process import SandboxProcess, start_sandbox_process  # noqa: E402
 
 CLIENT_ID = "5e1d6c7a-0d1b-4f1e-9c3a-2b7e8f9a0c01"
 CLIENT_SECRET = "sandbox-integration-secret"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_sandbox(tmp: Path) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": os.environ.get("DJANGO_SETTINGS_MODULE", "erpcrm.settings.dev"),
-    }
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "manage.py",
-            "runsandbox",
-            "--port",
-            str(port),
-            "--db",
-            str(tmp / "sandbox.sqlite3"),
-        ],
-        cwd=BASE_DIR,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"sandbox exited with {proc.returncode}")
-        try:
-            requests.get(f"{url}/_sandbox/health", timeout=1)
-            return proc, url
-        except requests.RequestException:
-            time.sleep(0.2)
-    proc.terminate()
-    raise SystemExit("sandbox did not start")
+def start_sandbox(tmp: Path) -> SandboxProcess:
+    try:
+        return start_sandbox_process(tmp / "sandbox.sqlite3", quiet=True, timeout=60)
+    except RuntimeError as exc:
+        raise SystemExit(f"sandbox did not start: {exc}") from exc
 
 
 def run_way(client: DataverseClient, method: str, count: int, parallelism: int, chunk: int) -> dict:
@@ -101,12 +63,12 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-crm-") as tmp_dir:
         tmp = Path(tmp_dir)
-        proc, url = start_sandbox(tmp)
-        try:
+        with start_sandbox(tmp) as sandbox:
+            url = sandbox.url
             client = DataverseClient(
                 ConnectionSettings(
                     environment_url=url,
-                    token_url=f"{url}/sandbox/oauth2/v2.0/token",
+                    token_url=sandbox.token_url,
                     client_id=CLIENT_ID,
                     client_secret=CLIENT_SECRET,
                     throttle_dir=str(tmp / "throttle"),
@@ -119,9 +81,6 @@ def main() -> None:
                 for method in ("single", "batch", "bulk")
             ]
             client.close()
-        finally:
-            proc.terminate()
-            proc.wait(timeout=10)
     baseline = ways[0]["records_per_second"]
     labels = {
         "single": "one request per record",

@@ -17,6 +17,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.utils import timezone
+from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 code_validator = RegexValidator(
@@ -26,6 +27,22 @@ code_validator = RegexValidator(
 iso_currency_validator = RegexValidator(
     r"^[A-Z]{3}$", _("Enter a three-letter ISO 4217 code, for example EUR.")
 )
+
+
+def non_negative_decimal_field(
+    verbose_name: str | Promise, *, decimal_places: int = 2, default: Any = Decimal("0")
+) -> models.DecimalField:
+    """A DecimalField for an amount or quantity that may be zero but never negative.
+
+    `default=models.NOT_PROVIDED` where the user must always enter a value.
+    """
+    return models.DecimalField(
+        verbose_name,
+        max_digits=18,
+        decimal_places=decimal_places,
+        default=default,
+        validators=[MinValueValidator(Decimal("0"))],
+    )
 
 
 class SyncedQuerySet(models.QuerySet):
@@ -308,13 +325,7 @@ class Customer(SyncedModel, AddressFields):
         null=True,
         blank=True,
     )
-    credit_limit = models.DecimalField(
-        _("credit limit (LCY)"),
-        max_digits=18,
-        decimal_places=2,
-        default=Decimal("0"),
-        validators=[MinValueValidator(Decimal("0"))],
-    )
+    credit_limit = non_negative_decimal_field(_("credit limit (LCY)"))
     price_group = models.ForeignKey(
         CustomerPriceGroup,
         verbose_name=_("customer price group"),
@@ -341,37 +352,13 @@ class Item(SyncedModel):
     base_unit_of_measure = models.ForeignKey(
         UnitOfMeasure, verbose_name=_("base unit of measure"), on_delete=models.PROTECT
     )
-    unit_price = models.DecimalField(
-        _("unit price"),
-        max_digits=18,
-        decimal_places=2,
-        default=Decimal("0"),
-        validators=[MinValueValidator(Decimal("0"))],
-    )
-    unit_cost = models.DecimalField(
-        _("unit cost"),
-        max_digits=18,
-        decimal_places=2,
-        default=Decimal("0"),
-        validators=[MinValueValidator(Decimal("0"))],
-    )
+    unit_price = non_negative_decimal_field(_("unit price"))
+    unit_cost = non_negative_decimal_field(_("unit cost"))
     inventory = models.DecimalField(
         _("inventory"), max_digits=18, decimal_places=2, default=Decimal("0")
     )
-    gross_weight = models.DecimalField(
-        _("gross weight"),
-        max_digits=18,
-        decimal_places=3,
-        default=Decimal("0"),
-        validators=[MinValueValidator(Decimal("0"))],
-    )
-    unit_volume = models.DecimalField(
-        _("unit volume"),
-        max_digits=18,
-        decimal_places=3,
-        default=Decimal("0"),
-        validators=[MinValueValidator(Decimal("0"))],
-    )
+    gross_weight = non_negative_decimal_field(_("gross weight"), decimal_places=3)
+    unit_volume = non_negative_decimal_field(_("unit volume"), decimal_places=3)
     vendor_no = models.CharField(_("vendor no."), max_length=20, blank=True)
     vendor_item_no = models.CharField(_("vendor item no."), max_length=50, blank=True)
     blocked = models.BooleanField(_("blocked"), default=False)
@@ -391,27 +378,9 @@ class Resource(SyncedModel):
     base_unit_of_measure = models.ForeignKey(
         UnitOfMeasure, verbose_name=_("base unit of measure"), on_delete=models.PROTECT
     )
-    unit_price = models.DecimalField(
-        _("unit price"),
-        max_digits=18,
-        decimal_places=2,
-        default=Decimal("0"),
-        validators=[MinValueValidator(Decimal("0"))],
-    )
-    unit_cost = models.DecimalField(
-        _("unit cost"),
-        max_digits=18,
-        decimal_places=2,
-        default=Decimal("0"),
-        validators=[MinValueValidator(Decimal("0"))],
-    )
-    capacity = models.DecimalField(
-        _("capacity"),
-        max_digits=18,
-        decimal_places=2,
-        default=Decimal("0"),
-        validators=[MinValueValidator(Decimal("0"))],
-    )
+    unit_price = non_negative_decimal_field(_("unit price"))
+    unit_cost = non_negative_decimal_field(_("unit cost"))
+    capacity = non_negative_decimal_field(_("capacity"))
     blocked = models.BooleanField(_("blocked"), default=False)
 
     class Meta:
@@ -444,21 +413,10 @@ class SalesPrice(SyncedModel):
     unit_of_measure = models.ForeignKey(
         UnitOfMeasure, verbose_name=_("unit of measure"), on_delete=models.PROTECT
     )
-    unit_price = models.DecimalField(
-        _("unit price"),
-        max_digits=18,
-        decimal_places=2,
-        validators=[MinValueValidator(Decimal("0"))],
-    )
+    unit_price = non_negative_decimal_field(_("unit price"), default=models.NOT_PROVIDED)
     starting_date = models.DateField(_("starting date"), null=True, blank=True)
     ending_date = models.DateField(_("ending date"), null=True, blank=True)
-    minimum_quantity = models.DecimalField(
-        _("minimum quantity"),
-        max_digits=18,
-        decimal_places=2,
-        default=Decimal("0"),
-        validators=[MinValueValidator(Decimal("0"))],
-    )
+    minimum_quantity = non_negative_decimal_field(_("minimum quantity"))
 
     class Meta:
         ordering = ["item__no", "price_group__code", "starting_date"]

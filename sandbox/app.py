@@ -176,13 +176,7 @@ class SandboxApp:
         if grant == "client_credentials":
             app = seed.APPLICATIONS.get(client_id.lower())
             if app is None:
-                return entra_error(
-                    400,
-                    "unauthorized_client",
-                    700016,
-                    f"AADSTS700016: Application with identifier '{client_id}' was not found in "
-                    "the directory 'sandbox'.",
-                )
+                return unknown_application_error(client_id)
             if not secrets.compare_digest(form.get("client_secret", ""), app[0]):
                 return entra_error(
                     401,
@@ -195,13 +189,7 @@ class SandboxApp:
             user_id = app[1]
         else:
             if client_id.lower() not in seed.PUBLIC_CLIENT_IDS:
-                return entra_error(
-                    400,
-                    "unauthorized_client",
-                    700016,
-                    f"AADSTS700016: Application with identifier '{client_id}' was not found in "
-                    "the directory 'sandbox'.",
-                )
+                return unknown_application_error(client_id)
             user = seed.INTERACTIVE_USERS.get(form.get("username", "").lower())
             if user is None or not secrets.compare_digest(form.get("password", ""), user[0]):
                 return entra_error(
@@ -442,6 +430,16 @@ def unauthorized(challenge: str, description: str, *, expired: bool = False) -> 
                 }
             }
         ).encode(),
+    )
+
+
+def unknown_application_error(client_id: str) -> Response:
+    return entra_error(
+        400,
+        "unauthorized_client",
+        700016,
+        f"AADSTS700016: Application with identifier '{client_id}' was not found in "
+        "the directory 'sandbox'.",
     )
 
 

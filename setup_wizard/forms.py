@@ -359,9 +359,7 @@ class ConnectionSettingsForm(forms.Form):
     availability_enabled = forms.BooleanField(
         label=_("Publish the ERP's item availability web service to the CRM"), required=False
     )
-    availability_user = forms.ModelChoiceField(
-        label=_("ERP user whose web service access key the CRM uses"), queryset=None, required=False
-    )
+    availability_user = AvailabilityForm.base_fields["user"]
     availability_key_action = forms.ChoiceField(
         label=_("Web service access key"),
         choices=[
@@ -373,9 +371,7 @@ class ConnectionSettingsForm(forms.Form):
         required=False,
         widget=forms.RadioSelect,
     )
-    availability_existing_key = forms.CharField(
-        label=_("Existing key"), required=False, widget=SecretInput()
-    )
+    availability_existing_key = AvailabilityForm.base_fields["existing_key"]
     sales_order_integration = forms.BooleanField(
         label=_("Enable sales order integration"), required=False
     )

@@ -83,40 +83,38 @@ class SetupWizardView(NamedUrlSessionWizardView):
         return (data.get(f"{step}-{field}") or "") if data else ""
 
     @sensitive_variables("password")
-    def _deploy(self, username: str, password: str) -> services.SolutionResult:
+    def _solution_deploy(
+        self, username: str, password: str, *, import_solution: bool
+    ) -> services.SolutionResult:
         crm = self._crm()
         if crm is None:
             raise SetupProblem(_("Complete the connection step first."))
-        result = services.solution_deploy(
+        return services.solution_deploy(
             connection=crm["connection"],
             admin_username=username,
             admin_password=password,
             integration_user_id=crm["check"].user_id,
+            import_solution=import_solution,
         )
+
+    def _remember(self, key: str, value: dict[str, Any]) -> None:
         extra = dict(self.storage.extra_data)
-        extra["solution"] = {
-            "marker": self._marker(),
-            "import_job_id": result.import_job_id,
-            "roles": True,
-        }
+        extra[key] = value
         self.storage.extra_data = extra
+
+    @sensitive_variables("password")
+    def _deploy(self, username: str, password: str) -> services.SolutionResult:
+        result = self._solution_deploy(username, password, import_solution=True)
+        self._remember(
+            "solution",
+            {"marker": self._marker(), "import_job_id": result.import_job_id, "roles": True},
+        )
         return result
 
     @sensitive_variables("password")
     def _assign(self, username: str, password: str) -> services.SolutionResult:
-        crm = self._crm()
-        if crm is None:
-            raise SetupProblem(_("Complete the connection step first."))
-        result = services.solution_deploy(
-            connection=crm["connection"],
-            admin_username=username,
-            admin_password=password,
-            integration_user_id=crm["check"].user_id,
-            import_solution=False,
-        )
-        extra = dict(self.storage.extra_data)
-        extra["roles"] = {"marker": self._marker()}
-        self.storage.extra_data = extra
+        result = self._solution_deploy(username, password, import_solution=False)
+        self._remember("roles", {"marker": self._marker()})
         return result
 
     def _inspect(self) -> selectors.IntegrationUser:

@@ -18,92 +18,37 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-import requests
 from django.contrib.auth.models import User
 from django.utils import translation
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from accounts.factories import UserFactory
 
-BASE_DIR = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for_http(url: str, timeout: float = 30.0, proc: subprocess.Popen | None = None) -> None:
-    deadline = time.monotonic() + timeout
-    last_error: Exception | None = None
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"process exited with {proc.returncode} before {url} answered")
-        try:
-            requests.get(url, timeout=1)
-            return
-        except requests.RequestException as exc:
-            last_error = exc
-            time.sleep(0.1)
-    raise RuntimeError(f"{url} did not answer within {timeout} s: {last_error}")
-
-
-class SandboxProcess:
-    """A running sandbox CRM: `url` is the environment URL, `token_url` the OAuth endpoint."""
-
-    def __init__(self, url: str, db_path: Path, proc: subprocess.Popen) -> None:
-        self.url = url
-        self.db_path = db_path
-        self.proc = proc
-        self.token_url = f"{url}/sandbox/oauth2/v2.0/token"
-        self.api_url = f"{url}/api/data/v9.2/"
-
-    def control(self, path: str, payload: dict | None = None) -> dict:
-        """POST to the sandbox's test-control endpoints (/_sandbox/...)."""
-        response = requests.post(f"{self.url}/_sandbox/{path}", json=payload or {}, timeout=10)
-        response.raise_for_status()
-        return response.json() if response.content else {}
-
-    def reset(self) -> None:
-        self.control("reset")
+# Re-exported: tests import the sandbox process helpers from here.
+from sandbox.process import (  # noqa: F401
+    BASE_DIR,
+    SandboxProcess,
+    free_port,
+    start_sandbox_process,
+    wait_for_http,
+)
 
 
 def start_sandbox(tmp_dir: Path, *extra_args: str) -> SandboxProcess:
     port = free_port()
-    db_path = tmp_dir / f"sandbox-{port}.sqlite3"
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "erpcrm.settings.test"}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "manage.py",
-            "runsandbox",
-            "--port",
-            str(port),
-            "--db",
-            str(db_path),
-            *extra_args,
-        ],
-        cwd=BASE_DIR,
-        env=env,
+    return start_sandbox_process(
+        tmp_dir / f"sandbox-{port}.sqlite3",
+        port=port,
+        extra_args=extra_args,
+        settings_module="erpcrm.settings.test",
     )
-    url = f"http://127.0.0.1:{port}"
-    wait_for_http(f"{url}/_sandbox/health", proc=proc)
-    return SandboxProcess(url, db_path, proc)
 
 
 @pytest.fixture(scope="session")
 def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxProcess]:
     """One sandbox CRM for the session. Tests that change its configuration reset it after."""
-    sb = start_sandbox(tmp_path_factory.mktemp("sandbox"))
-    try:
+    with start_sandbox(tmp_path_factory.mktemp("sandbox")) as sb:
         yield sb
-    finally:
-        sb.proc.terminate()
-        try:
-            sb.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            sb.proc.kill()
 
 
 # --- Real child processes against the test database (Celery worker, web app) ---------------

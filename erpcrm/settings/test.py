@@ -10,7 +10,7 @@ import tempfile
 from pathlib import Path
 
 from .base import *  # noqa: F403
-from .base import CELERY_BROKER_URL, DATABASES, env
+from .base import CELERY_BROKER_URL, DATABASES, env, filesystem_broker_options
 
 DEBUG = False
 SECRET_KEY = env("DJANGO_SECRET_KEY", default="test-insecure-" + "y" * 40)
@@ -36,13 +36,4 @@ WHITENOISE_USE_FINDERS = True
 if CELERY_BROKER_URL.startswith("filesystem://") and "CELERY_BROKER_DIR" not in os.environ:
     BROKER_DIR = TEST_TMP_DIR / f"erpcrm-test-broker-{os.getpid()}"
     os.environ["CELERY_BROKER_DIR"] = str(BROKER_DIR)
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(BROKER_DIR / "queue"),
-        "data_folder_out": str(BROKER_DIR / "queue"),
-        "processed_folder": str(BROKER_DIR / "processed"),
-        "store_processed": False,
-        # Broadcasts (purge, ping); without this kombu writes to ./control.
-        "control_folder": str(BROKER_DIR / "control"),
-    }
-    for _sub in ("queue", "processed", "control"):
-        (BROKER_DIR / _sub).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = filesystem_broker_options(BROKER_DIR)

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -20,15 +19,8 @@ SANDBOX_CLIENT_SECRET = "sandbox-integration-secret"
 def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxProcess]:
     """Our own sandbox CRM: these tests write thousands of rows and change limits and faults,
     which must not leak into other areas' tests that share the session sandbox."""
-    sb = start_sandbox(tmp_path_factory.mktemp("dataverse-sandbox"))
-    try:
+    with start_sandbox(tmp_path_factory.mktemp("dataverse-sandbox")) as sb:
         yield sb
-    finally:
-        sb.proc.terminate()
-        try:
-            sb.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            sb.proc.kill()
 
 
 @pytest.fixture(autouse=True)

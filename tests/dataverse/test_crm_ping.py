@@ -14,6 +14,7 @@ import pytest
 from django.core.management import call_command
 
 from tests.conftest import free_port
+from tests.support.tls_server import untrusted_https_server
 
 from .conftest import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET
 
@@ -46,6 +47,13 @@ def ping_sandbox(sandbox, *extra: str, url: str | None = None, **kwargs):
         SANDBOX_CLIENT_ID,
         *extra,
         **kwargs,
+    )
+
+
+def ping_without_crm(url: str, *extra: str) -> subprocess.CompletedProcess[str]:
+    """crm_ping against a `url` that is no CRM, with its token endpoint on the same host."""
+    return ping(
+        "--url", url, "--token-url", url + "/t/oauth2/v2.0/token", "--client-id", "x", *extra
     )
 
 
@@ -87,94 +95,27 @@ def test_ping_prints_user_organization_and_base_currency(sandbox):
 
 
 def test_unknown_host_says_it_could_not_be_resolved():
-    result = ping(
-        "--url",
-        "https://crm.example.invalid",
-        "--token-url",
-        "https://crm.example.invalid/t/oauth2/v2.0/token",
-        "--client-id",
-        "x",
-    )
+    result = ping_without_crm("https://crm.example.invalid")
     assert result.returncode == 1
     assert "The host name crm.example.invalid could not be resolved" in result.stderr
     assert "Traceback" not in result.stderr
 
 
 def test_closed_port_says_connection_refused():
-    port = free_port()
-    result = ping(
-        "--url",
-        f"http://127.0.0.1:{port}",
-        "--token-url",
-        f"http://127.0.0.1:{port}/t/oauth2/v2.0/token",
-        "--client-id",
-        "x",
-    )
+    result = ping_without_crm(f"http://127.0.0.1:{free_port()}")
     assert result.returncode == 1
     assert "refused the connection" in result.stderr
 
 
 @pytest.fixture
-def self_signed_server(tmp_path) -> Iterator[int]:
-    """A local HTTPS server whose certificate nobody trusts."""
-    import datetime
-    import ssl
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
-    (tmp_path / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    (tmp_path / "key.pem").write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
-
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args: object) -> None:
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield httpd.server_address[1]
-    httpd.shutdown()
-    httpd.server_close()
+def self_signed_server(tmp_path) -> Iterator[str]:
+    """The URL of a local HTTPS server whose certificate nobody trusts."""
+    with untrusted_https_server(tmp_path) as url:
+        yield url
 
 
 def test_untrusted_certificate_is_a_tls_failure(self_signed_server):
-    url = f"https://127.0.0.1:{self_signed_server}"
-    result = ping(
-        "--url",
-        url,
-        "--token-url",
-        url + "/t/oauth2/v2.0/token",
-        "--client-id",
-        "x",
-        "--timeout",
-        "5",
-    )
+    result = ping_without_crm(self_signed_server, "--timeout", "5")
     assert result.returncode == 1
     assert "secure (TLS) connection to 127.0.0.1 failed" in result.stderr
 
@@ -233,17 +174,7 @@ def test_wrong_token_url_path_is_reported(sandbox):
 
 
 def test_silent_server_times_out(silent_server):
-    url = f"http://127.0.0.1:{silent_server}"
-    result = ping(
-        "--url",
-        url,
-        "--token-url",
-        url + "/t/oauth2/v2.0/token",
-        "--client-id",
-        "x",
-        "--timeout",
-        "1",
-    )
+    result = ping_without_crm(f"http://127.0.0.1:{silent_server}", "--timeout", "1")
     assert result.returncode == 1
     assert "did not answer within 1 seconds" in result.stderr
 

@@ -94,7 +94,7 @@ def test_wrong_admin_password_has_its_own_message(crm) -> None:  # noqa: ANN001
 
 
 def test_an_untrusted_certificate_is_reported_as_a_tls_failure(crm, tmp_path) -> None:  # noqa: ANN001
-    from .tls_server import untrusted_https_server
+    from tests.support.tls_server import untrusted_https_server
 
     with untrusted_https_server(tmp_path) as url, pytest.raises(SetupProblem) as info:
         selectors.crm_connection_check(

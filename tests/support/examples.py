@@ -30,18 +30,22 @@ STATUS_LINE = re.compile(r"^HTTP/1\.1\s+(\d{3})\s*(.*)$")
 STATUS_PS = re.compile(r"^StatusCode:\s*(\d{3})")
 
 
-@dataclass
-class HttpRequest:
-    method: str
-    url: str
+class _HasHeaders:
     headers: list[tuple[str, str]]
-    body: str
 
     def header(self, name: str) -> str | None:
         for key, value in self.headers:
             if key.lower() == name.lower():
                 return value
         return None
+
+
+@dataclass
+class HttpRequest(_HasHeaders):
+    method: str
+    url: str
+    headers: list[tuple[str, str]]
+    body: str
 
     def headers_dict(self, *, skip: tuple[str, ...] = ("content-length", "host")) -> dict[str, str]:
         """Headers for `requests`; repeated names (two Prefer lines) are folded with ','."""
@@ -62,16 +66,10 @@ class HttpRequest:
 
 
 @dataclass
-class HttpResponse:
+class HttpResponse(_HasHeaders):
     status: int | None
     headers: list[tuple[str, str]]
     body: str
-
-    def header(self, name: str) -> str | None:
-        for key, value in self.headers:
-            if key.lower() == name.lower():
-                return value
-        return None
 
     def json(self) -> Any:
         return json.loads(self.body)
