@@ -22,6 +22,21 @@ def attach_problem(form: forms.Form, problem: SetupProblem) -> None:
     form.add_error(field, problem.message)
 
 
+def existing_key_error(*, user: Any, key: str) -> str | None:
+    """Why `key` cannot be used as `user`'s existing web service access key, or None."""
+    if not key:
+        return str(_("Enter the user's web service access key."))
+    if not account_selectors.webservice_key_check(user=user, key=key):
+        return str(
+            _(
+                "This is not the current web service access key of %(user)s (or the key "
+                "has expired)."
+            )
+            % {"user": user.get_username()}
+        )
+    return None
+
+
 class SecretInput(forms.PasswordInput):
     """Never renders a value back to the browser."""
 
@@ -284,17 +299,9 @@ class AvailabilityForm(forms.Form):
         data["key_action"] = data.get("key_action") or self.GENERATE
         if data["key_action"] == self.EXISTING:
             key = data.get("existing_key") or self.stored_key
-            if not key:
-                self.add_error("existing_key", _("Enter the user's web service access key."))
-            elif not account_selectors.webservice_key_check(user=user, key=key):
-                self.add_error(
-                    "existing_key",
-                    _(
-                        "This is not the current web service access key of %(user)s (or the key "
-                        "has expired)."
-                    )
-                    % {"user": user.get_username()},
-                )
+            error = existing_key_error(user=user, key=key)
+            if error:
+                self.add_error("existing_key", error)
             else:
                 data["existing_key"] = key
         return data
@@ -432,20 +439,11 @@ class ConnectionSettingsForm(forms.Form):
                     _("Generate a key for this user or enter the user's existing key."),
                 )
             elif action == self.EXISTING:
-                key = data.get("availability_existing_key") or ""
-                if not key:
-                    self.add_error(
-                        "availability_existing_key", _("Enter the user's web service access key.")
-                    )
-                elif not account_selectors.webservice_key_check(user=user, key=key):
-                    self.add_error(
-                        "availability_existing_key",
-                        _(
-                            "This is not the current web service access key of %(user)s (or the "
-                            "key has expired)."
-                        )
-                        % {"user": user.get_username()},
-                    )
+                error = existing_key_error(
+                    user=user, key=data.get("availability_existing_key") or ""
+                )
+                if error:
+                    self.add_error("availability_existing_key", error)
         data["default_owner_name"] = self.user_names.get(data.get("default_owner") or "", "")
         data["order_processor_name"] = self.user_names.get(data.get("order_processor") or "", "")
         return data
