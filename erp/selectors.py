@@ -101,7 +101,16 @@ def table_page(*, rows: QuerySet, number: str | None, per_page: int) -> Page:
         if len(head) <= per_page:
             paginator.count = len(head)  # count is a cached_property; this fills the cache
         return Page(head[:per_page], 1, paginator)
-    return paginator.get_page(number)
+    page = paginator.get_page(number)
+    if page.number == 1:
+        return page
+    # A deep page: with OFFSET the database walks every skipped row through the joins of the
+    # displayed columns. Find the page's keys on the ordered table alone, then load just those
+    # rows with their joins (a "deferred join"); keeps page 1,900 of 2,000 cheap on PostgreSQL.
+    keys = list(page.object_list.values_list("pk", flat=True))
+    loaded = {row.pk: row for row in rows.order_by().filter(pk__in=keys)}
+    page.object_list = [loaded[key] for key in keys if key in loaded]
+    return page
 
 
 def _filter_condition(*, table: Table, filters: dict[str, str]) -> Q:

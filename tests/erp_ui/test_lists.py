@@ -116,6 +116,20 @@ def test_list_pages_by_fifty_with_total_count_and_page_links(sales_client: Clien
     assert not set(row_numbers(first)) & set(row_numbers(third))
 
 
+def test_a_later_page_continues_the_sort_order_of_the_first(sales_client: Client) -> None:
+    CustomerFactory.create_batch(130)
+    expected = list(Customer.objects.order_by("-name", "-pk").values_list("no", flat=True))
+
+    pages = [
+        row_numbers(
+            sales_client.get("/erp/customers/", {"sort": "-name", "page": n}).content.decode()
+        )
+        for n in ("1", "2", "3")
+    ]
+
+    assert pages[0] + pages[1] + pages[2] == expected
+
+
 def test_page_links_keep_search_and_sort(sales_client: Client) -> None:
     CustomerFactory.create_batch(60, name="Northwind")
 
