@@ -96,6 +96,25 @@ def test_an_administrator_as_integration_user_gets_its_own_message(admin_client,
     assert seed.ADMIN_APP_CLIENT_SECRET not in text
 
 
+def test_an_application_that_is_not_a_user_of_the_organization_gets_its_own_message(
+    admin_client,  # noqa: ANN001
+    crm,  # noqa: ANN001
+) -> None:
+    from sandbox import seed
+
+    walk_to(admin_client, crm, "crm")
+    secret = seed.UNBOUND_CLIENT_SECRET
+    response = post_step(
+        admin_client,
+        "crm",
+        crm_data(crm, client_id=seed.UNBOUND_CLIENT_ID, client_secret=secret),
+    )
+    text = _page_text(response)
+    assert "it is not a user of this CRM organization" in text
+    assert f'value="{seed.UNBOUND_CLIENT_ID}"' in text
+    assert secret not in text
+
+
 def test_currency_mismatch_blocks_with_an_explanation(admin_client, crm, settings) -> None:  # noqa: ANN001
     settings.ERP_LOCAL_CURRENCY = "EUR"
     walk_to(admin_client, crm, "crm")
