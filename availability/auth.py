@@ -22,7 +22,7 @@ from accounts.selectors import (
     throttle_scope,
     webservice_key_check,
 )
-from accounts.services import throttle_failure_record, throttle_reset, webservice_key_mark_used
+from accounts.services import throttle_failure_record, webservice_key_mark_used
 from availability.odata import ODataError
 
 logger = logging.getLogger("availability.auth")
@@ -58,8 +58,10 @@ def authenticate(request: HttpRequest) -> AbstractBaseUser:
         )
     username, key = credentials
     address = client_address(request)
-    user_scope = throttle_scope(kind="odata:user", value=username)
-    scopes = [user_scope, throttle_scope(kind="odata:address", value=address)]
+    # Throttled per client address only. Keys are 256-bit random values, so guessing one for a
+    # known user name is hopeless anyway, while a per-user-name lockout would let anyone who
+    # knows the (not secret) user name lock the CRM out of the service.
+    scopes = [throttle_scope(kind="odata:address", value=address)]
     wait = throttle_retry_after(scopes=scopes)
     if wait:
         logger.warning(
@@ -82,7 +84,6 @@ def authenticate(request: HttpRequest) -> AbstractBaseUser:
             "Web service authentication failed for user name %r from %s", username, address
         )
         raise _unauthorized(_("The user name or web service access key is not valid."))
-    throttle_reset(scope=user_scope)
     if not availability_user_allowed(user=user):
         raise ODataError(
             403, "Forbidden", _("This user may not use the item availability web service.")

@@ -7,14 +7,15 @@ exception messages and third-party libraries (for example a URL-encoded token re
 import logging
 import re
 
+_MASKED_NAMES = r"(?:client_secret|password|access_token|refresh_token|secret|api_key|apikey|key)"
 _PATTERNS = [
+    # Quoted values first, whole: a password may contain spaces or commas.
+    re.compile(r"(?i)(" + _MASKED_NAMES + r"[\"']?\s*[=:]\s*\")([^\"]*)"),
+    re.compile(r"(?i)(" + _MASKED_NAMES + r"[\"']?\s*[=:]\s*')([^']*)"),
     # key=value pairs in form bodies, query strings and reprs
-    re.compile(
-        r"(?i)((?:client_secret|password|access_token|refresh_token|secret|api_key|apikey|key)"
-        r"[\"']?\s*[=:]\s*[\"']?)([^&\s\"',}]+)"
-    ),
-    # Authorization headers
-    re.compile(r"(?i)(authorization[\"']?\s*[:=]\s*[\"']?(?:bearer|basic)\s+)([^\s\"',}]+)"),
+    re.compile(r"(?i)(" + _MASKED_NAMES + r"[\"']?\s*[=:]\s*)([^&\s\"',}*][^&\s\"',}]*)"),
+    # Authorization headers (OAuth bearer tokens, Basic credentials, DRF API tokens)
+    re.compile(r"(?i)(authorization[\"']?\s*[:=]\s*[\"']?(?:bearer|basic|token)\s+)([^\s\"',}]+)"),
 ]
 
 

@@ -356,6 +356,8 @@ class DataverseClient:
                 response = self.session.post(
                     url,
                     data=form,
+                    # A redirect would re-send the secret or password to another location.
+                    allow_redirects=False,
                     headers={"Accept": "application/json"},
                     timeout=self._timeout(),
                     verify=self.settings.verify_tls,

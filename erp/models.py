@@ -59,6 +59,14 @@ class SyncedQuerySet(models.QuerySet):
         now = timezone.now()
         for obj in objs:
             obj.modified_at = now
+        update_fields = kwargs.get("update_fields")
+        if kwargs.get("update_conflicts") and update_fields:
+            # An upsert updates only the listed fields on a conflict: the change must still
+            # be visible to incremental synchronization, and the identity must not move.
+            if "uuid" in update_fields:
+                raise ValidationError(_("The UUID of a record cannot be changed."))
+            if "modified_at" not in update_fields:
+                kwargs["update_fields"] = [*update_fields, "modified_at"]
         return super().bulk_create(objs, *args, **kwargs)
 
     def bulk_update(
@@ -86,7 +94,9 @@ class SyncedModel(models.Model):
         abstract = True
 
     def save(self, *args: Any, **kwargs: Any) -> None:
-        if self.pk is not None and not self._state.adding:
+        # Also when `_state.adding`: an instance built with the pk of an existing row is saved
+        # as an UPDATE, and its freshly generated UUID would replace the stored identity.
+        if self.pk is not None:
             stored = (
                 type(self)._base_manager.filter(pk=self.pk).values_list("uuid", flat=True).first()
             )

@@ -22,6 +22,19 @@ def attach_problem(form: forms.Form, problem: SetupProblem) -> None:
     form.add_error(field, problem.message)
 
 
+def stored_secret_reuse_error(form: forms.Form, data: dict[str, Any]) -> str | None:
+    """A stored secret is only ever sent where it was confirmed: when the environment or token
+    URL changes, the secret must be typed again (else whoever may edit the URLs could point the
+    token request at their own server and receive the stored secret)."""
+    if data.get("client_secret"):
+        return None
+    for name in ("environment_url", "token_url"):
+        before = str(form.initial.get(name) or "")
+        if before and name in data and str(data[name]) != before:
+            return str(_("The URLs changed: enter the client secret again to send it there."))
+    return None
+
+
 def existing_key_error(*, user: Any, key: str) -> str | None:
     """Why `key` cannot be used as `user`'s existing web service access key, or None."""
     if not key:
@@ -95,6 +108,10 @@ class CrmForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
+        reuse_error = stored_secret_reuse_error(self, data)
+        if reuse_error:
+            self.add_error("client_secret", reuse_error)
+            return data
         secret = data.get("client_secret") or self.stored_secret
         if not secret:
             self.add_error("client_secret", _("Enter the client secret."))
@@ -419,6 +436,9 @@ class ConnectionSettingsForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
+        reuse_error = stored_secret_reuse_error(self, data)
+        if reuse_error:
+            self.add_error("client_secret", reuse_error)
         if data.get("owner_mode") == OwnerMode.DEFAULT_OWNER and not data.get("default_owner"):
             self.add_error("default_owner", _("Choose the CRM user who owns new CRM records."))
         if not data.get("areas"):

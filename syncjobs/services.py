@@ -228,22 +228,36 @@ def item_availability_push(*, run: JobRun) -> JobRun:
         )
     client = DataverseClient(connection)
     errors: list[str] = []
-    for item in items.only("uuid", "no", "inventory"):
-        quantity = max(item.inventory, Decimal("0"))
-        try:
-            client.update("products", couplings[item.uuid], {"quantityonhand": float(quantity)})
-            run.modified += 1
-        except dv.NotFound:
-            run.skipped += 1
-            errors.append(f"{item.no}: the coupled CRM product no longer exists")
-        except dv.Forbidden as exc:
-            run.failed += 1
-            run.save(update_fields=["modified", "skipped", "failed"])
-            setup_services.connection_disable_for_error(error=exc)
-            return job_run_finish(run=run, status=JobRun.Status.FAILED, message=str(exc))
-        except dv.DataverseError as exc:
-            run.failed += 1
-            errors.append(f"{item.no}: {exc}")
+    try:
+        for item in items.only("uuid", "no", "inventory"):
+            quantity = max(item.inventory, Decimal("0"))
+            try:
+                client.update("products", couplings[item.uuid], {"quantityonhand": float(quantity)})
+                run.modified += 1
+            except dv.NotFound:
+                run.skipped += 1
+                errors.append(f"{item.no}: the coupled CRM product no longer exists")
+            except dv.Forbidden as exc:
+                run.failed += 1
+                run.save(update_fields=["modified", "skipped", "failed"])
+                setup_services.connection_disable_for_error(error=exc)
+                return job_run_finish(run=run, status=JobRun.Status.FAILED, message=str(exc))
+            except (dv.AuthenticationFailed, dv.ConnectionFailed, dv.Throttled) as exc:
+                # The next item would meet the same wall (after its own retries): stop here;
+                # the watermark stays, so the next run pushes these items again.
+                run.failed += 1
+                run.save(update_fields=["modified", "skipped", "failed"])
+                return job_run_finish(run=run, status=JobRun.Status.FAILED, message=str(exc))
+            except dv.DataverseError as exc:
+                run.failed += 1
+                errors.append(f"{item.no}: {exc}")
+    except BaseException as exc:
+        # A time limit or a worker shutdown: the run must not stay "running" forever.
+        run.save(update_fields=["modified", "skipped", "failed"])
+        job_run_finish(run=run, status=JobRun.Status.FAILED, message=f"interrupted: {exc!r}")
+        raise
+    finally:
+        client.close()
     run.save(update_fields=["modified", "skipped", "failed"])
     message = f"{run.modified} product(s) updated" + (
         ": " + "; ".join(errors[:20]) if errors else ""

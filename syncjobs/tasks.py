@@ -18,6 +18,13 @@ def _integration_enabled() -> bool:
     return bool(connection and connection.is_enabled)
 
 
+def _availability_enabled() -> bool:
+    from setup_wizard.selectors import crm_connection_get
+
+    connection = crm_connection_get()
+    return bool(connection and connection.availability_enabled)
+
+
 @shared_task(name="syncjobs.synchronize_mapping", ignore_result=True)
 def synchronize_mapping(mapping_id: int) -> None:
     mapping = IntegrationTableMapping.objects.filter(pk=mapping_id).first()
@@ -49,6 +56,13 @@ def item_availability() -> None:
     if not _integration_enabled():
         services.job_run_finish(
             run=run, status=JobRun.Status.SKIPPED, message=_("The integration is disabled.")
+        )
+        return
+    if not _availability_enabled():
+        services.job_run_finish(
+            run=run,
+            status=JobRun.Status.SKIPPED,
+            message=_("Item availability is not published to the CRM."),
         )
         return
     services.item_availability_push(run=run)

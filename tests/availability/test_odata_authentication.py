@@ -13,8 +13,10 @@ from accounts.services import availability_access_set, webservice_key_generate
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def get(live_server, auth=None, path: str = "ProductItemAvailability") -> requests.Response:
-    return requests.get(f"{live_server.url}/odata/{path}", auth=auth, timeout=10)
+def get(
+    live_server, auth=None, path: str = "ProductItemAvailability", headers=None
+) -> requests.Response:
+    return requests.get(f"{live_server.url}/odata/{path}", auth=auth, headers=headers, timeout=10)
 
 
 def assert_unauthorized(response: requests.Response) -> None:
@@ -95,7 +97,7 @@ def test_inactive_user_is_401(live_server, make_service_user):
 
 
 @override_settings(LOGIN_THROTTLE_ATTEMPTS=3)
-def test_repeated_failures_for_a_user_name_are_throttled_even_with_the_right_key(
+def test_repeated_failures_from_an_address_are_throttled_even_with_the_right_key(
     live_server, make_service_user, caplog
 ):
     username, key = make_service_user()
@@ -129,3 +131,16 @@ def test_throttling_ends_when_the_window_has_passed(live_server, make_service_us
     assert get(live_server, (username, key)).status_code == 429
     time.sleep(1.2)
     assert get(live_server, (username, key)).status_code == 200
+
+
+@override_settings(LOGIN_THROTTLE_ATTEMPTS=3, TRUSTED_PROXY_COUNT=1)
+def test_failures_from_elsewhere_cannot_lock_a_user_out(live_server, make_service_user):
+    username, key = make_service_user()
+    attacker = {"X-Forwarded-For": "203.0.113.7"}
+    for n in range(3):
+        assert_unauthorized(get(live_server, (username, f"guess{n}"), headers=attacker))
+    assert get(live_server, (username, "guess"), headers=attacker).status_code == 429
+
+    response = get(live_server, (username, key), headers={"X-Forwarded-For": "198.51.100.2"})
+
+    assert response.status_code == 200

@@ -35,6 +35,16 @@ def test_save_refuses_a_changed_uuid(db: None) -> None:
     assert models.Customer.objects.get(pk=customer.pk).uuid == original
 
 
+def test_saving_a_new_instance_over_an_existing_row_keeps_its_uuid(db: None) -> None:
+    person = f.SalespersonFactory()
+
+    with pytest.raises(ValidationError, match="cannot be changed"):
+        models.Salesperson(pk=person.pk, code=person.code, name="Impostor").save()
+
+    stored = models.Salesperson.objects.get(pk=person.pk)
+    assert (stored.uuid, stored.name) == (person.uuid, person.name)
+
+
 def test_queryset_update_refuses_a_uuid(db: None) -> None:
     customer = f.CustomerFactory()
 
@@ -81,6 +91,26 @@ def test_bulk_create_sets_modified_at(db: None) -> None:
 
     assert not models.Resource.objects.filter(modified_at__isnull=True).exists()
     assert models.Resource.objects.count() == 3
+
+
+def test_bulk_upsert_bumps_modified_at_and_keeps_the_uuid(db: None) -> None:
+    person = f.SalespersonFactory()
+    before = _modified(person)
+    _tick()
+    changed = models.Salesperson(code=person.code, name="Renamed by upsert")
+
+    models.Salesperson.objects.bulk_create(
+        [changed], update_conflicts=True, unique_fields=["code"], update_fields=["name"]
+    )
+    with pytest.raises(ValidationError, match="cannot be changed"):
+        models.Salesperson.objects.bulk_create(
+            [changed], update_conflicts=True, unique_fields=["code"], update_fields=["uuid"]
+        )
+
+    stored = models.Salesperson.objects.get(pk=person.pk)
+    assert stored.name == "Renamed by upsert"
+    assert stored.uuid == person.uuid
+    assert _modified(person) > before
 
 
 def test_bulk_update_bumps_modified_at(db: None) -> None:

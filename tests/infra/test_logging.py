@@ -67,3 +67,26 @@ def test_ordinary_messages_pass_unchanged(console: io.StringIO) -> None:
     logging.getLogger(LOGGER).warning("synchronized %d of %d customers", 40, 41)
 
     assert "synchronized 40 of 41 customers" in console.getvalue()
+
+
+def test_a_quoted_password_with_spaces_is_masked_whole(console: io.StringIO) -> None:
+    logging.getLogger(LOGGER).warning('login payload {"password": "open sesame, please"}')
+
+    line = console.getvalue()
+    assert "sesame" not in line
+    assert "please" not in line
+    assert '"password": "***"' in line
+
+
+def test_an_api_token_header_is_masked(console: io.StringIO) -> None:
+    logging.getLogger(LOGGER).warning("headers: Authorization: Token 9f8e7d6c5b4a")
+
+    assert "9f8e7d6c5b4a" not in console.getvalue()
+
+
+def test_django_records_pass_through_the_redacting_handler(console: io.StringIO) -> None:
+    logging.getLogger("django.request").error("bad request client_secret=leaked-value")
+
+    line = console.getvalue()
+    assert "leaked-value" not in line
+    assert "client_secret=***" in line

@@ -62,6 +62,18 @@ def test_a_wrong_new_secret_is_refused_and_the_old_one_kept(
     assert CrmConnection.objects.get().client_secret == crm.client_secret
 
 
+def test_a_changed_token_url_needs_the_secret_typed_again(
+    admin_client, saved_connection, crm
+) -> None:  # noqa: ANN001
+    elsewhere = "https://login.attacker.example/tenant/oauth2/v2.0/token"
+
+    response = admin_client.post("/connection/", _form(saved_connection, token_url=elsewhere))
+
+    assert response.status_code == 400
+    assert "enter the client secret again" in response.content.decode()
+    assert CrmConnection.objects.get().token_url == saved_connection.token_url
+
+
 def test_disable_pauses_every_job_and_enable_resumes_them(admin_client, saved_connection) -> None:  # noqa: ANN001
     total = _jobs().count()
     assert total > 0 and _jobs().filter(enabled=True).count() == total

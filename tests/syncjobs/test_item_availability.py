@@ -17,6 +17,25 @@ from syncjobs.models import JobRun
 pytestmark = [pytest.mark.sandbox, pytest.mark.django_db]
 
 
+@pytest.fixture
+def published(saved_connection):  # noqa: ANN001, ANN201
+    """The saved connection with item availability published to the CRM."""
+    CrmConnection.objects.filter(pk=saved_connection.pk).update(availability_enabled=True)
+    return saved_connection
+
+
+def test_the_job_pushes_nothing_while_availability_is_not_published(saved_connection) -> None:  # noqa: ANN001
+    client = DataverseClient(setup_selectors.crm_connection_settings())
+    _item, product = _coupled_item(client, inventory="7")
+
+    tasks.item_availability()
+
+    run = JobRun.objects.latest("started_at")
+    assert run.status == JobRun.Status.SKIPPED
+    assert "not published" in run.message
+    assert _quantity(client, product) == 0
+
+
 def _coupled_item(client: DataverseClient, *, inventory: str):  # noqa: ANN202
     item = ItemFactory(inventory=Decimal(inventory))
     product_id = client.create(
@@ -41,7 +60,7 @@ def _quantity(client: DataverseClient, product_id: uuid.UUID) -> float:
     )
 
 
-def test_inventory_of_changed_coupled_items_reaches_the_crm(saved_connection) -> None:  # noqa: ANN001
+def test_inventory_of_changed_coupled_items_reaches_the_crm(published) -> None:  # noqa: ANN001
     client = DataverseClient(setup_selectors.crm_connection_settings())
     item, in_stock = _coupled_item(client, inventory="7")
     _negative, short = _coupled_item(client, inventory="-3")
@@ -62,9 +81,7 @@ def test_inventory_of_changed_coupled_items_reaches_the_crm(saved_connection) ->
     assert _quantity(client, in_stock) == 12.0
 
 
-def test_a_privilege_error_disables_the_integration_with_a_reason(
-    saved_connection, sandbox
-) -> None:  # noqa: ANN001
+def test_a_privilege_error_disables_the_integration_with_a_reason(published, sandbox) -> None:  # noqa: ANN001
     client = DataverseClient(setup_selectors.crm_connection_settings())
     _coupled_item(client, inventory="5")
     sandbox.control(
@@ -88,3 +105,22 @@ def test_the_job_does_nothing_while_the_integration_is_disabled(saved_connection
     CrmConnection.objects.update(is_enabled=False)
     tasks.item_availability()
     assert JobRun.objects.get().status == JobRun.Status.SKIPPED
+
+
+def test_a_crm_outage_stops_the_run_at_the_first_item(published, sandbox) -> None:  # noqa: ANN001
+    client = DataverseClient(setup_selectors.crm_connection_settings())
+    for _ in range(3):
+        _coupled_item(client, inventory="5")
+    sandbox.control(
+        "config",
+        {"rules": [{"method": "PATCH", "path": "products", "count": -1, "fault": "throttle",
+                    "retry_after": 0}]},
+    )  # fmt: skip
+    try:
+        tasks.item_availability()
+    finally:
+        sandbox.control("config", {"rules": []})
+    run = JobRun.objects.get()
+    assert run.status == JobRun.Status.FAILED
+    assert (run.failed, run.modified) == (1, 0)
+    assert CrmConnection.objects.get().is_enabled
