@@ -14,6 +14,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts import selectors, services
 from accounts.forms import AvailabilityAccessForm, ThrottledAuthenticationForm, WebServiceKeyForm
 from accounts.roles import INTEGRATION_ADMIN, role_required
+from setup_wizard.selectors import crm_connection_get
 
 
 class ThrottledLoginView(auth_views.LoginView):
@@ -41,8 +42,19 @@ def _user_page(request: HttpRequest, target: AbstractBaseUser, *, own: bool) -> 
     return render(request, "accounts/user_detail.html", context)
 
 
+def _key_used_by_crm(target: AbstractBaseUser) -> bool:
+    """Whether the CRM calls the item availability service with this user's key."""
+    connection = crm_connection_get()
+    return bool(
+        connection
+        and connection.availability_enabled
+        and connection.availability_user_id == target.pk
+    )
+
+
 def _change_key(request: HttpRequest, target: AbstractBaseUser, *, back_url: str) -> HttpResponse:
     form = WebServiceKeyForm(request.POST or None)
+    used_by_crm = _key_used_by_crm(target)
     if request.method == "POST" and form.is_valid():
         expires_at = services.webservice_key_expiry(expires_on=form.cleaned_data["expires_on"])
         key = services.webservice_key_generate(user=target, expires_at=expires_at)
@@ -50,7 +62,13 @@ def _change_key(request: HttpRequest, target: AbstractBaseUser, *, back_url: str
         response = render(
             request,
             "accounts/webservice_key_created.html",
-            {"target": target, "key": key, "expires_at": expires_at, "back_url": back_url},
+            {
+                "target": target,
+                "key": key,
+                "expires_at": expires_at,
+                "back_url": back_url,
+                "used_by_crm": used_by_crm,
+            },
         )
         response["Cache-Control"] = "no-store"
         return response
@@ -58,7 +76,13 @@ def _change_key(request: HttpRequest, target: AbstractBaseUser, *, back_url: str
     return render(
         request,
         "accounts/webservice_key_form.html",
-        {"target": target, "form": form, "has_key": has_key, "back_url": back_url},
+        {
+            "target": target,
+            "form": form,
+            "has_key": has_key,
+            "back_url": back_url,
+            "used_by_crm": used_by_crm,
+        },
     )
 
 

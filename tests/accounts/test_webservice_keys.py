@@ -19,6 +19,7 @@ from accounts.services import (
     webservice_key_generate,
     webservice_key_revoke,
 )
+from setup_wizard.models import CrmConnection
 
 pytestmark = pytest.mark.django_db
 
@@ -220,3 +221,24 @@ def test_key_forms_need_a_csrf_token():
     client.force_login(user)
     assert client.post(reverse("account-key"), {"expires_on": ""}).status_code == 403
     assert not WebServiceKey.objects.filter(user=user).exists()
+
+
+def test_changing_the_key_the_crm_uses_says_how_to_update_the_crm():
+    service_user = UserFactory()
+    other = UserFactory()
+    CrmConnection.objects.create(
+        pk=CrmConnection.SINGLETON_ID,
+        environment_url="https://contoso.crm.dynamics.com",
+        token_url="https://login.example/t",
+        client_id="app",
+        availability_enabled=True,
+        availability_user=service_user,
+    )
+    admin = Client()
+    admin.force_login(UserFactory(roles=[INTEGRATION_ADMIN]))
+
+    used = admin.get(reverse("user-key", args=[service_user.pk])).content.decode()
+    unused = admin.get(reverse("user-key", args=[other.pk])).content.decode()
+
+    assert "The CRM uses this user's key" in used
+    assert "The CRM uses this user's key" not in unused
