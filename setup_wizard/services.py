@@ -679,6 +679,7 @@ def connection_settings_update(
             )
             connection.crm_record_written_at = timezone.now()
         connection.save()
+        sync_services.non_mapping_jobs_reconcile(options=sync_options(connection=connection))
         _history_record(
             before=before,
             connection=connection,

@@ -156,10 +156,30 @@ def default_setup_reset(*, options: DefaultSetupOptions) -> list[IntegrationTabl
 def default_setup_create_if_missing(*, options: DefaultSetupOptions) -> bool:
     """Create the default setup only when no mapping exists yet (bc-integration §1.6 step 5)."""
     if IntegrationTableMapping.objects.exists():
+        non_mapping_jobs_reconcile(options=options)
         integration_jobs_set_enabled(enabled=options.enabled)
         return False
     default_setup_reset(options=options)
     return True
+
+
+@transaction.atomic
+def non_mapping_jobs_reconcile(*, options: DefaultSetupOptions) -> None:
+    """Create or delete the item availability and auto-create-orders jobs so that they match
+    the connection's options (switching a feature on later must schedule it; off, unschedule)."""
+    wanted = [
+        (ITEM_AVAILABILITY_JOB, options.item_availability),
+        (
+            AUTO_CREATE_ORDERS_JOB,
+            options.sales_order_integration and options.auto_create_sales_orders,
+        ),
+    ]
+    for job, want in wanted:
+        existing = PeriodicTask.objects.filter(name=_job_name(job.name))
+        if want and not existing.exists():
+            _non_mapping_job_create(job=job, enabled=options.enabled)
+        elif not want:
+            existing.delete()
 
 
 def integration_setup_delete() -> None:

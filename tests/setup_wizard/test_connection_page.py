@@ -245,3 +245,32 @@ def test_only_integration_administrators_may_open_the_connection_page(
     assert client.get("/connection/").status_code == 403
     assert client.post("/connection/", {"action": "disable"}).status_code == 403
     assert CrmConnection.objects.get().is_enabled
+
+
+def test_publishing_availability_later_schedules_its_job_and_unpublishing_removes_it(
+    admin_client, saved_connection
+) -> None:  # noqa: ANN001
+    from accounts import services as account_services
+
+    from .conftest import UserFactory
+
+    availability_job = _jobs().filter(task="syncjobs.item_availability")
+    assert not availability_job.exists()
+    user = UserFactory(username="odata-later")
+    account_services.availability_access_set(user=user, allowed=True)
+
+    published = admin_client.post(
+        "/connection/",
+        _form(
+            saved_connection,
+            availability_enabled="on",
+            availability_user=user.pk,
+            availability_key_action="generate",
+        ),
+    )
+    assert published.status_code == 302
+    assert availability_job.filter(enabled=True).count() == 1
+
+    unpublished = admin_client.post("/connection/", _form(saved_connection))
+    assert unpublished.status_code == 302
+    assert not availability_job.exists()
