@@ -48,6 +48,19 @@ def key_field(model: type[models.Model]) -> str:
 
 
 CODE_DESCRIPTION_COLUMNS = ("code", "description")
+
+
+def code_description_table(slug: str, model: type[models.Model]) -> Table:
+    """A small setup table that holds just a code and a description."""
+    return Table(
+        slug=slug,
+        model=model,
+        columns=(*CODE_DESCRIPTION_COLUMNS, "modified_at"),
+        search_fields=CODE_DESCRIPTION_COLUMNS,
+        form_fields=CODE_DESCRIPTION_COLUMNS,
+    )
+
+
 ADDRESS_FIELDS = ("address", "address_2", "post_code", "city", "county", "country_code")
 
 TABLES: tuple[Table, ...] = (
@@ -65,13 +78,7 @@ TABLES: tuple[Table, ...] = (
         search_fields=("code", "description"),
         form_fields=("code", "description", "symbol", "exchange_rate"),
     ),
-    Table(
-        slug="units-of-measure",
-        model=erp.UnitOfMeasure,
-        columns=(*CODE_DESCRIPTION_COLUMNS, "modified_at"),
-        search_fields=CODE_DESCRIPTION_COLUMNS,
-        form_fields=CODE_DESCRIPTION_COLUMNS,
-    ),
+    code_description_table("units-of-measure", erp.UnitOfMeasure),
     Table(
         slug="payment-terms",
         model=erp.PaymentTerms,
@@ -79,27 +86,9 @@ TABLES: tuple[Table, ...] = (
         search_fields=CODE_DESCRIPTION_COLUMNS,
         form_fields=(*CODE_DESCRIPTION_COLUMNS, "due_days"),
     ),
-    Table(
-        slug="shipment-methods",
-        model=erp.ShipmentMethod,
-        columns=(*CODE_DESCRIPTION_COLUMNS, "modified_at"),
-        search_fields=CODE_DESCRIPTION_COLUMNS,
-        form_fields=CODE_DESCRIPTION_COLUMNS,
-    ),
-    Table(
-        slug="shipping-agents",
-        model=erp.ShippingAgent,
-        columns=(*CODE_DESCRIPTION_COLUMNS, "modified_at"),
-        search_fields=CODE_DESCRIPTION_COLUMNS,
-        form_fields=CODE_DESCRIPTION_COLUMNS,
-    ),
-    Table(
-        slug="customer-price-groups",
-        model=erp.CustomerPriceGroup,
-        columns=(*CODE_DESCRIPTION_COLUMNS, "modified_at"),
-        search_fields=CODE_DESCRIPTION_COLUMNS,
-        form_fields=CODE_DESCRIPTION_COLUMNS,
-    ),
+    code_description_table("shipment-methods", erp.ShipmentMethod),
+    code_description_table("shipping-agents", erp.ShippingAgent),
+    code_description_table("customer-price-groups", erp.CustomerPriceGroup),
     Table(
         slug="customers",
         model=erp.Customer,

@@ -85,18 +85,7 @@ def parse_key(text: str) -> dict[str, Any] | str:
     text = text.strip()
     if GUID_RE.match(text):
         return text.lower()
-    parts: list[str] = []
-    buf: list[str] = []
-    in_quote = False
-    for ch in text:
-        if ch == "'":
-            in_quote = not in_quote
-        if ch == "," and not in_quote:
-            parts.append("".join(buf))
-            buf = []
-        else:
-            buf.append(ch)
-    parts.append("".join(buf))
+    parts = _split_outside_quotes(text, "'")
     values: dict[str, Any] = {}
     for part in parts:
         if "=" not in part:
@@ -480,13 +469,13 @@ class Prefer:
         return False
 
 
-def _split_prefer(value: str) -> list[str]:
-    """Split a Prefer header on commas outside double quotes (annotation lists are quoted)."""
+def _split_outside_quotes(text: str, quote: str) -> list[str]:
+    """Split on commas that are not inside `quote`-delimited text."""
     parts: list[str] = []
     buf: list[str] = []
     in_quote = False
-    for ch in value:
-        if ch == '"':
+    for ch in text:
+        if ch == quote:
             in_quote = not in_quote
         if ch == "," and not in_quote:
             parts.append("".join(buf))
@@ -494,7 +483,12 @@ def _split_prefer(value: str) -> list[str]:
         else:
             buf.append(ch)
     parts.append("".join(buf))
-    return [p.strip() for p in parts if p.strip()]
+    return parts
+
+
+def _split_prefer(value: str) -> list[str]:
+    """Split a Prefer header on commas outside double quotes (annotation lists are quoted)."""
+    return [p.strip() for p in _split_outside_quotes(value, '"') if p.strip()]
 
 
 def parse_prefer(values: list[str]) -> Prefer:
