@@ -14,7 +14,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts import selectors, services
 from accounts.forms import AvailabilityAccessForm, ThrottledAuthenticationForm, WebServiceKeyForm
 from accounts.roles import INTEGRATION_ADMIN, role_required
-from setup_wizard.selectors import crm_connection_get
+from connection.selectors import crm_connection_get
 
 
 class ThrottledLoginView(auth_views.LoginView):

@@ -4,9 +4,9 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from accounts.roles import ERP_READERS, INTEGRATION_ADMIN, has_role
+from connection import selectors as connection_selectors
 from core import selectors
 from erp import selectors as erp_selectors
-from setup_wizard import selectors as setup_selectors
 
 
 @require_GET
@@ -29,7 +29,7 @@ def home(request: HttpRequest) -> HttpResponse:
     """One home page, with the panels of each role the user holds."""
     counts = erp_selectors.table_counts() if has_role(request.user, ERP_READERS) else []
     connection = (
-        setup_selectors.crm_connection_get()
+        connection_selectors.crm_connection_get()
         if has_role(request.user, (INTEGRATION_ADMIN,))
         else None
     )

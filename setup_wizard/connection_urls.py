@@ -2,6 +2,6 @@
 
 from django.urls import path
 
-from . import views
+from . import connection_views
 
-urlpatterns = [path("", views.connection_page, name="connection")]
+urlpatterns = [path("", connection_views.connection_page, name="connection")]

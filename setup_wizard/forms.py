@@ -1,25 +1,42 @@
-"""Forms of the assisted setup and the connection page. Checks that reach the CRM are done
-through callables the view passes in, so the forms stay free of HTTP and storage details."""
+"""Forms of the assisted setup and the connection page.
 
-from collections.abc import Callable
+They only parse: no network call and no side effect in clean(). Whether the input is acceptable
+is decided by `validation` (called by the views after is_valid()); its problems are attached to
+these forms' fields with `attach_problems`.
+"""
+
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from accounts import selectors as account_selectors
+from connection.errors import ConnectionProblem
+from connection.models import OwnerMode
+from connection.selectors import CrmUser
 from syncjobs.defaults import ALL_AREAS, AREA_CHOICES
 
-from . import selectors, services
-from .errors import SetupProblem
-from .models import OwnerMode
+from .validation import KEY_EXISTING, KEY_GENERATE, KEY_KEEP, SetupInvalid
 
 SECRET_STORED_HELP = _("A secret is stored. Leave this blank to keep it; it is never shown.")
+INTEGRATION_USER = "integration"
 
 
-def attach_problem(form: forms.Form, problem: SetupProblem) -> None:
+def attach_problem(form: forms.Form, problem: ConnectionProblem) -> None:
     field = problem.field if problem.field in form.fields else None
     form.add_error(field, problem.message)
+
+
+def attach_problems(
+    form: forms.Form, invalid: SetupInvalid, field_names: Mapping[str, str] | None = None
+) -> None:
+    """Show each problem on the form field it concerns (`field_names` maps the setup input's
+    names to this form's), else on the whole form."""
+    for name, messages in invalid.problems.items():
+        target = (field_names or {}).get(name, name)
+        for message in messages:
+            form.add_error(target if target in form.fields else None, message)
 
 
 def stored_secret_reuse_error(form: forms.Form, data: dict[str, Any]) -> str | None:
@@ -30,30 +47,21 @@ def stored_secret_reuse_error(form: forms.Form, data: dict[str, Any]) -> str | N
         return None
     for name in ("environment_url", "token_url"):
         before = str(form.initial.get(name) or "")
-        if before and name in data and str(data[name]) != before:
+        if before and name in data and str(data[name]).strip() != before:
             return str(_("The URLs changed: enter the client secret again to send it there."))
     return None
 
 
-def existing_key_error(*, user: Any, key: str) -> str | None:
-    """Why `key` cannot be used as `user`'s existing web service access key, or None."""
-    if not key:
-        return str(_("Enter the user's web service access key."))
-    if not account_selectors.webservice_key_check(user=user, key=key):
-        return str(
-            _(
-                "This is not the current web service access key of %(user)s (or the key "
-                "has expired)."
-            )
-            % {"user": user.get_username()}
-        )
-    return None
+def user_choices(users: Iterable[CrmUser], *, with_email: bool = False) -> list[tuple[str, str]]:
+    return [
+        (str(u.id), f"{u.name} <{u.email}>" if with_email and u.email else u.name) for u in users
+    ]
 
 
 class SecretInput(forms.PasswordInput):
     """Never renders a value back to the browser."""
 
-    def __init__(self, attrs: dict | None = None) -> None:
+    def __init__(self, attrs: dict[str, Any] | None = None) -> None:
         super().__init__(
             attrs={"autocomplete": "new-password", **(attrs or {})}, render_value=False
         )
@@ -84,57 +92,20 @@ class CrmForm(forms.Form):
     def __init__(self, *args: Any, stored_secret: str = "", **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.stored_secret = stored_secret
-        self.url_notice = ""
         if stored_secret:
             self.fields["client_secret"].help_text = SECRET_STORED_HELP
 
-    def clean_environment_url(self) -> str:
-        try:
-            url, self.url_notice = services.environment_url_normalize(
-                url=self.cleaned_data["environment_url"]
-            )
-        except SetupProblem as problem:
-            raise forms.ValidationError(problem.message, code=problem.code) from None
-        return url
-
-    def clean_token_url(self) -> str:
-        try:
-            return services.token_url_normalize(url=self.cleaned_data["token_url"])
-        except SetupProblem as problem:
-            raise forms.ValidationError(problem.message, code=problem.code) from None
-
     def clean_client_id(self) -> str:
-        return self.cleaned_data["client_id"].strip()
+        return str(self.cleaned_data["client_id"]).strip()
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         reuse_error = stored_secret_reuse_error(self, data)
         if reuse_error:
             self.add_error("client_secret", reuse_error)
             return data
-        secret = data.get("client_secret") or self.stored_secret
-        if not secret:
-            self.add_error("client_secret", _("Enter the client secret."))
-            return data
-        data["client_secret"] = secret
-        if self.errors:
-            return data
-        connection = services.connection_settings_build(
-            environment_url=data["environment_url"],
-            token_url=data["token_url"],
-            client_id=data["client_id"],
-            client_secret=secret,
-        )
-        try:
-            check = selectors.crm_connection_check(connection=connection)
-            # Catch an administrator as integration user here already: it is the commonest mistake.
-            user = selectors.integration_user_check(connection=connection, user_id=check.user_id)
-        except SetupProblem as problem:
-            attach_problem(self, problem)
-            return data
-        data["check"] = check
-        data["integration_user"] = user
-        data["connection"] = connection
+        # A blank secret field means "keep the one typed earlier or saved".
+        data["client_secret"] = data.get("client_secret") or self.stored_secret
         return data
 
 
@@ -150,91 +121,26 @@ class AdminCredentialsMixin(forms.Form):
         label=_("Administrator password"), required=False, widget=SecretInput()
     )
 
+    def has_admin_credentials(self) -> bool:
+        data = self.cleaned_data
+        return bool(data.get("admin_username") and data.get("admin_password"))
+
 
 class SolutionForm(AdminCredentialsMixin):
     import_solution = forms.BooleanField(
         label=_("Import the integration solution and assign the integration roles"),
         required=False,
         initial=True,
+        help_text=_(
+            "Optional. Without it the integration runs, but the CRM gets neither the "
+            "integration roles nor the ERP connection record (item availability inside the CRM): "
+            "both come with a later redeploy from the connection page."
+        ),
     )
-
-    def __init__(
-        self,
-        *args: Any,
-        deploy: Callable[[str, str], services.SolutionResult] | None = None,
-        done: dict | None = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(*args, **kwargs)
-        self.deploy = deploy
-        self.done = done
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean()
-        if not data.get("import_solution"):
-            return data
-        if self.done and not data.get("admin_password"):
-            return data
-        if not data.get("admin_username") or not data.get("admin_password"):
-            self.add_error(
-                "admin_password", _("Enter the user name and password of a CRM administrator.")
-            )
-            return data
-        if self.deploy is None:
-            self.add_error(None, _("Complete the connection step first."))
-            return data
-        try:
-            self.result = self.deploy(data["admin_username"], data["admin_password"])
-        except SetupProblem as problem:
-            attach_problem(self, problem)
-        data.pop("admin_password", None)
-        return data
 
 
 class IntegrationUserForm(AdminCredentialsMixin):
-    def __init__(
-        self,
-        *args: Any,
-        inspect: Callable[[], selectors.IntegrationUser] | None = None,
-        assign: Callable[[str, str], list[str]] | None = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(*args, **kwargs)
-        self.inspect = inspect
-        self.assign = assign
-        self.integration_user: selectors.IntegrationUser | None = None
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean()
-        if self.inspect is None:
-            self.add_error(None, _("Complete the connection step first."))
-            return data
-        try:
-            user = self.inspect()
-            if user.missing_roles:
-                if not data.get("admin_username") or not data.get("admin_password"):
-                    self.integration_user = user
-                    self.add_error(
-                        "admin_password",
-                        _(
-                            "The integration user %(name)s lacks the roles %(roles)s. Enter the "
-                            "credentials of a CRM "
-                            "administrator once to assign them."
-                        )
-                        % {"name": user.name, "roles": ", ".join(user.missing_role_names)},
-                    )
-                    return data
-                assert self.assign is not None
-                self.assign(data["admin_username"], data["admin_password"])
-                user = self.inspect()
-        except SetupProblem as problem:
-            attach_problem(self, problem)
-            return data
-        finally:
-            data.pop("admin_password", None)
-        self.integration_user = user
-        data["integration_user"] = user
-        return data
+    pass
 
 
 class AreasForm(forms.Form):
@@ -253,44 +159,31 @@ class AreasForm(forms.Form):
     )
     default_owner = forms.ChoiceField(label=_("Default owner"), required=False)
 
-    def __init__(
-        self, *args: Any, crm_users: Callable[[], list] | None = None, **kwargs: Any
-    ) -> None:
+    def __init__(self, *args: Any, crm_users: list[CrmUser] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        users = crm_users() if crm_users else []
-        self.user_names = {str(u.id): u.name for u in users}
-        self.fields["default_owner"].choices = [("", "—")] + [
-            (str(u.id), f"{u.name} <{u.email}>" if u.email else u.name) for u in users
-        ]
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean()
-        if not data.get("areas"):
-            self.add_error("areas", _("Choose at least one area to synchronize."))
-        if data.get("owner_mode") == OwnerMode.DEFAULT_OWNER and not data.get("default_owner"):
-            self.add_error("default_owner", _("Choose the CRM user who owns new CRM records."))
-        data["default_owner_name"] = self.user_names.get(data.get("default_owner") or "", "")
-        return data
+        self.fields["default_owner"].choices = [("", "—")] + user_choices(  # type: ignore[attr-defined]
+            crm_users or [], with_email=True
+        )
 
 
 class AvailabilityForm(forms.Form):
-    GENERATE, EXISTING = "generate", "existing"
-
     publish = forms.BooleanField(
         label=_("Publish the ERP's item availability web service to the CRM"),
         required=False,
         initial=True,
     )
     user = forms.ModelChoiceField(
-        label=_("ERP user whose web service access key the CRM uses"), queryset=None, required=False
+        label=_("ERP user whose web service access key the CRM uses"),
+        queryset=None,  # type: ignore[arg-type]  # set in __init__ (the permission may change)
+        required=False,
     )
     key_action = forms.ChoiceField(
         label=_("Web service access key"),
         choices=[
-            (GENERATE, _("Generate a new key for this user")),
-            (EXISTING, _("Enter the user's existing key")),
+            (KEY_GENERATE, _("Generate a new key for this user")),
+            (KEY_EXISTING, _("Enter the user's existing key")),
         ],
-        initial=GENERATE,
+        initial=KEY_GENERATE,
         required=False,
         widget=forms.RadioSelect,
     )
@@ -298,35 +191,18 @@ class AvailabilityForm(forms.Form):
 
     def __init__(self, *args: Any, stored_key: str = "", **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["user"].queryset = account_selectors.availability_users()
+        self.fields["user"].queryset = account_selectors.availability_users()  # type: ignore[attr-defined]
         self.stored_key = stored_key
         if stored_key:
             self.fields["existing_key"].help_text = SECRET_STORED_HELP
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
-        if not data.get("publish"):
-            return data
-        user = data.get("user")
-        if user is None:
-            self.add_error(
-                "user", _("Choose the ERP user whose web service access key the CRM uses.")
-            )
-            return data
-        data["key_action"] = data.get("key_action") or self.GENERATE
-        if data["key_action"] == self.EXISTING:
-            key = data.get("existing_key") or self.stored_key
-            error = existing_key_error(user=user, key=key)
-            if error:
-                self.add_error("existing_key", error)
-            else:
-                data["existing_key"] = key
+        data = super().clean() or {}
+        data["existing_key"] = data.get("existing_key") or self.stored_key
         return data
 
 
 class SalesOrdersForm(forms.Form):
-    INTEGRATION_USER = "integration"
-
     enabled = forms.BooleanField(
         label=_("Enable sales order integration"), required=False, initial=True
     )
@@ -337,16 +213,12 @@ class SalesOrdersForm(forms.Form):
         label=_("Automatically create ERP sales orders from submitted CRM orders"), required=False
     )
 
-    def __init__(
-        self, *args: Any, crm_users: Callable[[], list] | None = None, **kwargs: Any
-    ) -> None:
+    def __init__(self, *args: Any, crm_users: list[CrmUser] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        users = crm_users() if crm_users else []
-        self.user_names = {str(u.id): u.name for u in users}
-        self.fields["processor"].choices = [(self.INTEGRATION_USER, _("The integration user"))] + [
-            (str(u.id), u.name) for u in users
-        ]
-        self.fields["processor"].initial = self.INTEGRATION_USER
+        self.fields["processor"].choices = [  # type: ignore[attr-defined]
+            (INTEGRATION_USER, _("The integration user"))
+        ] + user_choices(crm_users or [])
+        self.fields["processor"].initial = INTEGRATION_USER
 
 
 class FinishForm(forms.Form):
@@ -359,8 +231,6 @@ class FinishForm(forms.Form):
 
 
 class ConnectionSettingsForm(forms.Form):
-    KEEP, GENERATE, EXISTING = "keep", "generate", "existing"
-
     environment_url = CrmForm.base_fields["environment_url"]
     token_url = CrmForm.base_fields["token_url"]
     client_id = CrmForm.base_fields["client_id"]
@@ -387,11 +257,11 @@ class ConnectionSettingsForm(forms.Form):
     availability_key_action = forms.ChoiceField(
         label=_("Web service access key"),
         choices=[
-            (KEEP, _("Keep the stored key")),
-            (GENERATE, _("Generate a new key for this user (the old key stops working)")),
-            (EXISTING, _("Enter the user's existing key")),
+            (KEY_KEEP, _("Keep the stored key")),
+            (KEY_GENERATE, _("Generate a new key for this user (the old key stops working)")),
+            (KEY_EXISTING, _("Enter the user's existing key")),
         ],
-        initial=KEEP,
+        initial=KEY_KEEP,
         required=False,
         widget=forms.RadioSelect,
     )
@@ -406,72 +276,33 @@ class ConnectionSettingsForm(forms.Form):
         label=_("Automatically create ERP sales orders from submitted CRM orders"), required=False
     )
 
-    clean_environment_url = CrmForm.clean_environment_url
-    clean_token_url = CrmForm.clean_token_url
+    # Setup input names → this form's fields, for attach_problems.
+    FIELD_NAMES = {
+        "default_owner_id": "default_owner",
+        "availability_key": "availability_existing_key",
+        "order_processor_id": "order_processor",
+    }
 
-    def __init__(
-        self, *args: Any, crm_users: list | None = None, has_key: bool = False, **kwargs: Any
-    ) -> None:
+    def __init__(self, *args: Any, crm_users: list[CrmUser] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.url_notice = ""
-        self.has_key = has_key
-        self.fields["availability_user"].queryset = account_selectors.availability_users()
+        self.fields["availability_user"].queryset = account_selectors.availability_users()  # type: ignore[attr-defined]
         users = list(crm_users or [])
-        initial = self.initial
-        known = {str(u.id) for u in users}
-        # Keep the saved choices selectable even when the CRM cannot be read right now.
-        for key, name in (
-            ("default_owner", "default_owner_name"),
-            ("order_processor", "order_processor_name"),
-        ):
-            value = str(initial.get(key) or "")
-            if value and value != SalesOrdersForm.INTEGRATION_USER and value not in known:
-                users.append(selectors.CrmUser(id=value, name=initial.get(name) or value, email=""))
-                known.add(value)
-        self.user_names = {str(u.id): u.name for u in users}
-        self.fields["default_owner"].choices = [("", "—")] + [(str(u.id), u.name) for u in users]
-        self.fields["order_processor"].choices = [
-            (SalesOrdersForm.INTEGRATION_USER, _("The integration user"))
-        ] + [(str(u.id), u.name) for u in users]
+        self.fields["default_owner"].choices = [("", "—")] + user_choices(users)  # type: ignore[attr-defined]
+        self.fields["order_processor"].choices = [  # type: ignore[attr-defined]
+            (INTEGRATION_USER, _("The integration user"))
+        ] + user_choices(users)
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         reuse_error = stored_secret_reuse_error(self, data)
         if reuse_error:
             self.add_error("client_secret", reuse_error)
-        if data.get("owner_mode") == OwnerMode.DEFAULT_OWNER and not data.get("default_owner"):
-            self.add_error("default_owner", _("Choose the CRM user who owns new CRM records."))
-        if not data.get("areas"):
-            self.add_error("areas", _("Choose at least one area to synchronize."))
-        if data.get("availability_enabled"):
-            user = data.get("availability_user")
-            action = data.get("availability_key_action") or self.KEEP
-            if user is None:
-                self.add_error(
-                    "availability_user",
-                    _("Choose the ERP user whose web service access key the CRM uses."),
-                )
-            elif action == self.KEEP and (
-                not self.has_key or "availability_user" in self.changed_data
-            ):
-                self.add_error(
-                    "availability_key_action",
-                    _("Generate a key for this user or enter the user's existing key."),
-                )
-            elif action == self.EXISTING:
-                error = existing_key_error(
-                    user=user, key=data.get("availability_existing_key") or ""
-                )
-                if error:
-                    self.add_error("availability_existing_key", error)
-        data["default_owner_name"] = self.user_names.get(data.get("default_owner") or "", "")
-        data["order_processor_name"] = self.user_names.get(data.get("order_processor") or "", "")
         return data
 
 
 class AdminCredentialsForm(AdminCredentialsMixin):
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         if not data.get("admin_username") or not data.get("admin_password"):
             self.add_error(
                 "admin_password", _("Enter the user name and password of a CRM administrator.")

@@ -1,7 +1,7 @@
 """Wizard storage that never keeps a secret in clear text in the session.
 
 formtools keeps the raw POST data of each step in the session. Secret fields are encrypted with
-core.crypto before they are stored and decrypted when read; the administrator password is
+connection.crypto before they are stored and decrypted when read; the administrator password is
 dropped altogether (it is used once, during the step that needs it).
 """
 
@@ -10,7 +10,7 @@ from typing import Any
 from django.utils.datastructures import MultiValueDict
 from formtools.wizard.storage.session import SessionStorage
 
-from core import crypto
+from connection import crypto
 
 ENCRYPTED_FIELDS = frozenset({"client_secret", "existing_key"})
 DROPPED_FIELDS = frozenset({"admin_password"})

@@ -2,10 +2,19 @@
 
 import json
 from dataclasses import dataclass
+from decimal import Decimal
 
 from django.db import transaction
 from django.utils import timezone
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
+
+from connection import selectors as connection_selectors
+from connection import services as connection_services
+from connection.clients import client_get
+from connection.services import JOB_NAME_PREFIX, integration_jobs_set_enabled
+from coupling.models import CRM_PRODUCT, ERP_ITEM, CrmCoupling
+from dataverse import errors as dv
+from erp.models import Item
 
 from .defaults import (
     AUTO_CREATE_ORDERS_JOB,
@@ -16,10 +25,6 @@ from .defaults import (
     MappingDef,
 )
 from .models import IntegrationFieldMapping, IntegrationTableMapping, JobRun
-
-# Every scheduled integration job carries this prefix, so "x of y" and pause/resume find them
-# without touching other periodic tasks (such as the worker heartbeat).
-JOB_NAME_PREFIX = "erpcrm integration: "
 
 ENGINE_MISSING = (
     "waiting: the synchronization engine is not installed yet; nothing was synchronized"
@@ -187,18 +192,6 @@ def integration_setup_delete() -> None:
     IntegrationTableMapping.objects.all().delete()
 
 
-def integration_jobs_set_enabled(*, enabled: bool) -> int:
-    """Pause or resume every scheduled integration job. Returns how many were changed."""
-    tasks = list(
-        PeriodicTask.objects.filter(name__startswith=JOB_NAME_PREFIX).exclude(enabled=enabled)
-    )
-    for task in tasks:
-        # save() (not a bulk update) so django_celery_beat notices the schedule change.
-        task.enabled = enabled
-        task.save(update_fields=["enabled"])
-    return len(tasks)
-
-
 def job_run_start(*, job_name: str, mapping: IntegrationTableMapping | None = None) -> JobRun:
     return JobRun.objects.create(job_name=job_name, mapping=mapping, status=JobRun.Status.RUNNING)
 
@@ -217,15 +210,6 @@ ITEM_AVAILABILITY = "ITEM AVAILABILITY"
 def item_availability_push(*, run: JobRun) -> JobRun:
     """Write the inventory of coupled items changed since the last successful run to the CRM
     products' quantityonhand (negative as 0), as BC18+'s item availability job does (§6.2)."""
-    from decimal import Decimal
-
-    from coupling.models import CRM_PRODUCT, ERP_ITEM, CrmCoupling
-    from dataverse import errors as dv
-    from dataverse.client import DataverseClient
-    from erp.models import Item
-    from setup_wizard import selectors as setup_selectors
-    from setup_wizard import services as setup_services
-
     last = (
         JobRun.objects.filter(job_name=ITEM_AVAILABILITY, status=JobRun.Status.SUCCEEDED)
         .exclude(pk=run.pk)
@@ -241,12 +225,12 @@ def item_availability_push(*, run: JobRun) -> JobRun:
     if last is not None:
         # The watermark is the previous run's start, so changes made during that run are not lost.
         items = items.filter(modified_at__gte=last.started_at)
-    connection = setup_selectors.crm_connection_settings()
+    connection = connection_selectors.crm_connection_settings()
     if connection is None:
         return job_run_finish(
             run=run, status=JobRun.Status.SKIPPED, message="no CRM connection is set up"
         )
-    client = DataverseClient(connection)
+    client = client_get(settings=connection)
     errors: list[str] = []
     try:
         for item in items.only("uuid", "no", "inventory"):
@@ -260,7 +244,7 @@ def item_availability_push(*, run: JobRun) -> JobRun:
             except dv.Forbidden as exc:
                 run.failed += 1
                 run.save(update_fields=["modified", "skipped", "failed"])
-                setup_services.connection_disable_for_error(error=exc)
+                connection_services.connection_disable_for_error(error=exc)
                 return job_run_finish(run=run, status=JobRun.Status.FAILED, message=str(exc))
             except (dv.AuthenticationFailed, dv.ConnectionFailed, dv.Throttled) as exc:
                 # The next item would meet the same wall (after its own retries): stop here;
@@ -276,8 +260,6 @@ def item_availability_push(*, run: JobRun) -> JobRun:
         run.save(update_fields=["modified", "skipped", "failed"])
         job_run_finish(run=run, status=JobRun.Status.FAILED, message=f"interrupted: {exc!r}")
         raise
-    finally:
-        client.close()
     run.save(update_fields=["modified", "skipped", "failed"])
     message = f"{run.modified} product(s) updated" + (
         ": " + "; ".join(errors[:20]) if errors else ""

@@ -7,20 +7,18 @@ The synchronization engine is a later issue: until it lands a run records an hon
 from celery import shared_task
 from django.utils.translation import gettext as _
 
+from connection.selectors import crm_connection_get
+
 from . import services
 from .models import IntegrationTableMapping, JobRun
 
 
 def _integration_enabled() -> bool:
-    from setup_wizard.selectors import crm_connection_get
-
     connection = crm_connection_get()
     return bool(connection and connection.is_enabled)
 
 
 def _availability_enabled() -> bool:
-    from setup_wizard.selectors import crm_connection_get
-
     connection = crm_connection_get()
     return bool(connection and connection.availability_enabled)
 

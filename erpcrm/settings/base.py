@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "erp",
     "dataverse",
     "sandbox",
+    "connection",
     "setup_wizard",
     "coupling",
     "syncjobs",

@@ -19,7 +19,7 @@ from accounts.services import (
     webservice_key_generate,
     webservice_key_revoke,
 )
-from setup_wizard.models import CrmConnection
+from connection.models import CrmConnection
 
 pytestmark = pytest.mark.django_db
 

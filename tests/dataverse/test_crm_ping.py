@@ -190,7 +190,7 @@ def test_without_a_saved_connection_it_says_so(capsys):
 @pytest.mark.sandbox
 @pytest.mark.django_db
 def test_saved_connection_is_checked_by_default(sandbox, capsys):
-    from setup_wizard.models import CrmConnection
+    from connection.models import CrmConnection
 
     connection = CrmConnection(
         pk=CrmConnection.SINGLETON_ID,

@@ -48,7 +48,7 @@ def saved_connection(crm, monkeypatch, db):  # noqa: ANN001, ANN201
 
     from django.core.management import call_command
 
-    from setup_wizard.models import CrmConnection
+    from connection.models import CrmConnection
 
     monkeypatch.setenv("CRM_CLIENT_SECRET", crm.client_secret)
     monkeypatch.setenv("CRM_ADMIN_PASSWORD", crm.admin_password)

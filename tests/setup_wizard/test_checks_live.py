@@ -4,8 +4,9 @@ import uuid
 
 import pytest
 
-from setup_wizard import selectors, services
-from setup_wizard.errors import SetupProblem
+from connection import selectors
+from connection.errors import ConnectionProblem
+from setup_wizard import deploy
 
 pytestmark = pytest.mark.sandbox
 
@@ -18,7 +19,7 @@ def _settings(crm, **overrides):  # noqa: ANN001, ANN202
         "client_secret": crm.client_secret,
     }
     values.update(overrides)
-    return services.connection_settings_build(**values)
+    return selectors.connection_settings_build(**values)
 
 
 def test_connection_check_reads_the_integration_user_and_base_currency(crm) -> None:  # noqa: ANN001
@@ -28,7 +29,7 @@ def test_connection_check_reads_the_integration_user_and_base_currency(crm) -> N
 
 
 def test_wrong_secret_is_reported_as_rejected_credentials(crm) -> None:  # noqa: ANN001
-    with pytest.raises(SetupProblem) as info:
+    with pytest.raises(ConnectionProblem) as info:
         selectors.crm_connection_check(connection=_settings(crm, client_secret="wrong"))
     assert info.value.code == "credentials"
     assert info.value.field == "client_secret"
@@ -36,7 +37,7 @@ def test_wrong_secret_is_reported_as_rejected_credentials(crm) -> None:  # noqa:
 
 def test_currency_mismatch_explains_what_to_do(crm, settings) -> None:  # noqa: ANN001
     settings.ERP_LOCAL_CURRENCY = "EUR"
-    with pytest.raises(SetupProblem) as info:
+    with pytest.raises(ConnectionProblem) as info:
         selectors.crm_connection_check(connection=_settings(crm))
     assert info.value.code == "currency_mismatch"
     assert "EUR" in info.value.message and "USD" in info.value.message
@@ -46,7 +47,7 @@ def test_refused_port_is_reported_as_unreachable(crm) -> None:  # noqa: ANN001
     from tests.conftest import free_port
 
     url = f"http://127.0.0.1:{free_port()}"
-    with pytest.raises(SetupProblem) as info:
+    with pytest.raises(ConnectionProblem) as info:
         selectors.crm_connection_check(
             connection=_settings(crm, environment_url=url, token_url=url + "/t")
         )
@@ -60,7 +61,7 @@ def test_admin_application_user_is_refused_as_integration_user(crm) -> None:  # 
         crm, client_id=seed.ADMIN_APP_CLIENT_ID, client_secret=seed.ADMIN_APP_CLIENT_SECRET
     )
     check = selectors.crm_connection_check(connection=connection)
-    with pytest.raises(SetupProblem) as info:
+    with pytest.raises(ConnectionProblem) as info:
         selectors.integration_user_check(connection=connection, user_id=check.user_id)
     assert info.value.code == "user_is_admin"
 
@@ -70,7 +71,7 @@ def test_solution_deploy_imports_and_assigns_both_roles(crm) -> None:  # noqa: A
     user_id = uuid.UUID(crm.integration_user_id)
     before = selectors.integration_user_check(connection=connection, user_id=user_id)
     assert len(before.missing_roles) == 2
-    result = services.solution_deploy(
+    result = deploy.solution_deploy(
         connection=connection,
         admin_username=crm.admin_username,
         admin_password=crm.admin_password,
@@ -83,8 +84,8 @@ def test_solution_deploy_imports_and_assigns_both_roles(crm) -> None:  # noqa: A
 
 
 def test_wrong_admin_password_has_its_own_message(crm) -> None:  # noqa: ANN001
-    with pytest.raises(SetupProblem) as info:
-        services.solution_deploy(
+    with pytest.raises(ConnectionProblem) as info:
+        deploy.solution_deploy(
             connection=_settings(crm),
             admin_username=crm.admin_username,
             admin_password="not-the-password",
@@ -96,7 +97,7 @@ def test_wrong_admin_password_has_its_own_message(crm) -> None:  # noqa: ANN001
 def test_an_untrusted_certificate_is_reported_as_a_tls_failure(crm, tmp_path) -> None:  # noqa: ANN001
     from tests.support.tls_server import untrusted_https_server
 
-    with untrusted_https_server(tmp_path) as url, pytest.raises(SetupProblem) as info:
+    with untrusted_https_server(tmp_path) as url, pytest.raises(ConnectionProblem) as info:
         selectors.crm_connection_check(
             connection=_settings(crm, environment_url=url, token_url=url + "/token")
         )

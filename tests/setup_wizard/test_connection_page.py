@@ -3,9 +3,9 @@
 import pytest
 from django_celery_beat.models import PeriodicTask
 
+from connection import services
+from connection.models import ConnectionChange, CrmConnection
 from dataverse import errors as dv
-from setup_wizard import services
-from setup_wizard.models import ConnectionChange, CrmConnection
 from syncjobs.models import IntegrationTableMapping
 from syncjobs.services import JOB_NAME_PREFIX
 

@@ -7,8 +7,8 @@ from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management import CommandError, call_command
 
-from core import crypto
-from setup_wizard.models import CrmConnection
+from connection import crypto
+from connection.models import CrmConnection
 
 pytestmark = pytest.mark.django_db
 

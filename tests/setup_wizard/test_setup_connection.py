@@ -7,7 +7,7 @@ import sys
 import pytest
 from django.core.management import CommandError, call_command
 
-from setup_wizard.models import ConnectionChange, CrmConnection
+from connection.models import ConnectionChange, CrmConnection
 from syncjobs.models import IntegrationTableMapping
 
 from .conftest import UserFactory

@@ -6,7 +6,7 @@ from django.contrib.sessions.models import Session
 
 from accounts import selectors as account_selectors
 from accounts import services as account_services
-from setup_wizard.models import CrmConnection
+from connection.models import CrmConnection
 from syncjobs.models import IntegrationTableMapping
 
 from .conftest import UserFactory
@@ -173,15 +173,16 @@ def test_wrong_admin_password_shows_its_own_message_and_is_not_kept(admin_client
 def test_skipping_the_import_asks_for_admin_credentials_to_assign_roles(admin_client, crm) -> None:  # noqa: ANN001
     walk_to(admin_client, crm, "solution")
     # The roles exist in the CRM only after an import: import once directly, unassigned.
-    from setup_wizard import services
+    from connection import selectors
+    from setup_wizard import deploy
 
-    connection = services.connection_settings_build(
+    connection = selectors.connection_settings_build(
         environment_url=crm.url,
         token_url=crm.token_url,
         client_id=crm.client_id,
         client_secret=crm.client_secret,
     )
-    services.solution_deploy(
+    deploy.solution_deploy(
         connection=connection,
         admin_username=crm.admin_username,
         admin_password=crm.admin_password,

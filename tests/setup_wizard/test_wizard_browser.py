@@ -11,7 +11,7 @@ from django.db import connection as db_connection
 from django.test import Client
 
 from accounts import services as account_services
-from setup_wizard.models import CrmConnection
+from connection.models import CrmConnection
 from syncjobs.models import IntegrationTableMapping
 
 from .conftest import IntegrationAdminFactory, UserFactory

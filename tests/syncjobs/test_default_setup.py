@@ -104,7 +104,7 @@ def test_reset_replaces_edited_mappings_and_leaves_other_periodic_tasks_alone() 
 
 
 def test_scheduled_run_records_an_honest_waiting_status(db) -> None:  # noqa: ANN001
-    from setup_wizard.models import CrmConnection
+    from connection.models import CrmConnection
 
     mapping = _reset()[0]
     CrmConnection.objects.create(

@@ -5,12 +5,12 @@ from decimal import Decimal
 
 import pytest
 
+from connection import selectors as connection_selectors
+from connection.models import CrmConnection
 from coupling.models import CRM_PRODUCT, ERP_ITEM, CrmCoupling
 from dataverse.client import DataverseClient
 from erp.factories import ItemFactory
 from sandbox import seed
-from setup_wizard import selectors as setup_selectors
-from setup_wizard.models import CrmConnection
 from syncjobs import tasks
 from syncjobs.models import JobRun
 
@@ -25,7 +25,7 @@ def published(saved_connection):  # noqa: ANN001, ANN201
 
 
 def test_the_job_pushes_nothing_while_availability_is_not_published(saved_connection) -> None:  # noqa: ANN001
-    client = DataverseClient(setup_selectors.crm_connection_settings())
+    client = DataverseClient(connection_selectors.crm_connection_settings())
     _item, product = _coupled_item(client, inventory="7")
 
     tasks.item_availability()
@@ -61,7 +61,7 @@ def _quantity(client: DataverseClient, product_id: uuid.UUID) -> float:
 
 
 def test_inventory_of_changed_coupled_items_reaches_the_crm(published) -> None:  # noqa: ANN001
-    client = DataverseClient(setup_selectors.crm_connection_settings())
+    client = DataverseClient(connection_selectors.crm_connection_settings())
     item, in_stock = _coupled_item(client, inventory="7")
     _negative, short = _coupled_item(client, inventory="-3")
 
@@ -82,7 +82,7 @@ def test_inventory_of_changed_coupled_items_reaches_the_crm(published) -> None: 
 
 
 def test_a_privilege_error_disables_the_integration_with_a_reason(published, sandbox) -> None:  # noqa: ANN001
-    client = DataverseClient(setup_selectors.crm_connection_settings())
+    client = DataverseClient(connection_selectors.crm_connection_settings())
     _coupled_item(client, inventory="5")
     sandbox.control(
         "config",
@@ -108,7 +108,7 @@ def test_the_job_does_nothing_while_the_integration_is_disabled(saved_connection
 
 
 def test_a_crm_outage_stops_the_run_at_the_first_item(published, sandbox) -> None:  # noqa: ANN001
-    client = DataverseClient(setup_selectors.crm_connection_settings())
+    client = DataverseClient(connection_selectors.crm_connection_settings())
     for _ in range(3):
         _coupled_item(client, inventory="5")
     sandbox.control(

@@ -5,7 +5,7 @@ import json
 import pytest
 from celery import current_app
 
-from setup_wizard.models import CrmConnection
+from connection.models import CrmConnection
 from syncjobs import services
 from syncjobs.defaults import ALL_AREAS
 from syncjobs.models import JobRun

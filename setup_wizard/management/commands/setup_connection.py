@@ -10,15 +10,15 @@ import os
 import sys
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_variables
 
-from accounts import selectors as account_selectors
-from setup_wizard import selectors, services
-from setup_wizard.errors import SetupProblem
-from setup_wizard.models import ConnectionChange, OwnerMode
+from connection import selectors as connection_selectors
+from connection.errors import ConnectionProblem
+from connection.models import ConnectionChange, OwnerMode
+from setup_wizard import deploy, services, validation
+from setup_wizard.validation import SetupInput, SetupInvalid, VerifiedConnection
 from syncjobs.defaults import ALL_AREAS
 
 REFUSED = (
@@ -32,6 +32,21 @@ class Command(BaseCommand):
         "Set up (or change) the CRM connection non-interactively, with the checks of the "
         "assisted setup."
     )
+    # A problem with a setup input field is reported under the option that gave it.
+    OPTIONS = {
+        "environment_url": "--environment-url",
+        "token_url": "--token-url",
+        "client_id": "--client-id",
+        "client_secret": "the client secret",
+        "areas": "--areas",
+        "owner_mode": "--owner",
+        "default_owner_id": "--default-owner-id",
+        "availability_user": "--availability-user",
+        "availability_key": "ERP_AVAILABILITY_KEY",
+        "availability_key_action": "--generate-availability-key",
+        "order_processor_id": "--order-processor-id",
+        "admin_password": "--admin-username / CRM_ADMIN_PASSWORD",
+    }
     # call_command(..., stdin=StringIO(...)) in tests; the shell passes real standard input.
     stealth_options = ("stdin",)
 
@@ -77,7 +92,7 @@ class Command(BaseCommand):
             "--disabled", action="store_true", help="save without enabling the integration"
         )
 
-    @sensitive_variables("client_secret", "admin_password", "key", "data")
+    @sensitive_variables("client_secret", "admin_password", "data")
     def handle(self, *args: Any, **options: Any) -> None:
         if options["refused_client_secret"] is not None:
             raise CommandError(
@@ -102,15 +117,33 @@ class Command(BaseCommand):
             raise CommandError(
                 "No client secret: set CRM_CLIENT_SECRET or pass --client-secret-stdin."
             )
+        data = self._input(options, client_secret=client_secret)
         try:
-            data = self._collect(
-                options, client_secret=client_secret, admin_password=admin_password
+            verified = validation.connection_verify(data=data)
+            if verified.notice:
+                self.stdout.write(verified.notice)
+            verified, imported = self._solution(options, verified, admin_password=admin_password)
+            setup = validation.setup_validate(
+                data=data,
+                verified=verified,
+                # Read once: the connection page shows them without asking the CRM again.
+                crm_users=validation.crm_users_read(connection=verified),
+                sections=[s for s in validation.ALL_SECTIONS if s != validation.CONNECTION],
+                solution_imported=imported,
             )
             connection = services.setup_apply(
-                data=data, actor=None, source=ConnectionChange.Source.COMMAND
+                setup=setup, actor=None, source=ConnectionChange.Source.COMMAND
             )
-        except SetupProblem as problem:
+        except SetupInvalid as invalid:
+            raise CommandError(self._problems_text(invalid)) from None
+        except ConnectionProblem as problem:
             raise CommandError(problem.message) from None
+        if not connection.crm_record_written_at:
+            self.stdout.write(
+                "The CRM has no ERP connection table yet (the integration solution is not "
+                "imported): item availability inside the CRM starts working after a redeploy "
+                "of the solution (connection page)."
+            )
         self.stdout.write(
             self.style.SUCCESS(
                 f"Connection to {connection.environment_url} saved; "
@@ -118,6 +151,13 @@ class Command(BaseCommand):
                 f"integration {'enabled' if connection.is_enabled else 'disabled'}."
             )
         )
+
+    def _problems_text(self, invalid: SetupInvalid) -> str:
+        lines = []
+        for name, messages in invalid.problems.items():
+            option = self.OPTIONS.get(name, "")
+            lines.extend(f"{option}: {m}" if option else m for m in messages)
+        return "\n".join(lines)
 
     def _stdin_lines(self, options: dict[str, Any]) -> list[str]:
         wanted = int(options["client_secret_stdin"]) + int(options["admin_password_stdin"])
@@ -129,119 +169,73 @@ class Command(BaseCommand):
             raise CommandError(f"Expected {wanted} non-empty line(s) on standard input.")
         return lines
 
-    @sensitive_variables("client_secret", "admin_password", "key")
-    def _collect(
-        self, options: dict[str, Any], *, client_secret: str, admin_password: str
-    ) -> services.SetupData:
-        environment_url, notice = services.environment_url_normalize(url=options["environment_url"])
-        if notice:
-            self.stdout.write(notice)
-        token_url = services.token_url_normalize(url=options["token_url"])
-        connection = services.connection_settings_build(
-            environment_url=environment_url,
-            token_url=token_url,
-            client_id=options["client_id"].strip(),
+    @sensitive_variables("client_secret")
+    def _input(self, options: dict[str, Any], *, client_secret: str) -> SetupInput:
+        """Parse the options; whether they are acceptable is validation's business."""
+        generate = bool(options["generate_availability_key"])
+        return SetupInput(
+            environment_url=options["environment_url"],
+            token_url=options["token_url"],
+            client_id=options["client_id"],
             client_secret=client_secret,
-        )
-        check = selectors.crm_connection_check(connection=connection)
-        user = selectors.integration_user_check(connection=connection, user_id=check.user_id)
-        imported = False
-        if not options["skip_solution_import"] or user.missing_roles:
-            if not options["admin_username"] or not admin_password:
-                raise SetupProblem(
-                    _(
-                        "Importing the integration solution and assigning the integration roles "
-                        "needs a CRM administrator: pass --admin-username and the password in "
-                        "CRM_ADMIN_PASSWORD or with --admin-password-stdin%(or_skip)s."
-                    )
-                    % {"or_skip": "" if user.missing_roles else _(" (or --skip-solution-import)")}
-                )
-            result = services.solution_deploy(
-                connection=connection,
-                admin_username=options["admin_username"],
-                admin_password=admin_password,
-                integration_user_id=check.user_id,
-                import_solution=not options["skip_solution_import"],
-            )
-            imported = result.imported
-            self.stdout.write(
-                f"Solution imported: {result.imported}; "
-                f"roles assigned: {result.roles_assigned or 'none'}."
-            )
-            user = selectors.integration_user_check(connection=connection, user_id=check.user_id)
-        areas = [a.strip() for a in options["areas"].split(",") if a.strip()]
-        unknown = sorted(set(areas) - set(ALL_AREAS))
-        if unknown or not areas:
-            raise SetupProblem(
-                _("Unknown areas %(unknown)s; choose from %(areas)s.")
-                % {"unknown": ", ".join(unknown) or "-", "areas": ",".join(ALL_AREAS)}
-            )
-        default_owner_id, default_owner_name = None, ""
-        users = {str(u.id): u for u in selectors.crm_user_list(connection=connection)}
-        if options["owner"] == OwnerMode.DEFAULT_OWNER:
-            owner = users.get(options["default_owner_id"].lower())
-            if owner is None:
-                raise SetupProblem(
-                    _(
-                        "--owner default needs --default-owner-id with the id of an enabled "
-                        "CRM user."
-                    )
-                )
-            default_owner_id, default_owner_name = owner.id, owner.name
-        processor_id, processor_name = user.id, user.name
-        if options["order_processor_id"]:
-            processor = users.get(options["order_processor_id"].lower())
-            if processor is None:
-                raise SetupProblem(_("--order-processor-id is not the id of an enabled CRM user."))
-            processor_id, processor_name = processor.id, processor.name
-        availability_user, key = None, ""
-        if options["availability_user"]:
-            availability_user = (
-                account_selectors.availability_users()
-                .filter(username=options["availability_user"])
-                .first()
-            )
-            if availability_user is None:
-                exists = (
-                    get_user_model().objects.filter(username=options["availability_user"]).exists()
-                )
-                message = (
-                    _("ERP user %(user)s may not use the item availability service.")
-                    if exists
-                    else _("ERP user %(user)s does not exist.")
-                )
-                raise SetupProblem(message % {"user": options["availability_user"]})
-            if not options["generate_availability_key"]:
-                key = os.environ.get("ERP_AVAILABILITY_KEY", "")
-                if not key or not account_selectors.webservice_key_check(
-                    user=availability_user, key=key
-                ):
-                    raise SetupProblem(
-                        _(
-                            "Pass --generate-availability-key, or put the user's current web "
-                            "service access key in ERP_AVAILABILITY_KEY."
-                        )
-                    )
-        return services.SetupData(
-            environment_url=environment_url,
-            token_url=token_url,
-            client_id=options["client_id"].strip(),
-            client_secret=client_secret,
-            check=check,
-            integration_user=user,
-            solution_imported=imported,
-            roles_assigned=not user.missing_roles,
-            areas=areas,
+            areas=[a.strip() for a in options["areas"].split(",") if a.strip()],
             owner_mode=options["owner"],
-            default_owner_id=default_owner_id,
-            default_owner_name=default_owner_name,
-            availability_enabled=availability_user is not None,
-            availability_user=availability_user,
-            availability_key=key,
-            availability_generate_key=bool(options["generate_availability_key"]),
+            default_owner_id=options["default_owner_id"],
+            availability_enabled=bool(options["availability_user"]),
+            availability_username=options["availability_user"],
+            availability_key_action=validation.KEY_GENERATE
+            if generate
+            else validation.KEY_EXISTING,
+            availability_key="" if generate else os.environ.get("ERP_AVAILABILITY_KEY", ""),
             sales_order_integration=options["sales_orders"],
-            order_processor_id=processor_id if options["sales_orders"] else None,
-            order_processor_name=processor_name if options["sales_orders"] else "",
+            order_processor_id=options["order_processor_id"],
             auto_create_sales_orders=options["auto_create_sales_orders"],
             enable=not options["disabled"],
         )
+
+    @sensitive_variables("admin_password")
+    def _solution(
+        self, options: dict[str, Any], verified: VerifiedConnection, *, admin_password: str
+    ) -> tuple[VerifiedConnection, bool]:
+        """Import the solution and assign the roles when asked (or when roles that exist are
+        missing). (verified connection with the user's roles now, solution imported?)"""
+        wanted = not options["skip_solution_import"]
+        user = verified.integration_user
+        roles_to_assign = bool(user.missing_roles) and (
+            wanted or connection_selectors.integration_roles_available(connection=verified.settings)
+        )
+        if not wanted and not roles_to_assign:
+            if user.missing_roles:
+                self.stdout.write(
+                    "The integration solution is not imported: the integration user keeps its "
+                    "own roles (the integration roles come with the solution)."
+                )
+            return verified, False
+        if not options["admin_username"] or not admin_password:
+            raise ConnectionProblem(
+                _(
+                    "Importing the integration solution and assigning the integration roles "
+                    "needs a CRM administrator: pass --admin-username and the password in "
+                    "CRM_ADMIN_PASSWORD or with --admin-password-stdin%(or_skip)s."
+                )
+                % {
+                    "or_skip": ""
+                    if roles_to_assign and not wanted
+                    else _(" (or --skip-solution-import)")
+                }
+            )
+        result = deploy.solution_deploy(
+            connection=verified.settings,
+            admin_username=options["admin_username"],
+            admin_password=admin_password,
+            integration_user_id=verified.check.user_id,
+            import_solution=wanted,
+        )
+        self.stdout.write(
+            f"Solution imported: {result.imported}; "
+            f"roles assigned: {result.roles_assigned or 'none'}."
+        )
+        user = connection_selectors.integration_user_check(
+            connection=verified.settings, user_id=verified.check.user_id
+        )
+        return verified.with_user(user), result.imported

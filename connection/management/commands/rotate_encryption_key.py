@@ -8,8 +8,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from core.crypto import DecryptionFailed
-from setup_wizard import services
+from connection import services
+from connection.crypto import DecryptionFailed
 
 
 class Command(BaseCommand):

@@ -1,9 +1,14 @@
-"""The one error type of the setup: a problem the user can act on, with the field it concerns."""
+"""The one error type of the connection: a problem the user can act on, with the field it
+concerns. The wizard, the connection page and `setup_connection` each show it their own way."""
+
+from urllib.parse import urlsplit
+
+from django.utils.translation import gettext as _
 
 from dataverse import errors as dv
 
 
-class SetupProblem(Exception):
+class ConnectionProblem(Exception):
     """`message` is translated and user-facing; `field` names the form field to attach it to."""
 
     def __init__(self, message: str, *, field: str | None = None, code: str = "") -> None:
@@ -14,17 +19,13 @@ class SetupProblem(Exception):
 
 
 def _host_of(url: str) -> str:
-    from urllib.parse import urlsplit
-
     return (urlsplit(url).hostname or "").lower()
 
 
 def problem_from_dataverse(
     exc: dv.DataverseError, *, environment_url: str, token_url: str = "", admin: bool = False
-) -> SetupProblem:
+) -> ConnectionProblem:
     """Translate a client error into a specific message (bc-integration §1.7, §1.8)."""
-    from django.utils.translation import gettext as _
-
     if isinstance(exc, dv.ConnectionFailed):
         host = exc.host or _host_of(environment_url)
         field = (
@@ -52,14 +53,14 @@ def problem_from_dataverse(
             ),
         }
         template = messages.get(exc.reason, _("%(host)s cannot be reached (%(reason)s)."))
-        return SetupProblem(
+        return ConnectionProblem(
             template % {"host": host, "reason": exc.reason},
             field=field,
             code=f"unreachable_{exc.reason}",
         )
     if isinstance(exc, dv.AuthenticationFailed):
         if admin:
-            return SetupProblem(
+            return ConnectionProblem(
                 _(
                     "The CRM rejected the administrator user name or password. Check both and "
                     "try again."
@@ -67,7 +68,7 @@ def problem_from_dataverse(
                 field="admin_password",
                 code="admin_credentials",
             )
-        return SetupProblem(
+        return ConnectionProblem(
             _(
                 "The CRM sign-in service rejected the client id or client secret "
                 "(invalid_client). Check both values; "
@@ -78,7 +79,7 @@ def problem_from_dataverse(
         )
     if isinstance(exc, dv.Forbidden):
         if exc.code.lower() == "0x80072560" or "not a member" in exc.message.lower():
-            return SetupProblem(
+            return ConnectionProblem(
                 _(
                     "The application signed in, but it is not a user of this CRM organization. "
                     "Create an application "
@@ -90,7 +91,7 @@ def problem_from_dataverse(
                 code="not_member",
             )
         if admin:
-            return SetupProblem(
+            return ConnectionProblem(
                 _(
                     "The administrator account may not import solutions or assign roles. Sign in "
                     "with a user who has "
@@ -100,12 +101,12 @@ def problem_from_dataverse(
                 field="admin_username",
                 code="admin_privileges",
             )
-        return SetupProblem(
+        return ConnectionProblem(
             _("The integration user lacks a privilege: %(detail)s") % {"detail": exc.message},
             code="privileges",
         )
     if isinstance(exc, dv.NotFound):
-        return SetupProblem(
+        return ConnectionProblem(
             _(
                 "No Dataverse Web API answered at %(url)s/api/data/v9.2/ (HTTP 404). Enter only "
                 "the environment URL, "
@@ -115,6 +116,6 @@ def problem_from_dataverse(
             field="environment_url",
             code="not_found",
         )
-    return SetupProblem(
+    return ConnectionProblem(
         _("The CRM answered with an error: %(error)s") % {"error": str(exc)}, code="crm_error"
     )

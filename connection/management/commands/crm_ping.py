@@ -12,8 +12,10 @@ from urllib.parse import urlsplit
 from django.core.management.base import BaseCommand, CommandParser
 from django.utils.translation import gettext as _
 
+from connection.clients import client_get
+from connection.selectors import crm_connection_settings
 from dataverse import errors
-from dataverse.client import ConnectionSettings, DataverseClient
+from dataverse.client import ConnectionSettings
 
 
 def failure_sentence(exc: errors.DataverseError, settings: ConnectionSettings) -> str:
@@ -107,15 +109,13 @@ class Command(BaseCommand):
             max_attempts=1,  # a check answers quickly; it does not retry
             max_throttle_retries=0,
         )
-        client = DataverseClient(settings)
+        client = client_get(settings=settings)
         try:
             who = client.whoami()
             currency = client.organization_base_currency()
         except errors.DataverseError as exc:
             self.stderr.write(failure_sentence(exc, settings))
             sys.exit(1)
-        finally:
-            client.close()
         self.stdout.write(
             _("Connected to %(url)s.") % {"url": settings.base_url}
             + "\n"
@@ -145,8 +145,6 @@ class Command(BaseCommand):
                 client_id=options["client_id"],
                 client_secret=secret,
             )
-        from setup_wizard.selectors import crm_connection_settings
-
         saved = crm_connection_settings()
         if saved is None:
             self.stderr.write(

@@ -1,17 +1,23 @@
-"""Reads: the saved connection, and checks that read the CRM through the Dataverse client."""
+"""Reads: the saved connection, and checks that read the CRM through the Dataverse client.
+
+The checks raise ConnectionProblem with a message a person can act on; they reach the CRM
+through the process's one client per connection (connection.clients).
+"""
 
 import dataclasses
 import uuid
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.conf import settings
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
 from dataverse import errors as dv
-from dataverse.client import ConnectionSettings, DataverseClient
+from dataverse.client import ConnectionSettings
 
-from .errors import SetupProblem, problem_from_dataverse
+from .clients import client_get
+from .errors import ConnectionProblem, problem_from_dataverse
 from .models import ConnectionChange, CrmConnection
 
 INTEGRATION_ADMINISTRATOR_ROLE = uuid.UUID("8c8d4f51-a72b-e511-80d9-3863bb349780")
@@ -37,11 +43,30 @@ def crm_connection_settings(*, interactive: bool = False) -> ConnectionSettings 
     connection = crm_connection_get()
     if connection is None:
         return None
-    settings_ = ConnectionSettings(
+    return connection_settings_build(
         environment_url=connection.environment_url,
         token_url=connection.token_url,
         client_id=connection.client_id,
         client_secret=connection.client_secret,
+        interactive=interactive,
+    )
+
+
+def connection_settings_build(
+    *,
+    environment_url: str,
+    token_url: str,
+    client_id: str,
+    client_secret: str,
+    interactive: bool = True,
+) -> ConnectionSettings:
+    """Client settings for these credentials. Interactive ones fail fast: a wrong URL typed by a
+    person waiting on a page should fail in seconds, not after five retries."""
+    settings_ = ConnectionSettings(
+        environment_url=environment_url,
+        token_url=token_url,
+        client_id=client_id,
+        client_secret=client_secret,
     )
     if interactive:
         settings_ = dataclasses.replace(
@@ -60,16 +85,34 @@ def availability_service_url() -> str:
 
 @dataclass(frozen=True)
 class ConnectionCheck:
+    """What WhoAmI and the currency check established for one set of credentials."""
+
     user_id: uuid.UUID
     business_unit_id: uuid.UUID
     organization_id: uuid.UUID
     base_currency: str
     base_currency_name: str
 
+    def to_json(self) -> dict[str, str]:
+        return {k: str(v) for k, v in dataclasses.asdict(self).items()}
+
+    @classmethod
+    def from_json(cls, data: dict[str, str]) -> "ConnectionCheck":
+        return cls(
+            user_id=uuid.UUID(data["user_id"]),
+            business_unit_id=uuid.UUID(data["business_unit_id"]),
+            organization_id=uuid.UUID(data["organization_id"]),
+            base_currency=data["base_currency"],
+            base_currency_name=data["base_currency_name"],
+        )
+
 
 def crm_connection_check(*, connection: ConnectionSettings) -> ConnectionCheck:
-    """WhoAmI, then the currency check (bc-integration §1.6 steps 2 and 4). Raises SetupProblem."""
-    client = DataverseClient(connection)
+    """WhoAmI, then the currency check (bc-integration §1.6 steps 2 and 4).
+
+    Raises ConnectionProblem.
+    """
+    client = client_get(settings=connection)
     try:
         me = client.whoami()
         currency = client.organization_base_currency()
@@ -79,7 +122,7 @@ def crm_connection_check(*, connection: ConnectionSettings) -> ConnectionCheck:
         ) from None
     local = settings.ERP_LOCAL_CURRENCY.upper()
     if currency.iso_code.upper() != local:
-        raise SetupProblem(
+        raise ConnectionProblem(
             _(
                 "The ERP's local currency is %(local)s, but the base currency of the CRM "
                 "organization is %(crm)s "
@@ -124,6 +167,25 @@ class IntegrationUser:
     def missing_role_names(self) -> list[str]:
         return [INTEGRATION_ROLES[r] for r in self.missing_roles]
 
+    def to_json(self) -> dict[str, object]:
+        return {
+            "id": str(self.id),
+            "name": self.name,
+            "email": self.email,
+            "role_ids": sorted(str(r) for r in self.role_ids),
+            "role_names": sorted(self.role_names),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "IntegrationUser":
+        return cls(
+            id=uuid.UUID(data["id"]),
+            name=data["name"],
+            email=data["email"],
+            role_ids={uuid.UUID(r) for r in data["role_ids"]},
+            role_names=set(data["role_names"]),
+        )
+
 
 def integration_user_check(
     *, connection: ConnectionSettings, user_id: uuid.UUID
@@ -132,7 +194,7 @@ def integration_user_check(
 
     Missing integration roles are not an error here: the caller assigns them with admin rights.
     """
-    client = DataverseClient(connection)
+    client = client_get(settings=connection)
     try:
         row = client.get(
             "systemusers",
@@ -145,7 +207,7 @@ def integration_user_check(
             )
         )
     except dv.NotFound:
-        raise SetupProblem(
+        raise ConnectionProblem(
             _("The integration user (id %(id)s) does not exist in the CRM.") % {"id": user_id},
             code="user_missing",
         ) from None
@@ -160,7 +222,7 @@ def integration_user_check(
         role_names={r.get("name") or "" for r in roles},
     )
     if row.get("isdisabled"):
-        raise SetupProblem(
+        raise ConnectionProblem(
             _(
                 "The integration user %(name)s is disabled in the CRM. Enable the user and try "
                 "again."
@@ -169,7 +231,7 @@ def integration_user_check(
             code="user_disabled",
         )
     if SYSTEM_ADMINISTRATOR_ROLE_NAME.lower() in {n.lower() for n in user.role_names}:
-        raise SetupProblem(
+        raise ConnectionProblem(
             _(
                 "The integration user %(name)s has the System Administrator role. The "
                 "integration must run as a "
@@ -192,10 +254,13 @@ class CrmUser:
     name: str
     email: str
 
+    def to_json(self) -> dict[str, str]:
+        return {"id": str(self.id), "name": self.name, "email": self.email}
+
 
 def crm_user_list(*, connection: ConnectionSettings) -> list[CrmUser]:
     """Enabled CRM users, for choosing a default owner or the user who processes orders."""
-    client = DataverseClient(connection)
+    client = client_get(settings=connection)
     try:
         # Filtered here, not with $filter: a user whose isdisabled was never set counts as enabled.
         rows = client.iter_rows(
@@ -224,3 +289,33 @@ def crm_user_list(*, connection: ConnectionSettings) -> list[CrmUser]:
         return sorted(users, key=lambda u: u.name.lower())
     except dv.DataverseError as exc:
         raise problem_from_dataverse(exc, environment_url=connection.environment_url) from None
+
+
+def crm_users_cached(*, connection: CrmConnection) -> list[CrmUser]:
+    """The CRM users read when the connection was last saved or refreshed (no CRM call)."""
+    users = []
+    for row in connection.crm_users or []:
+        try:
+            users.append(
+                CrmUser(id=uuid.UUID(str(row["id"])), name=row["name"], email=row.get("email", ""))
+            )
+        except (KeyError, TypeError, ValueError):
+            continue  # a malformed cached row is dropped, never a 500
+    return users
+
+
+def integration_roles_available(*, connection: ConnectionSettings) -> bool:
+    """Whether the CRM has the integration roles at all. They come with the integration
+    solution: without it, missing roles are expected and cannot be assigned."""
+    client = client_get(settings=connection)
+    names = " or ".join(f"name eq '{name}'" for name in INTEGRATION_ROLES.values())
+    try:
+        rows = list(client.iter_rows("roles", select=["roleid", "name"], filter=names))
+    except dv.DataverseError as exc:
+        raise problem_from_dataverse(exc, environment_url=connection.environment_url) from None
+    found = {uuid.UUID(str(r["roleid"])) for r in rows if r.get("roleid")}
+    found_names = {(r.get("name") or "").lower() for r in rows}
+    return all(
+        role_id in found or name.lower() in found_names
+        for role_id, name in INTEGRATION_ROLES.items()
+    )

@@ -1,14 +1,14 @@
 """The CRM connection (one row) and the history of changes to it.
 
 Secrets (client secret, the item availability web service key) are stored encrypted with
-core.crypto; the model offers typed accessors so plaintext never sits in a model field.
+connection.crypto; the model offers typed accessors so plaintext never sits in a model field.
 """
 
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from core import crypto
+from . import crypto
 
 
 class OwnerMode(models.TextChoices):
@@ -82,6 +82,10 @@ class CrmConnection(models.Model):
     crm_record_written_at = models.DateTimeField(
         _("CRM connection record written at"), null=True, blank=True
     )
+    # The enabled CRM users, read when the connection is saved or on "Refresh", so that showing
+    # the connection page (owner and order processor choices) never waits on the CRM.
+    crm_users = models.JSONField(_("CRM users"), default=list, blank=True, editable=False)
+    crm_users_read_at = models.DateTimeField(_("CRM users read at"), null=True, blank=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
@@ -114,6 +118,38 @@ class CrmConnection(models.Model):
     @property
     def has_availability_key(self) -> bool:
         return bool(self.availability_key_encrypted)
+
+
+# (model field, label) of every setting recorded in the history; secrets only as "changed".
+TRACKED_FIELDS = [
+    ("environment_url", _("environment URL")),
+    ("token_url", _("token URL")),
+    ("client_id", _("client id")),
+    ("integration_user_name", _("integration user")),
+    ("crm_base_currency", _("CRM base currency")),
+    ("solution_imported", _("integration solution imported")),
+    ("roles_assigned", _("integration roles assigned")),
+    ("sync_areas", _("areas to synchronize")),
+    ("owner_mode", _("owner of new CRM records")),
+    ("default_owner_name", _("default owner")),
+    ("availability_enabled", _("item availability web service published")),
+    ("availability_user", _("item availability web service user")),
+    ("availability_service_url", _("item availability service URL")),
+    ("sales_order_integration", _("sales order integration")),
+    ("order_processor_name", _("CRM user processing orders")),
+    ("auto_create_sales_orders", _("automatically create sales orders")),
+    ("is_enabled", _("integration enabled")),
+    ("disable_reason", _("disable reason")),
+]
+SECRET_FIELDS = [
+    ("client_secret", _("client secret")),
+    ("availability_key", _("web service access key")),
+]
+FIELD_LABELS = {
+    **dict(TRACKED_FIELDS),
+    **dict(SECRET_FIELDS),
+    "synchronization_setup": _("synchronization setup"),
+}
 
 
 class ConnectionChange(models.Model):
@@ -149,6 +185,4 @@ class ConnectionChange(models.Model):
 
     @property
     def field_label(self) -> str:
-        from .services import FIELD_LABELS
-
         return str(FIELD_LABELS.get(self.field, self.field))
