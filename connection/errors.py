@@ -25,7 +25,8 @@ def _host_of(url: str) -> str:
 def problem_from_dataverse(
     exc: dv.DataverseError, *, environment_url: str, token_url: str = "", admin: bool = False
 ) -> ConnectionProblem:
-    """Translate a client error into a specific message (bc-integration §1.7, §1.8)."""
+    """Translate a client error into a specific message
+    (docs/reference/business-central.md §1.7, §1.8)."""
     if isinstance(exc, dv.ConnectionFailed):
         host = exc.host or _host_of(environment_url)
         field = (

@@ -108,7 +108,7 @@ class ConnectionCheck:
 
 
 def crm_connection_check(*, connection: ConnectionSettings) -> ConnectionCheck:
-    """WhoAmI, then the currency check (bc-integration §1.6 steps 2 and 4).
+    """WhoAmI, then the currency check (docs/reference/business-central.md §1.6, steps 2 and 4).
 
     Raises ConnectionProblem.
     """
@@ -190,7 +190,8 @@ class IntegrationUser:
 def integration_user_check(
     *, connection: ConnectionSettings, user_id: uuid.UUID
 ) -> IntegrationUser:
-    """The integration user must exist, be enabled and not be a System Administrator (§1.6 step 7).
+    """The integration user must exist, be enabled and not be a System Administrator
+    (docs/reference/business-central.md §1.6 step 7).
 
     Missing integration roles are not an error here: the caller assigns them with admin rights.
     """

@@ -149,7 +149,8 @@ def solution_deploy(
 def crm_connection_record_write(
     *, connection: ConnectionSettings, service_url: str, username: str, key: str, erp_url: str
 ) -> None:
-    """Upsert the single `erpcrm_connections` row the CRM uses to call the ERP (§6.1).
+    """Upsert the single `erpcrm_connections` row the CRM uses to call the ERP (our
+    `nav_connection`, docs/reference/business-central.md §6.1).
 
     Raises ConnectionProblem with code "solution_missing" when the CRM has no such table (the
     solution is not imported); callers that can do without it catch that code.

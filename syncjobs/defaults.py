@@ -1,4 +1,5 @@
-"""The default integration table mappings (bc-integration.md §2.2 / §2.3, legacy Sales set).
+"""The default integration table mappings, legacy Sales set
+(docs/reference/business-central.md §2.2 and §2.3).
 
 Pure data: `syncjobs.services.default_setup_create` turns it into rows and scheduled jobs.
 ERP fields are our Django field names (`erp` models); CRM columns are Dataverse logical names.

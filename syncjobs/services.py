@@ -58,7 +58,8 @@ def _mapping_create(
 ) -> IntegrationTableMapping:
     dependencies = definition.dependency_filter
     if not options.owner_is_salesperson:
-        # Without salesperson ownership SALESPEOPLE is not a prerequisite (bc-integration §2.4).
+        # Without salesperson ownership SALESPEOPLE is not a prerequisite
+        # (docs/reference/business-central.md §2.4).
         dependencies = "|".join(d for d in dependencies.split("|") if d and d != "SALESPEOPLE")
     mapping = IntegrationTableMapping.objects.create(
         name=definition.name,
@@ -159,7 +160,8 @@ def default_setup_reset(*, options: DefaultSetupOptions) -> list[IntegrationTabl
 
 @transaction.atomic
 def default_setup_create_if_missing(*, options: DefaultSetupOptions) -> bool:
-    """Create the default setup only when no mapping exists yet (bc-integration §1.6 step 5)."""
+    """Create the default setup only when no mapping exists yet
+    (docs/reference/business-central.md §1.6 step 5)."""
     if IntegrationTableMapping.objects.exists():
         non_mapping_jobs_reconcile(options=options)
         integration_jobs_set_enabled(enabled=options.enabled)
@@ -209,7 +211,8 @@ ITEM_AVAILABILITY = "ITEM AVAILABILITY"
 
 def item_availability_push(*, run: JobRun) -> JobRun:
     """Write the inventory of coupled items changed since the last successful run to the CRM
-    products' quantityonhand (negative as 0), as BC18+'s item availability job does (§6.2)."""
+    products' quantityonhand (negative as 0), as BC18+'s item availability job does
+    (docs/reference/business-central.md §6.2)."""
     last = (
         JobRun.objects.filter(job_name=ITEM_AVAILABILITY, status=JobRun.Status.SUCCEEDED)
         .exclude(pk=run.pk)

@@ -1,4 +1,4 @@
-"""Loader for the published Dataverse exchanges in shared/reference/dataverse-examples/*.http.
+"""Loader for the published Dataverse exchanges in tests/fixtures/dataverse-examples/*.http.
 
 The files are used exactly as published (never edited): a file is split into sections at
 `### ` headings; a section holds one or more HTTP requests, or one response. Placeholders
