@@ -193,6 +193,7 @@ class BulkWrites(RecordWrites):
 
     def _write_one(self, entity_set: str, operation: str, item: Prepared) -> WriteResult:
         index, body, key = item
+        record_id: uuid.UUID | None
         try:
             if operation == "create":
                 record_id = self.create(entity_set, body)

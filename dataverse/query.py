@@ -129,6 +129,8 @@ class Queries(Transport):
             currency_id,
             select=["isocurrencycode", "currencyname", "currencysymbol", "currencyprecision"],
         )
+        if row is None:  # a 200 without a body: nothing to read the currency from
+            raise errors.DataverseError("The base currency came back without its columns.")
         precision = row.get("currencyprecision")
         return BaseCurrency(
             id=uuid.UUID(str(currency_id)),
@@ -160,7 +162,8 @@ class Queries(Transport):
         )
         if response.status_code == 304:
             return None
-        return self._json(response)
+        row: dict[str, Any] | None = self._json(response)
+        return row
 
     def get_page(
         self,

@@ -248,7 +248,7 @@ class Transport:
         return (self.settings.connect_timeout, read or self.settings.read_timeout)
 
     def _backoff(self, attempt: int) -> float:
-        delay = min(self.settings.backoff_max, self.settings.backoff_base * (2 ** (attempt - 1)))
+        delay = min(self.settings.backoff_max, self.settings.backoff_base * (2.0 ** (attempt - 1)))
         return delay / 2 + random.uniform(0, delay / 2)
 
     def _post_token_request(self, url: str, form: dict[str, str]) -> requests.Response:
@@ -362,18 +362,18 @@ class Transport:
                     allow_redirects=False,
                 )
             except requests.RequestException as exc:
-                error = connection_error(exc, url)
+                failure = connection_error(exc, url)
                 attempt += 1
                 logger.info(
                     "%s %s -> %s after %d ms",
                     method,
                     log_path,
-                    error.reason,
+                    failure.reason,
                     (time.monotonic() - started) * 1000,
                 )
-                if error.reason in ("dns", "tls") or attempt >= attempts:
+                if failure.reason in ("dns", "tls") or attempt >= attempts:
                     self.stats.add(errors=1)
-                    raise error from None
+                    raise failure from None
                 self.stats.add(retries=1)
                 time.sleep(self._backoff(attempt))
                 continue
