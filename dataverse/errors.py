@@ -8,6 +8,7 @@ by themselves; throttling, server errors and network trouble do.
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -161,8 +162,6 @@ def error_from_response(
 def parse_error_body(body: Any) -> tuple[str, str, dict[str, Any]]:
     """(code, message, annotations) from `{"error": {"code", "message", "@...": ...}}`."""
     if isinstance(body, (bytes, str)):
-        import json
-
         try:
             body = json.loads(body or b"{}")
         except ValueError:

@@ -19,6 +19,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
+import redis  # installed with celery[redis], a dependency of the project
+
 logger = logging.getLogger(__name__)
 
 
@@ -87,8 +89,6 @@ return 1
 
 class RedisGateStore:
     def __init__(self, url: str) -> None:
-        import redis  # celery[redis] brings it; imported lazily so the file store needs nothing
-
         self.client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
         self._raise = self.client.register_script(_RAISE_SCRIPT)
 
