@@ -80,7 +80,7 @@ def connection_change_list(*, limit: int = 100) -> QuerySet[ConnectionChange]:
 
 
 def availability_service_url() -> str:
-    return settings.ERP_PUBLIC_URL.rstrip("/") + "/odata/"
+    return str(settings.ERP_PUBLIC_URL).rstrip("/") + "/odata/"
 
 
 @dataclass(frozen=True)
@@ -214,6 +214,11 @@ def integration_user_check(
         ) from None
     except dv.DataverseError as exc:
         raise problem_from_dataverse(exc, environment_url=connection.environment_url) from None
+    if row is None:  # a 204 where the row was expected: treat it as absent
+        raise ConnectionProblem(
+            _("The integration user (id %(id)s) does not exist in the CRM.") % {"id": user_id},
+            code="user_missing",
+        )
     name = row.get("fullname") or row.get("domainname") or str(user_id)
     user = IntegrationUser(
         id=user_id,

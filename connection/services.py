@@ -8,7 +8,7 @@ connection page shows it to administrators, so a secret value must never reach i
 import logging
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, User
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -53,15 +53,20 @@ def connection_snapshot(connection: CrmConnection | None) -> dict[str, Any]:
     return snap
 
 
-def actor_or_none(user: AbstractBaseUser | None) -> AbstractBaseUser | None:
-    return user if user is not None and user.is_authenticated else None
+# Who did something: a signed-in user, or nobody (a command, the system, an anonymous request).
+Actor = AbstractBaseUser | AnonymousUser | None
+
+
+def actor_or_none(user: Actor) -> User | None:
+    # The project uses Django's own user model (AUTH_USER_MODEL is not swapped).
+    return user if isinstance(user, User) and user.is_authenticated else None
 
 
 def connection_history_record(
     *,
     before: dict[str, Any],
     connection: CrmConnection,
-    actor: AbstractBaseUser | None,
+    actor: Actor,
     source: str,
 ) -> int:
     """One history row per changed setting. Returns how many were written."""
@@ -94,7 +99,7 @@ def connection_history_record(
 
 
 def connection_event_record(
-    *, field: str, new_value: str, actor: AbstractBaseUser | None, source: str
+    *, field: str, new_value: str, actor: Actor, source: str
 ) -> ConnectionChange:
     """A history row for something that is not a setting (e.g. "synchronization setup")."""
     return ConnectionChange.objects.create(
@@ -150,7 +155,7 @@ def connection_test(
     return check, user
 
 
-def connection_enable(*, actor: AbstractBaseUser | None, source: str) -> CrmConnection:
+def connection_enable(*, actor: Actor, source: str) -> CrmConnection:
     """Test the connection and the integration user again, then resume every scheduled job."""
     connection = connection_required()
     check, user = connection_test(connection=connection)
@@ -189,7 +194,7 @@ def connection_enable(*, actor: AbstractBaseUser | None, source: str) -> CrmConn
 def connection_disable(
     *,
     reason: str = "",
-    actor: AbstractBaseUser | None = None,
+    actor: Actor = None,
     source: str = ConnectionChange.Source.SYSTEM,
 ) -> CrmConnection | None:
     """Disable the integration and pause every scheduled job. Fatal errors (for example the

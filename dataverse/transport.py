@@ -1,7 +1,7 @@
 """Transport: sign-in, pooled sessions, retries, throttling (Retry-After) and error mapping.
 
 Plain `requests` (one pooled Session per thread). Everything here follows the documented
-protocol (docs/reference: dataverse-web-api.md) and works against any Dataverse environment URL.
+protocol (docs/reference/dataverse-web-api.md) and works against any Dataverse environment URL.
 `ConnectionSettings` lives here because every knob it holds (timeouts, attempts, back-off,
 TLS, the throttle store) is about how requests are sent.
 """
