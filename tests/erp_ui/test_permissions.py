@@ -1,9 +1,9 @@
 import pytest
 from django.test import Client
 
-from erp.factories import CustomerFactory
 from erp.models import Customer
 from setup_wizard.models import CrmConnection
+from tests.factories.erp import CustomerFactory
 
 
 def test_anonymous_visitor_is_sent_to_the_login_page(client: Client, db: None) -> None:

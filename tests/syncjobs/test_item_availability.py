@@ -7,12 +7,12 @@ import pytest
 
 from coupling.models import CRM_PRODUCT, ERP_ITEM, CrmCoupling
 from dataverse.client import DataverseClient
-from erp.factories import ItemFactory
 from sandbox import seed
 from setup_wizard import selectors as setup_selectors
 from setup_wizard.models import CrmConnection
 from syncjobs import tasks
 from syncjobs.models import JobRun
+from tests.factories.erp import ItemFactory
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.django_db]
 
