@@ -1,9 +1,14 @@
 """Run the web app, a Celery worker, Celery beat and the sandbox CRM from one terminal.
 
-Each child runs in its own process group; its output is prefixed with its name. Ctrl-C (SIGINT)
-or SIGTERM stops every child (the whole group, so runserver's reloader and Celery's pool go
-too) and exits. If one child dies, the others are stopped as well: a half-running system is
-more confusing than a stopped one.
+Each child runs in its own process group; its output is prefixed with its name. Ctrl-C (SIGINT),
+SIGTERM or SIGHUP (the terminal was closed) stops every child (the whole group, so runserver's
+reloader and Celery's pool go too) within about STOP_TIMEOUT_SECONDS and exits. If the
+supervisor itself is killed outright (SIGKILL), each child still gets SIGTERM from the kernel
+(Linux parent-death signal), so no service is left holding its port. If one child dies, the
+others are stopped as well: a half-running system is more confusing than a stopped one.
+
+Before starting anything it checks that the web and sandbox ports are free, and says so in one
+line otherwise (typically another `make run` is still up).
 
     python scripts/run_all.py                        # the four default services
     python scripts/run_all.py --child 'a=sleep 60'   # any commands (used by the tests)
@@ -12,19 +17,53 @@ more confusing than a stopped one.
 from __future__ import annotations
 
 import argparse
+import ctypes
+import ctypes.util
+import errno
 import os
 import shlex
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+# A stop takes at most about this long: the leaders get SIGTERM and LEADER_GRACE_SECONDS to
+# exit, then whatever is left in their groups gets SIGTERM, then SIGKILL.
 STOP_TIMEOUT_SECONDS = 10.0
+LEADER_GRACE_SECONDS = 7.0
+GROUP_GRACE_SECONDS = 1.0
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+DEFAULT_SANDBOX_PORT = 8765
+
+
+def parent_death_signal(parent_pid: int) -> Callable[[], None] | None:
+    """A preexec_fn that makes the child get SIGTERM when the supervisor dies, however it dies.
+
+    Linux only (prctl); elsewhere None, and only a supervisor that gets to run its signal
+    handlers stops its children. libc is resolved here, in the parent, so that the forked
+    child only makes one system call before exec (the supervisor has threads running).
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    libc_name = ctypes.util.find_library("c")
+    if libc_name is None:
+        return None
+    prctl = ctypes.CDLL(libc_name, use_errno=True).prctl
+
+    def set_pdeathsig() -> None:
+        prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        # The supervisor may have died between fork and prctl: no signal would ever come.
+        if os.getppid() != parent_pid:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return set_pdeathsig
 
 
 @dataclass
@@ -58,11 +97,19 @@ class Supervisor:
         self.print_lock = threading.Lock()
         self.stop_requested = threading.Event()
         self.stop_signal: int | None = None
+        self.output_lost = False
 
     def say(self, name: str, line: str) -> None:
         with self.print_lock:
-            sys.stdout.write(f"{name:<{self.width}} | {line}\n")
-            sys.stdout.flush()
+            if self.output_lost:
+                return
+            try:
+                sys.stdout.write(f"{name:<{self.width}} | {line}\n")
+                sys.stdout.flush()
+            except OSError:
+                # The terminal is gone (SIGHUP: EIO) or the reader of a pipe quit (EPIPE);
+                # stopping the children matters more than telling anyone.
+                self.output_lost = True
 
     def _pump(self, child: Child) -> None:
         assert child.proc is not None and child.proc.stdout is not None
@@ -71,7 +118,12 @@ class Supervisor:
 
     def start(self) -> None:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        # The parent-death signal is tied to the thread that forks the child: this one, the
+        # main thread, which lives as long as the supervisor.
+        preexec_fn = parent_death_signal(os.getpid())
         for child in self.children:
+            if self.stop_requested.is_set():
+                break
             self.say("run_all", f"starting {child.name}: {shlex.join(child.argv)}")
             child.proc = subprocess.Popen(
                 child.argv,
@@ -81,6 +133,7 @@ class Supervisor:
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # own process group: we signal the whole group
+                preexec_fn=preexec_fn,
             )
             child.reader = threading.Thread(target=self._pump, args=(child,), daemon=True)
             child.reader.start()
@@ -104,13 +157,25 @@ class Supervisor:
                 pass
         return alive
 
+    def _groups_alive(self) -> bool:
+        for child in self.children:
+            if child.proc is None:
+                continue
+            child.proc.poll()  # reap the leader, or its zombie keeps the group "alive"
+            try:
+                os.killpg(child.proc.pid, 0)
+                return True
+            except (ProcessLookupError, PermissionError):
+                pass
+        return False
+
     def stop_all(self) -> None:
         # The leaders first: Celery's warm shutdown stops its own pool cleanly, which it
         # cannot do when the pool processes get SIGTERM at the same time.
         for child in self.children:
             if child.proc is not None and child.proc.poll() is None:
                 child.proc.terminate()
-        deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
+        deadline = time.monotonic() + LEADER_GRACE_SECONDS
         for child in self.children:
             if child.proc is None:
                 continue
@@ -120,7 +185,9 @@ class Supervisor:
                 self.say("run_all", f"{child.name} did not stop in time; killing it")
         # Then whatever is left in the groups: a moment to exit, then SIGKILL.
         if self._signal_groups(signal.SIGTERM):
-            time.sleep(0.5)
+            deadline = time.monotonic() + GROUP_GRACE_SECONDS
+            while time.monotonic() < deadline and self._groups_alive():
+                time.sleep(0.05)
         self._signal_groups(signal.SIGKILL)
         for child in self.children:
             if child.proc is not None:
@@ -131,6 +198,8 @@ class Supervisor:
     def run(self) -> int:
         signal.signal(signal.SIGINT, self._on_signal)
         signal.signal(signal.SIGTERM, self._on_signal)
+        # Closing the terminal: make dies of it, and the children would be left behind.
+        signal.signal(signal.SIGHUP, self._on_signal)
         self.start()
         exit_code = 0
         while not self.stop_requested.wait(0.2):
@@ -152,6 +221,50 @@ class Supervisor:
         return exit_code
 
 
+@dataclass(frozen=True)
+class Port:
+    port: int
+    host: str
+    owner: str  # what usually holds it
+    setting: str  # how to choose another
+
+
+def port_taken(port: Port) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # Like the servers themselves: connections in TIME_WAIT from a run that just stopped
+        # do not count, only a live listener does.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((port.host, port.port))
+        except OSError as exc:
+            return exc.errno == errno.EADDRINUSE
+    return False
+
+
+def port_problem(ports: list[Port]) -> str | None:
+    for port in ports:
+        if port_taken(port):
+            return (
+                f"run_all: port {port.port} is already in use (by {port.owner}?): "
+                f"stop the other `make run` or set {port.setting}"
+            )
+    return None
+
+
+def env_setting(name: str) -> str | None:
+    """A setting as the Django settings would see it: the environment, else `.env`."""
+    if name in os.environ:
+        return os.environ[name]
+    env_file = BASE_DIR / ".env"
+    if not env_file.exists():
+        return None
+    for line in env_file.read_text().splitlines():
+        key, sep, value = line.strip().partition("=")
+        if sep and key.strip() == name:
+            return value.strip().strip("'\"")
+    return None
+
+
 def parse_child(spec: str) -> Child:
     name, sep, command = spec.partition("=")
     if not sep or not name or not command:
@@ -161,7 +274,7 @@ def parse_child(spec: str) -> Child:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--web-port", type=int, default=int(os.environ.get("WEB_PORT", "8000")))
+    parser.add_argument("--web-port", type=int, default=None)
     parser.add_argument("--sandbox-port", type=int, default=None)
     parser.add_argument(
         "--child",
@@ -170,9 +283,26 @@ def main(argv: list[str] | None = None) -> int:
         help="NAME=COMMAND to run instead of the default services (repeatable)",
     )
     args = parser.parse_args(argv)
-    children = args.child or default_children(
-        web_port=args.web_port, sandbox_port=args.sandbox_port
+    web_port = args.web_port or int(os.environ.get("WEB_PORT", "8000"))
+    sandbox_port = args.sandbox_port or int(env_setting("SANDBOX_PORT") or DEFAULT_SANDBOX_PORT)
+    web = Port(web_port, "127.0.0.1", "another erpcrm web app", "WEB_PORT")
+    sandbox = Port(
+        sandbox_port,
+        env_setting("SANDBOX_HOST") or "127.0.0.1",
+        "another erpcrm sandbox",
+        "SANDBOX_PORT",
     )
+    if args.child:
+        # Arbitrary commands: only the ports named on the command line are theirs.
+        children = args.child
+        ports = [p for p, given in ((web, args.web_port), (sandbox, args.sandbox_port)) if given]
+    else:
+        children = default_children(web_port=web_port, sandbox_port=args.sandbox_port)
+        ports = [web, *([sandbox] if any(c.name == "sandbox" for c in children) else [])]
+    problem = port_problem(ports)
+    if problem:
+        print(problem, file=sys.stderr)
+        return 1
     return Supervisor(children).run()
 
 

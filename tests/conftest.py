@@ -22,8 +22,6 @@ from django.contrib.auth.models import User
 from django.utils import translation
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from accounts.factories import UserFactory
-
 # Re-exported: tests import the sandbox process helpers from here.
 from sandbox.process import (  # noqa: F401
     BASE_DIR,
@@ -32,6 +30,7 @@ from sandbox.process import (  # noqa: F401
     start_sandbox_process,
     wait_for_http,
 )
+from tests.factories.accounts import UserFactory
 
 
 def start_sandbox(tmp_dir: Path, *extra_args: str) -> SandboxProcess:

@@ -90,10 +90,20 @@ DATABASES = {
 }
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # WAL lets the web process, the worker and beat read while one of them writes.
     DATABASES["default"].setdefault("OPTIONS", {})
     DATABASES["default"]["OPTIONS"].update(
-        {"timeout": 30, "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"}
+        {
+            # WAL lets the web process, the worker and beat read while one of them writes.
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            # A transaction that reads and then writes (update_or_create, a worker's first
+            # heartbeat) fails at once with "database is locked" when another process wrote
+            # in between: SQLite cannot wait for a lock it would need to upgrade to. Taking the
+            # write lock at BEGIN makes every writer queue for it instead, up to `timeout`.
+            "transaction_mode": "IMMEDIATE",
+            # Seconds a writer waits for another one's transaction (a demo data load takes a
+            # few) before it gives up with "database is locked".
+            "timeout": 20,
+        }
     )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

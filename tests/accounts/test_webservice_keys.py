@@ -9,7 +9,6 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.factories import UserFactory
 from accounts.models import WebServiceKey
 from accounts.roles import INTEGRATION_ADMIN, SALESPERSON
 from accounts.selectors import availability_users, webservice_key_active, webservice_key_check
@@ -20,6 +19,7 @@ from accounts.services import (
     webservice_key_revoke,
 )
 from connection.models import CrmConnection
+from tests.factories.accounts import UserFactory
 
 pytestmark = pytest.mark.django_db
 

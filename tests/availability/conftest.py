@@ -6,7 +6,7 @@ import requests
 from django.contrib.auth import get_user_model
 
 from accounts.services import availability_access_set, webservice_key_generate
-from erp.factories import ItemFactory, UnitOfMeasureFactory
+from tests.factories.erp import ItemFactory, UnitOfMeasureFactory
 
 
 @pytest.fixture

@@ -48,7 +48,7 @@ def test_client_gets_one_entity_by_key(service, items):
 
 
 def test_client_follows_server_paging_to_the_last_row(service, db):
-    from erp.factories import ItemFactory, UnitOfMeasureFactory
+    from tests.factories.erp import ItemFactory, UnitOfMeasureFactory
 
     uom = UnitOfMeasureFactory(code="PCS")
     created = {item.no for item in ItemFactory.create_batch(130, base_unit_of_measure=uom)}

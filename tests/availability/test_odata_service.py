@@ -5,7 +5,7 @@ from decimal import Decimal
 import pytest
 
 from coupling.models import CRM_PRODUCT, ERP_ITEM, CrmCoupling
-from erp.factories import ItemFactory, UnitOfMeasureFactory
+from tests.factories.erp import ItemFactory, UnitOfMeasureFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

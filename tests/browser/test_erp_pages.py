@@ -5,8 +5,8 @@ from django.contrib.auth.models import Group, User
 from playwright.sync_api import Page, expect
 
 from accounts import roles
-from erp.factories import CurrencyFactory, CustomerFactory, SalespersonFactory
 from erp.models import Customer
+from tests.factories.erp import CurrencyFactory, CustomerFactory, SalespersonFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -8,8 +8,8 @@ from django.core.management import call_command
 from rest_framework.test import APIClient
 
 from accounts import roles
-from erp import factories as f
 from erp import models
+from tests.factories import erp as f
 
 
 def test_anonymous_caller_is_refused_with_json_401(db: None) -> None:

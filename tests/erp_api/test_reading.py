@@ -9,10 +9,10 @@ from django.utils import timezone
 from drf_spectacular.validation import validate_schema
 from rest_framework.test import APIClient
 
-from erp import factories as f
 from erp import models
 from erp.api import MAX_PAGE_SIZE
 from erp.tables import TABLES
+from tests.factories import erp as f
 
 FACTORY_FOR = {
     models.Salesperson: f.SalespersonFactory,

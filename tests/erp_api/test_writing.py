@@ -4,8 +4,8 @@ from datetime import date
 
 from rest_framework.test import APIClient
 
-from erp import factories as f
 from erp import models
+from tests.factories import erp as f
 
 
 def test_create_customer_with_related_records_given_by_code(writer: APIClient) -> None:

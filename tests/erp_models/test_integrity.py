@@ -11,8 +11,8 @@ from django.db import IntegrityError, transaction
 from django.forms.models import model_to_dict
 from django.test import Client
 
-from erp import factories as f
 from erp import models, services
+from tests.factories import erp as f
 
 
 def _tick() -> None:

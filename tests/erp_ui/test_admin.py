@@ -1,7 +1,7 @@
 from django.test import Client
 
-from erp.factories import ContactFactory, CustomerFactory, SalesPriceFactory
 from erp.tables import TABLES
+from tests.factories.erp import ContactFactory, CustomerFactory, SalesPriceFactory
 
 
 def test_admin_lists_searches_and_opens_every_erp_table(admin_client: Client) -> None:

@@ -1,6 +1,8 @@
 from django.test import Client
 
-from erp.factories import (
+from erp.models import Currency, Customer, SalesPrice, UnitOfMeasure
+from erp.tables import TABLES
+from tests.factories.erp import (
     CompanyContactFactory,
     ContactFactory,
     CurrencyFactory,
@@ -14,8 +16,6 @@ from erp.factories import (
     ShippingAgentFactory,
     UnitOfMeasureFactory,
 )
-from erp.models import Currency, Customer, SalesPrice, UnitOfMeasure
-from erp.tables import TABLES
 
 
 def test_card_shows_the_record_with_edit_and_delete_buttons(sales_client: Client) -> None:

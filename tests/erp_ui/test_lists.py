@@ -5,7 +5,9 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from erp.factories import (
+from erp.models import Customer
+from erp.tables import TABLES
+from tests.factories.erp import (
     CompanyContactFactory,
     ContactFactory,
     CurrencyFactory,
@@ -15,8 +17,6 @@ from erp.factories import (
     SalesPriceFactory,
     UnitOfMeasureFactory,
 )
-from erp.models import Customer
-from erp.tables import TABLES
 
 
 def row_numbers(html: str, prefix: str = "CU") -> list[str]:

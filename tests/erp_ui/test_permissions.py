@@ -2,8 +2,8 @@ import pytest
 from django.test import Client
 
 from connection.models import CrmConnection
-from erp.factories import CustomerFactory
 from erp.models import Customer
+from tests.factories.erp import CustomerFactory
 
 
 def test_anonymous_visitor_is_sent_to_the_login_page(client: Client, db: None) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from django.test import Client
 
-from erp.factories import CurrencyFactory, CustomerFactory
+from tests.factories.erp import CurrencyFactory, CustomerFactory
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 PO_FILE = BASE_DIR / "locale" / "es" / "LC_MESSAGES" / "django.po"

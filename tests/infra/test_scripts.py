@@ -2,11 +2,13 @@
 
 import os
 import signal
+import socket
 import stat
 import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -195,6 +197,47 @@ def test_make_run_services_come_up_green_and_stop_on_ctrl_c(
     assert processes_with_marker(marker) == []
 
 
+@pytest.mark.worker
+@pytest.mark.sandbox
+@pytest.mark.parametrize("how", ["terminal closed", "supervisor killed"])
+def test_make_run_leaves_no_service_behind_however_it_ends(
+    how: str, child_process_env: dict[str, str], tmp_path: Path
+) -> None:
+    web_port, sandbox_port = free_port(), free_port()
+    marker = uuid.uuid4().hex
+    env = {
+        **child_process_env,
+        "ERPCRM_RUN_ALL_TEST": marker,
+        "SANDBOX_DB_PATH": str(tmp_path / "sandbox.sqlite3"),
+    }
+    log_path = tmp_path / "run_all.log"
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(
+            [
+                sys.executable, str(SUPERVISOR),
+                "--web-port", str(web_port), "--sandbox-port", str(sandbox_port),
+            ],
+            cwd=BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,  # a terminal's foreground job
+        )  # fmt: skip
+    try:
+        wait_for_green(f"http://127.0.0.1:{web_port}/healthz", proc, log_path)
+        services = processes_with_marker(marker)
+        assert len(services) >= 5  # supervisor + four services
+
+        if how == "terminal closed":
+            os.killpg(proc.pid, signal.SIGHUP)
+        else:
+            proc.kill()
+        proc.wait(timeout=30)
+
+        wait_until_gone(services, [web_port, sandbox_port])
+        assert processes_with_marker(marker) == []
+    finally:
+        for pid in processes_with_marker(marker):
+            os.kill(pid, signal.SIGKILL)
+
+
 def wait_for_green(url: str, proc: subprocess.Popen, log_path: Path, timeout: float = 60.0) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -208,3 +251,137 @@ def wait_for_green(url: str, proc: subprocess.Popen, log_path: Path, timeout: fl
             pass
         time.sleep(0.5)
     raise AssertionError(f"{url} did not turn green within {timeout} s:\n{log_path.read_text()}")
+
+
+# A service stand-in: listens on a port (so we can tell when it is released), records its pid
+# and, with a second port, starts a grandchild that listens there, like runserver's server
+# process under its reloader.
+LISTENER = """
+import os, socket, subprocess, sys, time
+port, pids = int(sys.argv[1]), sys.argv[2]
+sock = socket.socket()
+sock.bind(("127.0.0.1", port))
+sock.listen()
+if len(sys.argv) > 3:
+    subprocess.Popen([sys.executable, __file__, sys.argv[3], pids])
+with open(pids, "a") as f:
+    f.write(f"{os.getpid()}\\n")
+print("listening", port, flush=True)
+time.sleep(300)
+"""
+
+
+def port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def wait_until_gone(pids: list[int], ports: list[int], timeout: float = 12.0) -> None:
+    """Every pid gone and every port free, or fail naming what is left."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        alive = [pid for pid in pids if pid_alive(pid)]
+        taken = [port for port in ports if not port_free(port)]
+        if not alive and not taken:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"still alive: {alive}; ports still taken: {taken}")
+
+
+@pytest.fixture
+def no_leftovers(tmp_path: Path) -> Iterator[None]:
+    """After the test, kill any stand-in a failing supervisor left behind."""
+    yield
+    pids = tmp_path / "pids"
+    for pid in pids.read_text().split() if pids.exists() else []:
+        if pid_alive(int(pid)):
+            os.kill(int(pid), signal.SIGKILL)
+
+
+def start_listeners(tmp_path: Path, ports: list[tuple[int, ...]]) -> subprocess.Popen[str]:
+    script = tmp_path / "listener.py"
+    script.write_text(LISTENER)
+    pids = tmp_path / "pids"
+    args = [sys.executable, str(SUPERVISOR)]
+    for index, (port, *grandchild_port) in enumerate(ports):
+        extra = " ".join(str(p) for p in grandchild_port)
+        args += ["--child", f"svc{index}={sys.executable} {script} {port} {pids} {extra}"]
+    # Its own session, as a terminal's foreground job is: closing the terminal signals the group.
+    return subprocess.Popen(
+        args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=BASE_DIR,
+        start_new_session=True,
+    )  # fmt: skip
+
+
+@pytest.mark.usefixtures("no_leftovers")
+def test_closing_the_terminal_stops_every_child_and_frees_the_ports(tmp_path: Path) -> None:
+    ports = [(free_port(), free_port()), (free_port(), free_port())]
+    proc = start_listeners(tmp_path, ports)
+    pids = [int(p) for p in wait_for_file_lines(tmp_path / "pids", 4)]
+
+    os.killpg(proc.pid, signal.SIGHUP)  # what the terminal does to its foreground job
+    output, _ = proc.communicate(timeout=30)
+
+    assert "SIGHUP received; stopping" in output
+    assert "all stopped" in output
+    wait_until_gone(pids, [port for pair in ports for port in pair])
+
+
+@pytest.mark.usefixtures("no_leftovers")
+def test_a_killed_supervisor_takes_its_children_with_it(tmp_path: Path) -> None:
+    ports = [(free_port(),), (free_port(),)]
+    proc = start_listeners(tmp_path, ports)
+    pids = [int(p) for p in wait_for_file_lines(tmp_path / "pids", 2)]
+
+    proc.kill()  # no handler runs: only the kernel can tell the children
+    proc.wait(timeout=10)
+
+    wait_until_gone(pids, [port for (port,) in ports])
+
+
+def test_a_second_supervisor_on_a_taken_port_says_so_in_one_line(tmp_path: Path) -> None:
+    port = free_port()
+    with socket.socket() as other:  # the other `make run`'s sandbox
+        other.bind(("127.0.0.1", port))
+        other.listen()
+        proc = subprocess.run(
+            [
+                sys.executable, str(SUPERVISOR), "--sandbox-port", str(port),
+                "--child", f"never={sys.executable} -c 'open(\"{tmp_path}/ran\", \"w\")'",
+            ],
+            cwd=BASE_DIR, capture_output=True, text=True, timeout=30,
+        )  # fmt: skip
+
+    assert proc.returncode == 1
+    assert proc.stdout == ""
+    assert proc.stderr.strip().splitlines() == [
+        f"run_all: port {port} is already in use (by another erpcrm sandbox?): "
+        "stop the other `make run` or set SANDBOX_PORT"
+    ]
+    assert not (tmp_path / "ran").exists()
+
+
+def test_make_run_starts_nothing_when_the_web_port_is_taken() -> None:
+    web_port, sandbox_port = free_port(), free_port()
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", web_port))
+        other.listen()
+        proc = subprocess.run(
+            [
+                sys.executable, str(SUPERVISOR),
+                "--web-port", str(web_port), "--sandbox-port", str(sandbox_port),
+            ],
+            cwd=BASE_DIR, capture_output=True, text=True, timeout=30,
+        )  # fmt: skip
+
+    assert proc.returncode == 1
+    assert "starting" not in proc.stdout
+    assert proc.stderr.strip() == (
+        f"run_all: port {web_port} is already in use (by another erpcrm web app?): "
+        "stop the other `make run` or set WEB_PORT"
+    )

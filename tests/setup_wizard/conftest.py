@@ -5,8 +5,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from accounts.factories import IntegrationAdminFactory, UserFactory
 from sandbox import seed
+from tests.factories.accounts import IntegrationAdminFactory, UserFactory
 
 # Re-exported for the setup tests, which import them from here.
 __all__ = ["IntegrationAdminFactory", "UserFactory"]

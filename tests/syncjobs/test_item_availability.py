@@ -9,10 +9,10 @@ from connection import selectors as connection_selectors
 from connection.models import CrmConnection
 from coupling.models import CRM_PRODUCT, ERP_ITEM, CrmCoupling
 from dataverse.client import DataverseClient
-from erp.factories import ItemFactory
 from sandbox import seed
 from syncjobs import tasks
 from syncjobs.models import JobRun
+from tests.factories.erp import ItemFactory
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.django_db]
 

@@ -5,7 +5,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from erp import demo
-from erp.services import DemoDataExists, demo_data_seed
+from erp.demo.load import DemoDataExists, demo_data_seed
 
 
 class Command(BaseCommand):

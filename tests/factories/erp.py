@@ -1,8 +1,8 @@
-"""factory-boy factories for every ERP table.
+"""factory-boy factories for every ERP table (test-only: factory-boy and Faker are not installed
+in the production image; `seed_demo` builds its rows without them, see `erp.demo`).
 
-Tests of every app build ERP records with these; `seed_demo` uses them too (with every field
-given, so Faker is not consulted and the demo data stays deterministic). Numbers and codes
-come from sequences, so they are unique within a test run.
+Tests of every app build ERP records with these. Numbers and codes come from sequences, so
+they are unique within a test run.
 """
 
 from decimal import Decimal

@@ -1,4 +1,4 @@
-"""factory-boy factories for users (tests of every app may use them)."""
+"""factory-boy factories for users (tests of every app may use them; test-only)."""
 
 from typing import Any
 

@@ -1,0 +1,1 @@
+"""factory-boy factories for the tests; production code never imports these."""
