@@ -60,20 +60,22 @@ def main() -> int:
             db_path = Path(tmp_dir.name) / "bench.sqlite3"
         os.environ["DATABASE_URL"] = f"sqlite:///{db_path}"
 
-    import django
+    # Forced at startup: models and the test client need django.setup(), which needs the
+    # DATABASE_URL chosen above from the command line.
+    import django  # noqa: PLC0415
 
     django.setup()
 
-    from django.contrib.auth.models import Group, User
-    from django.core.management import call_command
-    from django.core.paginator import Paginator
-    from django.db import connection
-    from django.test import Client
+    from django.contrib.auth.models import Group, User  # noqa: PLC0415
+    from django.core.management import call_command  # noqa: PLC0415
+    from django.core.paginator import Paginator  # noqa: PLC0415
+    from django.db import connection  # noqa: PLC0415
+    from django.test import Client  # noqa: PLC0415
 
-    from accounts import roles
-    from erp import demo, selectors
-    from erp.models import Customer
-    from erp.tables import TABLES_BY_SLUG
+    from accounts import roles  # noqa: PLC0415
+    from erp import demo, selectors  # noqa: PLC0415
+    from erp.models import Customer  # noqa: PLC0415
+    from erp.tables import TABLES_BY_SLUG  # noqa: PLC0415
 
     call_command("migrate", verbosity=0)
     existing = Customer.objects.count()

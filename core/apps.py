@@ -6,5 +6,6 @@ class CoreConfig(AppConfig):
     name = "core"
 
     def ready(self) -> None:
-        # Connects the worker_ready hook; importing it needs the app registry.
-        from core import worker  # noqa: F401
+        # Forced at startup: core.worker connects Celery's worker_ready hook and imports models,
+        # which needs the app registry that is being built when this runs.
+        from core import worker  # noqa: F401, PLC0415

@@ -170,7 +170,7 @@ class Queries(Transport):
         entity_set_or_url: str,
         *,
         select: Sequence[str] | None = None,
-        filter: str | None = None,  # noqa: A002 - the OData name
+        filter: str | None = None,
         orderby: str | None = None,
         expand: str | None = None,
         top: int | None = None,
@@ -199,7 +199,7 @@ class Queries(Transport):
         entity_set_or_url: str,
         *,
         select: Sequence[str] | None = None,
-        filter: str | None = None,  # noqa: A002
+        filter: str | None = None,
         orderby: str | None = None,
         expand: str | None = None,
         top: int | None = None,
@@ -243,7 +243,7 @@ class Queries(Transport):
         entity_set: str,
         *,
         select: Sequence[str] | None = None,
-        filter: str | None = None,  # noqa: A002
+        filter: str | None = None,
         orderby: str | None = None,
         expand: str | None = None,
         page_size: int = MAX_PAGE_SIZE,
@@ -271,7 +271,7 @@ class Queries(Transport):
         self,
         entity_set: str,
         select: Sequence[str] | None = None,
-        filter: str | None = None,  # noqa: A002
+        filter: str | None = None,
         orderby: str | None = None,
         page_size: int = MAX_PAGE_SIZE,
         *,

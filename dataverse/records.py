@@ -25,7 +25,7 @@ class RecordWrites(Queries):
         self,
         entity_set: str,
         data: Mapping[str, Any],
-        id: Any = None,  # noqa: A002
+        id: Any = None,
     ) -> uuid.UUID:
         """Create a row with a client-chosen primary key; returns it.
 
@@ -51,7 +51,7 @@ class RecordWrites(Queries):
         *,
         select: Sequence[str] | None = None,
         expand: str | None = None,
-        id: Any = None,  # noqa: A002
+        id: Any = None,
     ) -> dict[str, Any]:
         """Create with `Prefer: return=representation`; returns the created row (201)."""
         primary = self.primary_key(entity_set)
@@ -158,7 +158,7 @@ class RecordWrites(Queries):
         id: Any,
         navigation: str,
         target_set: str,
-        target_id: Any,  # noqa: A002
+        target_id: Any,
     ) -> None:
         """Add a row to a collection-valued navigation property (1:N or N:N) with `$ref`.
 
@@ -180,7 +180,7 @@ class RecordWrites(Queries):
         id: Any,
         navigation: str,
         target_set: str,
-        target_id: Any,  # noqa: A002
+        target_id: Any,
     ) -> None:
         """Point a single-valued navigation property at a row (PUT `$ref`)."""
         self.request(
@@ -192,7 +192,7 @@ class RecordWrites(Queries):
     def disassociate(
         self,
         entity_set: str,
-        id: Any,  # noqa: A002
+        id: Any,
         navigation: str,
         target_set: str | None = None,
         target_id: Any = None,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import base64
 import uuid
-import xml.etree.ElementTree as ET  # noqa: S405 - parses the CRM's own import result XML
+import xml.etree.ElementTree as ET
 
 from . import errors
 from .query import Queries
