@@ -8,6 +8,8 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sandbox.protocol import Request
+
 if TYPE_CHECKING:
     from sandbox.api import Api
 
@@ -96,8 +98,6 @@ def demo_data() -> dict[str, Any]:
 
 def seed(api: Api) -> None:
     """Create the demo organization through the API's own write path (inside one transaction)."""
-    from sandbox.api import Request
-
     req = Request("POST", "", "", {}, b"", "http://sandbox.invalid", "v9.2", ADMIN_USER_ID)
 
     def create(logical: str, body: dict[str, Any]) -> dict[str, Any]:

@@ -15,6 +15,15 @@ from typing import TYPE_CHECKING, Any
 from xml.etree import ElementTree as ET  # noqa: S405 - parses our own admin-uploaded package
 
 from sandbox import seed
+from sandbox.protocol import (
+    CODE_DUPLICATE_JOB,
+    CODE_INVALID_ARGUMENT,
+    CODE_INVALID_FILE,
+    ApiError,
+    Request,
+    Response,
+    utcnow_iso,
+)
 from sandbox.tables import (
     BOOL,
     DATETIME,
@@ -30,7 +39,7 @@ from sandbox.tables import (
 )
 
 if TYPE_CHECKING:
-    from sandbox.api import Api, Request, Response
+    from sandbox.api import Api
     from sandbox.store import Store
 
 TYPE_MAP = {
@@ -38,8 +47,6 @@ TYPE_MAP = {
     "integer": INT, "decimal": DECIMAL, "money": MONEY, "bit": BOOL, "boolean": BOOL,
     "datetime": DATETIME, "uniqueidentifier": GUID,
 }  # fmt: skip
-CODE_INVALID_FILE = "0x80048060"
-CODE_DUPLICATE_JOB = "0x80071152"
 META_KEY = "solution_tables"
 
 
@@ -156,11 +163,9 @@ def load_tables(store: Store) -> dict[str, Table]:
 
 
 def import_solution(api: Api, req: Request) -> Response:
-    from sandbox.api import ApiError, Response, utcnow_iso
-
     body = req.json_body()
     if not isinstance(body, dict) or not isinstance(body.get("CustomizationFile"), str):
-        raise ApiError(400, "0x80040203", "The parameter 'CustomizationFile' is missing.")
+        raise ApiError(400, CODE_INVALID_ARGUMENT, "The parameter 'CustomizationFile' is missing.")
     api.require_admin(req)
     job_id = body.get("ImportJobId") or str(uuid.uuid4())
     job_id = str(job_id).lower()
@@ -174,7 +179,6 @@ def import_solution(api: Api, req: Request) -> Response:
         message = str(exc) if isinstance(exc, SolutionError) else "CustomizationFile is not base64."
         raise ApiError(400, CODE_INVALID_FILE, message) from exc
 
-    registry_owner = api._registry.__self__  # the SandboxApp that owns the dynamic tables
     existing = load_tables(api.store)
     specs = {t.logical: spec for t, spec in zip(existing.values(), _specs(api.store), strict=True)}
     for spec in package["tables"]:
@@ -187,9 +191,7 @@ def import_solution(api: Api, req: Request) -> Response:
         specs[spec["logical"]] = spec
     api.store.set_meta(META_KEY, json.dumps(list(specs.values())))
 
-    from sandbox.api import Request as Req
-
-    admin_req = Req("POST", "", "", {}, b"", req.base, req.version, req.user_id)
+    admin_req = Request("POST", "", "", {}, b"", req.base, req.version, req.user_id)
     for role_id, name in package["roles"]:
         role = api.store.get("roles", role_id)
         if role is None:
@@ -250,7 +252,7 @@ def import_solution(api: Api, req: Request) -> Response:
         },
     )
     # the new tables become visible once everything above succeeded
-    registry_owner.dynamic_tables = {k: table_from_spec(v) for k, v in specs.items()}
+    api.solution_tables = {k: table_from_spec(v) for k, v in specs.items()}
     return Response(204, [("OData-Version", "4.0")])
 
 
