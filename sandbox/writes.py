@@ -80,18 +80,25 @@ class WriteMixin(ApiBase):
         return Response(204, headers)
 
     def upsert(self, req: Request, table: Table, key: str, row: dict[str, Any] | None) -> Response:
-        body = req.json_body()
-        if not isinstance(body, dict):
-            raise ApiError(400, CODE_BAD_PROPERTY, "The request body must be a JSON object.")
         if_match = (req.headers.get("if-match") or "").strip()
         if_none_match = (req.headers.get("if-none-match") or "").strip()
         parsed = odata.parse_key(key)
         key_url = f"{req.root}{table.entity_set}({key})"
+        # preconditions before the body, as in Microsoft's published 412 exchange
+        if row is None and if_match:
+            if isinstance(parsed, str):
+                raise self.not_found(table, parsed)
+            self.find_row(table, key)  # raises the alternate-key 404
+        if row is not None:
+            if if_none_match == "*":
+                raise ApiError(
+                    412, CODE_DUPLICATE, "A record with matching key values already exists."
+                )
+            self.check_if_match(req, row)
+        body = req.json_body()
+        if not isinstance(body, dict):
+            raise ApiError(400, CODE_BAD_PROPERTY, "The request body must be a JSON object.")
         if row is None:
-            if if_match:
-                if isinstance(parsed, str):
-                    raise self.not_found(table, parsed)
-                self.find_row(table, key)  # raises the alternate-key 404
             seed_values: dict[str, Any] = (
                 {table.pk: parsed} if isinstance(parsed, str) else dict(parsed)
             )
@@ -99,9 +106,6 @@ class WriteMixin(ApiBase):
             return self.write_response(
                 req, table, created, created=True, key_url=key_url, upsert=True
             )
-        if if_none_match == "*":
-            raise ApiError(412, CODE_DUPLICATE, "A record with matching key values already exists.")
-        self.check_if_match(req, row)
         if not isinstance(parsed, str):
             body = {k: v for k, v in body.items() if k not in parsed}
         updated = self.update_row(req, table, row, body)
