@@ -6,30 +6,37 @@ under /_sandbox/ (loopback callers only) and the read-only browse pages at / and
 
 from __future__ import annotations
 
-import html
+import base64
 import ipaddress
 import itertools
 import json
 import secrets
 import threading
 import time
+import traceback
 import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
-from sandbox import seed, solution
-from sandbox.api import (
+from sandbox import browse, seed, solution
+from sandbox.api import Api
+from sandbox.control import Control, Settings
+from sandbox.protocol import (
+    CODE_NOT_AUTHENTICATED,
+    CODE_NOT_FOUND_SEGMENT,
+    CODE_NOT_MEMBER,
+    CODE_UNEXPECTED,
+    CODE_USER_DISABLED,
     JSON_TYPE,
     VERSION_RE,
-    Api,
     ApiError,
     Request,
     Response,
     error_response,
     json_response,
+    status_line,
 )
-from sandbox.control import Control, Settings
 from sandbox.store import Store
 from sandbox.tables import Table, build_standard_tables
 
@@ -43,9 +50,7 @@ class SandboxApp:
         self.store = Store(db_path)
         self.settings = settings or Settings()
         self.control = Control(self.settings)
-        self.standard_tables = build_standard_tables()
-        self.dynamic_tables: dict[str, Table] = {}
-        self.api = Api(self.store, self.registry, self.settings)
+        self.api = Api(self.store, build_standard_tables(), self.settings)
         self.tokens: dict[str, tuple[str, float]] = {}
         self.tokens_lock = threading.Lock()
         self.boot_id = str(uuid.uuid4())[:24]
@@ -53,17 +58,15 @@ class SandboxApp:
         if reset or self.store.get("organizations", seed.ORGANIZATION_ID) is None:
             self.reseed()
         else:
-            self.dynamic_tables = solution.load_tables(self.store)
+            self.api.solution_tables = solution.load_tables(self.store)
 
     def registry(self) -> dict[str, Table]:
-        if not self.dynamic_tables:
-            return self.standard_tables
-        return {**self.standard_tables, **self.dynamic_tables}
+        return self.api.tables
 
     def reseed(self) -> None:
         with self.store.transaction():
             self.store.wipe()
-            self.dynamic_tables = {}
+            self.api.solution_tables = {}
             seed.seed(self.api)
 
     # ------------------------------------------------------------------ WSGI
@@ -72,14 +75,12 @@ class SandboxApp:
         try:
             response = self.route(environ)
         except Exception as exc:  # a sandbox bug must still answer like a server would
-            import traceback
-
             traceback.print_exc()
-            response = error_response(ApiError(500, "0x80040216", f"Sandbox error: {exc!r}"))
+            response = error_response(ApiError(500, CODE_UNEXPECTED, f"Sandbox error: {exc!r}"))
         body = b"" if environ.get("REQUEST_METHOD") == "HEAD" else response.body
         headers = [(k, v) for k, v in response.headers if k.lower() != "content-length"]
         headers.append(("Content-Length", str(len(body))))
-        start_response(f"{response.status} {STATUS_TEXT.get(response.status, 'Unknown')}", headers)
+        start_response(status_line(response.status), headers)
         return [body]
 
     def route(self, environ: dict[str, Any]) -> Response:
@@ -100,8 +101,6 @@ class SandboxApp:
                 b"The sandbox CRM has no interactive sign-in; use the token endpoint.",
             )
         if method == "GET" and (path == "/" or path.startswith("/browse/")):
-            from sandbox import browse
-
             return browse.page(self, environ, path)
         return Response(404, [("Content-Type", "text/plain")], b"Not found")
 
@@ -141,8 +140,6 @@ class SandboxApp:
         headers = self.headers_of(environ)
         auth = headers.get("authorization", "")
         if auth.lower().startswith("basic "):
-            import base64
-
             try:
                 cid, _, secret = base64.b64decode(auth[6:]).decode().partition(":")
                 form.setdefault("client_id", cid)
@@ -247,7 +244,9 @@ class SandboxApp:
         version, _, resource = rest.partition("/")
         if not VERSION_RE.match(version):
             return error_response(
-                ApiError(404, "0x80060888", f"Resource not found for the segment '{version}'.")
+                ApiError(
+                    404, CODE_NOT_FOUND_SEGMENT, f"Resource not found for the segment '{version}'."
+                )
             )
         headers = self.headers_of(environ)
         user = self.authenticate(environ, headers)
@@ -255,14 +254,14 @@ class SandboxApp:
             return user
         if not user:
             return error_response(
-                ApiError(403, "0x80072560", "The user is not a member of the organization.")
+                ApiError(403, CODE_NOT_MEMBER, "The user is not a member of the organization.")
             )
         account = self.store.get("systemusers", user)
         if account is not None and account.get("isdisabled"):
             return error_response(
                 ApiError(
                     400,
-                    "0x80040225",
+                    CODE_USER_DISABLED,
                     f"The user with SystemUserId={user} in OrganizationContext="
                     f"{seed.ORGANIZATION_ID} is disabled. Disabled users cannot access the "
                     "system. Consider enabling this user.",
@@ -402,8 +401,6 @@ LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1"}
 def scope_matches(scope: str, env: str) -> bool:
     """`<environment URL>/.default` (MSAL also writes `//.default`); loopback aliases of the
     sandbox's own address (localhost vs 127.0.0.1) name the same environment."""
-    from urllib.parse import urlsplit
-
     wanted, given = urlsplit(env), urlsplit(scope)
     if given.path not in ("/.default", "//.default") or given.scheme != wanted.scheme:
         return False
@@ -418,7 +415,7 @@ def scope_matches(scope: str, env: str) -> bool:
 
 def unauthorized(challenge: str, description: str, *, expired: bool = False) -> Response:
     value = f'{challenge}, error="invalid_token", error_description="{description}"'
-    code = "0x80044302"
+    code = CODE_NOT_AUTHENTICATED
     return Response(
         401,
         [("WWW-Authenticate", value), ("Content-Type", JSON_TYPE), ("OData-Version", "4.0")],
@@ -460,12 +457,4 @@ def entra_error(status: int, error: str, code: int, description: str) -> Respons
     )
 
 
-STATUS_TEXT = {
-    200: "OK", 201: "Created", 204: "No Content", 304: "Not Modified", 400: "Bad Request",
-    401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
-    409: "Conflict", 412: "Precondition Failed", 413: "Payload Too Large",
-    429: "Too Many Requests", 500: "Internal Server Error", 501: "Not Implemented",
-    502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout",
-}  # fmt: skip
-
-__all__ = ["SandboxApp", "html"]
+__all__ = ["SandboxApp"]

@@ -7,15 +7,17 @@ import re
 import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+from urllib.parse import unquote
 
-from sandbox.api import (
+from sandbox.odata import ODataError
+from sandbox.protocol import (
     CODE_INVALID_ARGUMENT,
     ApiError,
     Request,
     Response,
     error_response,
+    status_line,
 )
-from sandbox.odata import ODataError
 
 if TYPE_CHECKING:
     from sandbox.api import Api
@@ -112,13 +114,11 @@ def parse_batch(body: bytes, content_type: str) -> list[Operation | ChangeSet]:
 
 
 def write_http(response: Response, content_id: str | None) -> bytes:
-    from sandbox.app import STATUS_TEXT
-
     lines = ["Content-Type: application/http", "Content-Transfer-Encoding: binary"]
     if content_id is not None:
         lines.append(f"Content-ID: {content_id}")
     lines.append("")
-    lines.append(f"HTTP/1.1 {response.status} {STATUS_TEXT.get(response.status, 'Unknown')}")
+    lines.append(f"HTTP/1.1 {status_line(response.status)}")
     for name, value in response.headers:
         if name.lower() != "content-length":
             lines.append(f"{name}: {value}")
@@ -150,8 +150,6 @@ def execute(api: Api, req: Request) -> Response:
             version, url = m.group(1), m.group(2)
         url = url.lstrip("/")
         path, _, query = url.partition("?")
-        from urllib.parse import unquote
-
         headers = {**op.headers}
         headers.pop("authorization", None)
         return Request(

@@ -7,7 +7,7 @@ import json
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
-from sandbox.api import Response
+from sandbox.protocol import Response
 
 if TYPE_CHECKING:
     from sandbox.app import SandboxApp

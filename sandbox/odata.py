@@ -7,6 +7,7 @@ import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 GUID_RE = re.compile(
@@ -97,8 +98,6 @@ def parse_key(text: str) -> dict[str, Any] | str:
 
 def normalize_datetime(text: str) -> str:
     """Any ISO date-time literal -> `YYYY-MM-DDTHH:MM:SSZ` in UTC (how rows store them)."""
-    from datetime import UTC, datetime
-
     value = text.strip()
     if value.endswith("Z"):
         value = value[:-1] + "+00:00"

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import functools
+import json
 import uuid
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from sandbox.protocol import Request
 
 if TYPE_CHECKING:
     from sandbox.api import Api
+
+# The ERP demo records the CRM overlaps with, written by scripts/sandbox_demo_data.py (the
+# sandbox is a stand-alone process and imports none of the ERP's code).
+DEMO_DATA_FILE = Path(__file__).resolve().parent / "data" / "demo_overlap.json"
 
 NAMESPACE = uuid.UUID("3f0c1d7e-6a54-4c1b-9f1e-5a9e0d2c7b10")
 
@@ -80,10 +89,15 @@ def salesperson_user_id(code: str) -> str:
     return stable_id("systemuser", code)
 
 
+@functools.cache
+def demo_data() -> dict[str, Any]:
+    """salespeople, customers and contacts of the ERP demo data that the CRM shares."""
+    with DEMO_DATA_FILE.open(encoding="utf-8") as handle:
+        return json.load(handle)
+
+
 def seed(api: Api) -> None:
     """Create the demo organization through the API's own write path (inside one transaction)."""
-    from sandbox.api import Request
-
     req = Request("POST", "", "", {}, b"", "http://sandbox.invalid", "v9.2", ADMIN_USER_ID)
 
     def create(logical: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -186,16 +200,15 @@ def seed(api: Api) -> None:
         api.store.link("systemuserroles", uid, SYSTEM_ADMINISTRATOR_ROLE_ID)
     api.store.link("systemuserroles", DISABLED_USER_ID, BASIC_USER_ROLE_ID)
 
-    from erp import demo
-
-    for person in demo.demo_salespeople():
+    data = demo_data()
+    for person in data["salespeople"]:
         first, _, last = person["name"].partition(" ")
         uid = salesperson_user_id(person["code"])
         user(
             uid,
             first,
             last,
-            f"{demo.ascii_slug(person['name'], '.')}@sandbox.example",
+            f"{person['login']}@sandbox.example",
             mobilephone=person["phone"],
             title="Salesperson",
         )
@@ -224,7 +237,7 @@ def seed(api: Api) -> None:
         },
     )
 
-    customers = demo.overlap_customers()
+    customers = data["customers"]
     seeded_accounts: set[str] = set()
     for index, customer in enumerate(customers):
         if index % 3 == 2:
@@ -272,10 +285,10 @@ def seed(api: Api) -> None:
                 "address1_city": city,
                 "address1_country": "United States",
                 "telephone1": f"+1 425 555 01{n:02d}",
-                "emailaddress1": f"info@{demo.ascii_slug(name.split()[0]).lower()}.example",
+                "emailaddress1": f"info@{name.split()[0].lower()}.example",
             },
         )
-    for index, person in enumerate(demo.overlap_contacts()):
+    for index, person in enumerate(data["contacts"]):
         if index % 4 == 3:
             continue
         body: dict[str, Any] = {

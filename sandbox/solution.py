@@ -1,6 +1,6 @@
-"""ImportSolution: unpack a solution zip (solution.xml + customizations.xml, the format written
-down in docs/contracts.md "Solution package format"), create its roles and tables, record an
-importjobs row and a solutions row."""
+"""ImportSolution: unpack a solution zip (`[Content_Types].xml`, `solution.xml` and
+`customizations.xml` at its root, as Dataverse exports it; docs/sandbox.md "The integration
+solution package"), create its roles and tables, record an importjobs row and a solutions row."""
 
 from __future__ import annotations
 
@@ -15,6 +15,15 @@ from typing import TYPE_CHECKING, Any
 from xml.etree import ElementTree as ET  # noqa: S405 - parses our own admin-uploaded package
 
 from sandbox import seed
+from sandbox.protocol import (
+    CODE_DUPLICATE_JOB,
+    CODE_INVALID_ARGUMENT,
+    CODE_INVALID_FILE,
+    ApiError,
+    Request,
+    Response,
+    utcnow_iso,
+)
 from sandbox.tables import (
     BOOL,
     DATETIME,
@@ -30,7 +39,7 @@ from sandbox.tables import (
 )
 
 if TYPE_CHECKING:
-    from sandbox.api import Api, Request, Response
+    from sandbox.api import Api
     from sandbox.store import Store
 
 TYPE_MAP = {
@@ -38,9 +47,22 @@ TYPE_MAP = {
     "integer": INT, "decimal": DECIMAL, "money": MONEY, "bit": BOOL, "boolean": BOOL,
     "datetime": DATETIME, "uniqueidentifier": GUID,
 }  # fmt: skip
-CODE_INVALID_FILE = "0x80048060"
-CODE_DUPLICATE_JOB = "0x80071152"
 META_KEY = "solution_tables"
+# Dataverse's own answer to a zip without one of its three root files.
+MISSING_FILES_MESSAGE = (
+    "The compressed file must contain the following files at its root: solution.xml, "
+    "customizations.xml, and [Content_Types].xml"
+)
+ROOT_FILES = ("solution.xml", "customizations.xml", "[content_types].xml")
+# Columns every user-owned table has; an exported customizations.xml lists them, the sandbox
+# adds them to every imported table itself (sandbox/tables.py `build_solution_table`).
+SYSTEM_ATTRIBUTES = {
+    "createdby", "createdon", "createdonbehalfby", "importsequencenumber", "modifiedby",
+    "modifiedon", "modifiedonbehalfby", "overriddencreatedon", "ownerid", "owningbusinessunit",
+    "owningteam", "owninguser", "statecode", "statuscode", "timezoneruleversionnumber",
+    "utcconversiontimezonecode", "versionnumber",
+}  # fmt: skip
+PRIVILEGE_LEVELS = {"None", "Basic", "Local", "Deep", "Global"}
 
 
 class SolutionError(Exception):
@@ -58,19 +80,23 @@ def parse_package(data: bytes) -> dict[str, Any]:
     """-> {"uniquename", "version", "friendlyname", "roles": [(id, name)], "tables": [spec]}"""
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
-        names = {n.lower(): n for n in archive.namelist()}
-        solution_xml = archive.read(names["solution.xml"])
-        customizations_xml = archive.read(names["customizations.xml"])
-    except (zipfile.BadZipFile, KeyError) as exc:
-        raise SolutionError(
-            "The solution file is invalid. The compressed file must contain the following files "
-            "at its root: solution.xml and customizations.xml."
-        ) from exc
+    except zipfile.BadZipFile as exc:
+        raise SolutionError(f"The solution file is not a valid zip file: {exc}.") from exc
+    # at the root only: a file in a folder does not count (names compared case-insensitively)
+    names = {n.lower(): n for n in archive.namelist() if "/" not in n.strip("/")}
+    if any(name not in names for name in ROOT_FILES):
+        raise SolutionError(MISSING_FILES_MESSAGE)
+    solution_xml = archive.read(names["solution.xml"])
+    customizations_xml = archive.read(names["customizations.xml"])
+    content_types_xml = archive.read(names["[content_types].xml"])
     try:
         manifest_root = ET.fromstring(solution_xml)  # noqa: S314
         custom_root = ET.fromstring(customizations_xml)  # noqa: S314
+        types_root = ET.fromstring(content_types_xml)  # noqa: S314
     except ET.ParseError as exc:
         raise SolutionError(f"The solution file is invalid: {exc}.") from exc
+    if not types_root.tag.endswith("Types"):
+        raise SolutionError("[Content_Types].xml must be an Open Packaging <Types> list.")
     manifest = manifest_root.find(".//SolutionManifest")
     unique = _text(manifest, "UniqueName")
     version = _text(manifest, "Version")
@@ -88,6 +114,17 @@ def parse_package(data: bytes) -> dict[str, Any]:
             uuid.UUID(role_id)
         except ValueError as exc:
             raise SolutionError(f"Role '{name}' has an invalid id '{role_id}'.") from exc
+        # the sandbox checks no privileges (docs/sandbox.md), but a malformed one would make
+        # Dataverse's import fail, so it fails here too
+        for privilege in role.iter("RolePrivilege"):
+            privilege_name = privilege.get("name") or ""
+            if not privilege_name.startswith("prv") or privilege.get("level") not in (
+                PRIVILEGE_LEVELS
+            ):
+                raise SolutionError(
+                    f"Role '{name}' has an invalid privilege '{privilege_name}' "
+                    f"(level '{privilege.get('level')}')."
+                )
         roles.append((role_id, name))
     tables = []
     for entity in custom_root.iter("entity"):
@@ -103,6 +140,8 @@ def parse_package(data: bytes) -> dict[str, Any]:
             kind = _text(attribute, "Type", "nvarchar").lower()
             if kind == "primarykey":
                 pk = name
+                continue
+            if name in SYSTEM_ATTRIBUTES:
                 continue
             if kind not in TYPE_MAP:
                 raise SolutionError(f"Attribute '{name}' has an unsupported type '{kind}'.")
@@ -156,11 +195,9 @@ def load_tables(store: Store) -> dict[str, Table]:
 
 
 def import_solution(api: Api, req: Request) -> Response:
-    from sandbox.api import ApiError, Response, utcnow_iso
-
     body = req.json_body()
     if not isinstance(body, dict) or not isinstance(body.get("CustomizationFile"), str):
-        raise ApiError(400, "0x80040203", "The parameter 'CustomizationFile' is missing.")
+        raise ApiError(400, CODE_INVALID_ARGUMENT, "The parameter 'CustomizationFile' is missing.")
     api.require_admin(req)
     job_id = body.get("ImportJobId") or str(uuid.uuid4())
     job_id = str(job_id).lower()
@@ -174,7 +211,6 @@ def import_solution(api: Api, req: Request) -> Response:
         message = str(exc) if isinstance(exc, SolutionError) else "CustomizationFile is not base64."
         raise ApiError(400, CODE_INVALID_FILE, message) from exc
 
-    registry_owner = api._registry.__self__  # the SandboxApp that owns the dynamic tables
     existing = load_tables(api.store)
     specs = {t.logical: spec for t, spec in zip(existing.values(), _specs(api.store), strict=True)}
     for spec in package["tables"]:
@@ -187,9 +223,7 @@ def import_solution(api: Api, req: Request) -> Response:
         specs[spec["logical"]] = spec
     api.store.set_meta(META_KEY, json.dumps(list(specs.values())))
 
-    from sandbox.api import Request as Req
-
-    admin_req = Req("POST", "", "", {}, b"", req.base, req.version, req.user_id)
+    admin_req = Request("POST", "", "", {}, b"", req.base, req.version, req.user_id)
     for role_id, name in package["roles"]:
         role = api.store.get("roles", role_id)
         if role is None:
@@ -250,7 +284,7 @@ def import_solution(api: Api, req: Request) -> Response:
         },
     )
     # the new tables become visible once everything above succeeded
-    registry_owner.dynamic_tables = {k: table_from_spec(v) for k, v in specs.items()}
+    api.solution_tables = {k: table_from_spec(v) for k, v in specs.items()}
     return Response(204, [("OData-Version", "4.0")])
 
 

@@ -377,7 +377,7 @@ def _solution_zip() -> bytes:
 
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
-        for name in ("solution.xml", "customizations.xml"):
+        for name in ("[Content_Types].xml", "solution.xml", "customizations.xml"):
             archive.write(BASE_DIR / "setup_wizard" / "solution" / name, name)
     return buffer.getvalue()
 

@@ -6,8 +6,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+import waitress
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
+from waitress.channel import HTTPChannel
+from waitress.task import WSGITask
 
 from sandbox.app import SandboxApp
 from sandbox.control import Settings
@@ -16,8 +19,6 @@ from sandbox.control import Settings
 def keep_alive_on_204() -> None:
     """Waitress 3.0 closes the connection after every 204/304 (no Content-Length to send);
     Dataverse clients create records one request at a time and expect keep-alive."""
-    from waitress.channel import HTTPChannel
-    from waitress.task import WSGITask
 
     class KeepAliveTask(WSGITask):
         _building = False
@@ -64,8 +65,6 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        import waitress
-
         config = Settings(
             token_lifetime_seconds=options["token_lifetime"],
             error_rate=options["error_rate"],
