@@ -9,12 +9,9 @@ integration runs, but the CRM has no connection record (so no item availability 
 and no integration roles; both arrive with a later redeploy.
 """
 
-import io
 import logging
 import uuid
-import zipfile
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_variables
@@ -25,18 +22,9 @@ from connection.errors import ConnectionProblem, problem_from_dataverse
 from dataverse import errors as dv
 from dataverse.client import ConnectionSettings, DataverseClient
 
+from .solution_package import solution_zip
+
 logger = logging.getLogger(__name__)
-
-SOLUTION_DIR = Path(__file__).resolve().parent / "solution"
-
-
-def solution_zip() -> bytes:
-    """The integration solution package (solution.xml + customizations.xml) as a zip."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for path in sorted(SOLUTION_DIR.glob("*.xml")):
-            archive.write(path, arcname=path.name)
-    return buffer.getvalue()
 
 
 @dataclass(frozen=True)

@@ -24,25 +24,25 @@ class Crm:
 
 
 @pytest.fixture
-def crm(sandbox) -> Crm:  # noqa: ANN001
+def crm(sandbox) -> Crm:
     """The sandbox, freshly reseeded (no solution imported, no roles assigned)."""
     sandbox.reset()
     return Crm(url=sandbox.url, token_url=sandbox.token_url)
 
 
 @pytest.fixture
-def integration_admin(db):  # noqa: ANN001, ANN201
+def integration_admin(db):
     return IntegrationAdminFactory()
 
 
 @pytest.fixture
-def admin_client(client, integration_admin):  # noqa: ANN001, ANN201
+def admin_client(client, integration_admin):
     client.force_login(integration_admin)
     return client
 
 
 @pytest.fixture
-def saved_connection(crm, monkeypatch, db):  # noqa: ANN001, ANN201
+def saved_connection(crm, monkeypatch, db):
     """A connection set up through setup_connection (solution imported, integration enabled)."""
     import io
 

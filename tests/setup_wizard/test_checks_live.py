@@ -11,7 +11,7 @@ from setup_wizard import deploy
 pytestmark = pytest.mark.sandbox
 
 
-def _settings(crm, **overrides):  # noqa: ANN001, ANN202
+def _settings(crm, **overrides):
     values = {
         "environment_url": crm.url,
         "token_url": crm.token_url,
@@ -22,20 +22,20 @@ def _settings(crm, **overrides):  # noqa: ANN001, ANN202
     return selectors.connection_settings_build(**values)
 
 
-def test_connection_check_reads_the_integration_user_and_base_currency(crm) -> None:  # noqa: ANN001
+def test_connection_check_reads_the_integration_user_and_base_currency(crm) -> None:
     check = selectors.crm_connection_check(connection=_settings(crm))
     assert str(check.user_id) == crm.integration_user_id
     assert check.base_currency == "USD"
 
 
-def test_wrong_secret_is_reported_as_rejected_credentials(crm) -> None:  # noqa: ANN001
+def test_wrong_secret_is_reported_as_rejected_credentials(crm) -> None:
     with pytest.raises(ConnectionProblem) as info:
         selectors.crm_connection_check(connection=_settings(crm, client_secret="wrong"))
     assert info.value.code == "credentials"
     assert info.value.field == "client_secret"
 
 
-def test_currency_mismatch_explains_what_to_do(crm, settings) -> None:  # noqa: ANN001
+def test_currency_mismatch_explains_what_to_do(crm, settings) -> None:
     settings.ERP_LOCAL_CURRENCY = "EUR"
     with pytest.raises(ConnectionProblem) as info:
         selectors.crm_connection_check(connection=_settings(crm))
@@ -43,7 +43,7 @@ def test_currency_mismatch_explains_what_to_do(crm, settings) -> None:  # noqa: 
     assert "EUR" in info.value.message and "USD" in info.value.message
 
 
-def test_refused_port_is_reported_as_unreachable(crm) -> None:  # noqa: ANN001
+def test_refused_port_is_reported_as_unreachable(crm) -> None:
     from tests.conftest import free_port
 
     url = f"http://127.0.0.1:{free_port()}"
@@ -54,7 +54,7 @@ def test_refused_port_is_reported_as_unreachable(crm) -> None:  # noqa: ANN001
     assert info.value.code == "unreachable_refused"
 
 
-def test_admin_application_user_is_refused_as_integration_user(crm) -> None:  # noqa: ANN001
+def test_admin_application_user_is_refused_as_integration_user(crm) -> None:
     from sandbox import seed
 
     connection = _settings(
@@ -66,7 +66,7 @@ def test_admin_application_user_is_refused_as_integration_user(crm) -> None:  # 
     assert info.value.code == "user_is_admin"
 
 
-def test_solution_deploy_imports_and_assigns_both_roles(crm) -> None:  # noqa: ANN001
+def test_solution_deploy_imports_and_assigns_both_roles(crm) -> None:
     connection = _settings(crm)
     user_id = uuid.UUID(crm.integration_user_id)
     before = selectors.integration_user_check(connection=connection, user_id=user_id)
@@ -83,7 +83,7 @@ def test_solution_deploy_imports_and_assigns_both_roles(crm) -> None:  # noqa: A
     assert {"Integration Administrator", "Integration User"} <= after.role_names
 
 
-def test_wrong_admin_password_has_its_own_message(crm) -> None:  # noqa: ANN001
+def test_wrong_admin_password_has_its_own_message(crm) -> None:
     with pytest.raises(ConnectionProblem) as info:
         deploy.solution_deploy(
             connection=_settings(crm),
@@ -94,7 +94,7 @@ def test_wrong_admin_password_has_its_own_message(crm) -> None:  # noqa: ANN001
     assert info.value.code == "admin_credentials"
 
 
-def test_an_untrusted_certificate_is_reported_as_a_tls_failure(crm, tmp_path) -> None:  # noqa: ANN001
+def test_an_untrusted_certificate_is_reported_as_a_tls_failure(crm, tmp_path) -> None:
     from tests.support.tls_server import untrusted_https_server
 
     with untrusted_https_server(tmp_path) as url, pytest.raises(ConnectionProblem) as info:
@@ -105,7 +105,7 @@ def test_an_untrusted_certificate_is_reported_as_a_tls_failure(crm, tmp_path) ->
     assert "certificate" in info.value.message
 
 
-def test_crm_user_list_offers_enabled_users_only(crm) -> None:  # noqa: ANN001
+def test_crm_user_list_offers_enabled_users_only(crm) -> None:
     from sandbox import seed
 
     ids = {str(u.id) for u in selectors.crm_user_list(connection=_settings(crm))}

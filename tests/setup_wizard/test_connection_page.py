@@ -12,7 +12,7 @@ from syncjobs.services import JOB_NAME_PREFIX
 pytestmark = [pytest.mark.sandbox, pytest.mark.django_db]
 
 
-def _form(connection, **overrides):  # noqa: ANN001, ANN202
+def _form(connection, **overrides):
     data = {
         "action": "save",
         "environment_url": connection.environment_url,
@@ -26,13 +26,13 @@ def _form(connection, **overrides):  # noqa: ANN001, ANN202
     return data
 
 
-def _jobs():  # noqa: ANN202
+def _jobs():
     return PeriodicTask.objects.filter(name__startswith=JOB_NAME_PREFIX)
 
 
 def test_the_page_answers_at_both_addresses_and_never_shows_the_secret(
     admin_client, saved_connection, crm
-) -> None:  # noqa: ANN001
+) -> None:
     for url in ("/connection/", "/setup/connection/"):
         response = admin_client.get(url)
         assert response.status_code == 200
@@ -41,7 +41,7 @@ def test_the_page_answers_at_both_addresses_and_never_shows_the_secret(
         assert crm.client_secret not in text
 
 
-def test_blank_secret_keeps_the_stored_one(admin_client, saved_connection, crm) -> None:  # noqa: ANN001
+def test_blank_secret_keeps_the_stored_one(admin_client, saved_connection, crm) -> None:
     response = admin_client.post(
         "/connection/", _form(saved_connection, client_id=saved_connection.client_id)
     )
@@ -51,7 +51,7 @@ def test_blank_secret_keeps_the_stored_one(admin_client, saved_connection, crm) 
 
 def test_a_wrong_new_secret_is_refused_and_the_old_one_kept(
     admin_client, saved_connection, crm
-) -> None:  # noqa: ANN001
+) -> None:
     response = admin_client.post(
         "/connection/", _form(saved_connection, client_secret="totally-wrong")
     )
@@ -64,7 +64,7 @@ def test_a_wrong_new_secret_is_refused_and_the_old_one_kept(
 
 def test_a_changed_token_url_needs_the_secret_typed_again(
     admin_client, saved_connection, crm
-) -> None:  # noqa: ANN001
+) -> None:
     elsewhere = "https://login.attacker.example/tenant/oauth2/v2.0/token"
 
     response = admin_client.post("/connection/", _form(saved_connection, token_url=elsewhere))
@@ -74,7 +74,7 @@ def test_a_changed_token_url_needs_the_secret_typed_again(
     assert CrmConnection.objects.get().token_url == saved_connection.token_url
 
 
-def test_disable_pauses_every_job_and_enable_resumes_them(admin_client, saved_connection) -> None:  # noqa: ANN001
+def test_disable_pauses_every_job_and_enable_resumes_them(admin_client, saved_connection) -> None:
     total = _jobs().count()
     assert total > 0 and _jobs().filter(enabled=True).count() == total
     admin_client.post("/connection/", {"action": "disable", "disable-reason": "maintenance"})
@@ -89,7 +89,7 @@ def test_disable_pauses_every_job_and_enable_resumes_them(admin_client, saved_co
 
 def test_a_fatal_privilege_error_disables_the_integration_with_its_reason(
     admin_client, saved_connection
-) -> None:  # noqa: ANN001
+) -> None:
     services.connection_disable_for_error(
         error=dv.Forbidden(
             "Principal user is missing prvCreateAccount privilege", status=403, code="0x80040220"
@@ -102,7 +102,7 @@ def test_a_fatal_privilege_error_disables_the_integration_with_its_reason(
     assert "insufficient privileges" in page and "prvCreateAccount" in page
 
 
-def test_reset_to_defaults_asks_for_confirmation_first(admin_client, saved_connection) -> None:  # noqa: ANN001
+def test_reset_to_defaults_asks_for_confirmation_first(admin_client, saved_connection) -> None:
     IntegrationTableMapping.objects.filter(name="CUSTOMER").update(direction="to_crm")
     IntegrationTableMapping.objects.filter(name="CONTACT").delete()
     response = admin_client.get("/setup/connection/reset-defaults/")
@@ -122,7 +122,7 @@ def test_reset_to_defaults_asks_for_confirmation_first(admin_client, saved_conne
 
 def test_history_records_who_changed_what_without_secret_values(
     admin_client, saved_connection, crm, integration_admin
-) -> None:  # noqa: ANN001
+) -> None:
     response = admin_client.post(
         "/connection/",
         _form(
@@ -141,7 +141,7 @@ def test_history_records_who_changed_what_without_secret_values(
 
 def test_redeploy_asks_for_admin_credentials_and_reports_a_wrong_password(
     admin_client, saved_connection, crm
-) -> None:  # noqa: ANN001
+) -> None:
     response = admin_client.post(
         "/connection/",
         {
@@ -169,7 +169,7 @@ def test_redeploy_asks_for_admin_credentials_and_reports_a_wrong_password(
 
 def test_publishing_item_availability_from_the_page_writes_the_crm_record(
     admin_client, saved_connection, crm
-) -> None:  # noqa: ANN001
+) -> None:
     import requests
 
     from accounts import selectors as account_selectors
@@ -221,7 +221,7 @@ def test_publishing_item_availability_from_the_page_writes_the_crm_record(
     )
 
 
-def test_default_owner_is_chosen_from_crm_users(admin_client, saved_connection) -> None:  # noqa: ANN001
+def test_default_owner_is_chosen_from_crm_users(admin_client, saved_connection) -> None:
     from sandbox import seed
 
     page = admin_client.get("/connection/").content.decode()
@@ -238,7 +238,7 @@ def test_default_owner_is_chosen_from_crm_users(admin_client, saved_connection) 
 
 def test_only_integration_administrators_may_open_the_connection_page(
     client, saved_connection
-) -> None:  # noqa: ANN001
+) -> None:
     from .conftest import UserFactory
 
     client.force_login(UserFactory())
@@ -249,7 +249,7 @@ def test_only_integration_administrators_may_open_the_connection_page(
 
 def test_publishing_availability_later_schedules_its_job_and_unpublishing_removes_it(
     admin_client, saved_connection
-) -> None:  # noqa: ANN001
+) -> None:
     from accounts import services as account_services
 
     from .conftest import UserFactory

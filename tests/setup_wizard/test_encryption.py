@@ -26,7 +26,7 @@ def _connection(secret: str) -> CrmConnection:
     return connection
 
 
-def test_no_key_configured_is_a_clear_configuration_error(settings) -> None:  # noqa: ANN001
+def test_no_key_configured_is_a_clear_configuration_error(settings) -> None:
     settings.FIELD_ENCRYPTION_KEYS = []
     with pytest.raises(ImproperlyConfigured, match="FIELD_ENCRYPTION_KEYS is not set"):
         crypto.encrypt("secret")
@@ -39,7 +39,7 @@ def test_secret_is_stored_encrypted_not_in_clear_text() -> None:
     assert CrmConnection.objects.get().client_secret == "s3cr3t-value"
 
 
-def test_rotate_encryption_key_lets_the_old_key_be_removed(settings) -> None:  # noqa: ANN001
+def test_rotate_encryption_key_lets_the_old_key_be_removed(settings) -> None:
     old_key = settings.FIELD_ENCRYPTION_KEYS[0]
     _connection("s3cr3t-value")
     new_key = Fernet.generate_key().decode()
@@ -55,7 +55,7 @@ def test_rotate_encryption_key_lets_the_old_key_be_removed(settings) -> None:  #
     assert connection.availability_key == "ws-key-123"
 
 
-def test_rotation_without_the_old_key_fails_clearly(settings) -> None:  # noqa: ANN001
+def test_rotation_without_the_old_key_fails_clearly(settings) -> None:
     _connection("s3cr3t-value")
     settings.FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
     with pytest.raises(CommandError, match="cannot be decrypted"):

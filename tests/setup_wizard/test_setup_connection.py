@@ -15,14 +15,14 @@ from .conftest import UserFactory
 pytestmark = [pytest.mark.sandbox, pytest.mark.django_db]
 
 
-def _args(crm, *extra: str) -> list[str]:  # noqa: ANN001
+def _args(crm, *extra: str) -> list[str]:
     return [
         "--environment-url", crm.url, "--token-url", crm.token_url, "--client-id", crm.client_id,
         "--admin-username", crm.admin_username, *extra,
     ]  # fmt: skip
 
 
-def test_secrets_from_the_environment_set_up_an_enabled_connection(crm, monkeypatch) -> None:  # noqa: ANN001
+def test_secrets_from_the_environment_set_up_an_enabled_connection(crm, monkeypatch) -> None:
     monkeypatch.setenv("CRM_CLIENT_SECRET", crm.client_secret)
     monkeypatch.setenv("CRM_ADMIN_PASSWORD", crm.admin_password)
     out = io.StringIO()
@@ -37,7 +37,7 @@ def test_secrets_from_the_environment_set_up_an_enabled_connection(crm, monkeypa
     assert crm.client_secret not in out.getvalue()
 
 
-def test_secrets_from_standard_input(crm, monkeypatch) -> None:  # noqa: ANN001
+def test_secrets_from_standard_input(crm, monkeypatch) -> None:
     monkeypatch.delenv("CRM_CLIENT_SECRET", raising=False)
     monkeypatch.delenv("CRM_ADMIN_PASSWORD", raising=False)
     stdin = io.StringIO(f"{crm.client_secret}\n{crm.admin_password}\n")
@@ -53,7 +53,7 @@ def test_secrets_from_standard_input(crm, monkeypatch) -> None:  # noqa: ANN001
     assert names == {"CUSTOMER", "CONTACT"}
 
 
-def test_availability_key_is_generated_and_published(crm, monkeypatch) -> None:  # noqa: ANN001
+def test_availability_key_is_generated_and_published(crm, monkeypatch) -> None:
     from accounts import selectors as account_selectors
     from accounts import services as account_services
 
@@ -71,7 +71,7 @@ def test_availability_key_is_generated_and_published(crm, monkeypatch) -> None: 
     assert account_selectors.webservice_key_check(user=user, key=connection.availability_key)
 
 
-def test_wrong_secret_fails_with_the_wizard_message(crm, monkeypatch) -> None:  # noqa: ANN001
+def test_wrong_secret_fails_with_the_wizard_message(crm, monkeypatch) -> None:
     monkeypatch.setenv("CRM_CLIENT_SECRET", "wrong")
     monkeypatch.setenv("CRM_ADMIN_PASSWORD", crm.admin_password)
     with pytest.raises(CommandError, match="rejected the client id or client secret"):
@@ -79,7 +79,7 @@ def test_wrong_secret_fails_with_the_wizard_message(crm, monkeypatch) -> None:  
     assert not CrmConnection.objects.exists()
 
 
-def test_a_secret_passed_as_an_argument_is_refused_with_a_failure_exit_code(crm) -> None:  # noqa: ANN001
+def test_a_secret_passed_as_an_argument_is_refused_with_a_failure_exit_code(crm) -> None:
     result = subprocess.run(
         [
             sys.executable,
@@ -98,7 +98,7 @@ def test_a_secret_passed_as_an_argument_is_refused_with_a_failure_exit_code(crm)
     assert crm.client_secret not in result.stdout + result.stderr
 
 
-def test_missing_admin_credentials_fail_when_the_import_is_wanted(crm, monkeypatch) -> None:  # noqa: ANN001
+def test_missing_admin_credentials_fail_when_the_import_is_wanted(crm, monkeypatch) -> None:
     monkeypatch.setenv("CRM_CLIENT_SECRET", crm.client_secret)
     monkeypatch.delenv("CRM_ADMIN_PASSWORD", raising=False)
     with pytest.raises(CommandError, match="needs a CRM administrator"):

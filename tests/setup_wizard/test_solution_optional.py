@@ -17,7 +17,7 @@ from .wizard_steps import post_step, walk_to
 pytestmark = [pytest.mark.sandbox, pytest.mark.django_db]
 
 
-def _crm_rows(crm, entity_set: str) -> requests.Response:  # noqa: ANN001
+def _crm_rows(crm, entity_set: str) -> requests.Response:
     token = requests.post(
         crm.token_url,
         data={
@@ -37,7 +37,7 @@ def _crm_rows(crm, entity_set: str) -> requests.Response:  # noqa: ANN001
 
 def test_setup_connection_without_the_solution_enables_the_integration(
     crm,
-    monkeypatch,  # noqa: ANN001
+    monkeypatch,
 ) -> None:
     # A freshly seeded sandbox: no solution, so no erpcrm_connections table and no roles.
     assert _crm_rows(crm, "erpcrm_connections").status_code == 404
@@ -63,7 +63,7 @@ def test_setup_connection_without_the_solution_enables_the_integration(
 def test_a_redeploy_later_writes_the_connection_record_and_assigns_the_roles(
     admin_client,
     crm,
-    monkeypatch,  # noqa: ANN001
+    monkeypatch,
 ) -> None:
     monkeypatch.setenv("CRM_CLIENT_SECRET", crm.client_secret)
     call_command(
@@ -92,7 +92,7 @@ def test_a_redeploy_later_writes_the_connection_record_and_assigns_the_roles(
 
 def test_the_wizard_finishes_without_the_solution_and_says_where_it_matters(
     admin_client,
-    crm,  # noqa: ANN001
+    crm,
 ) -> None:
     walk_to(admin_client, crm, "solution")
     assert post_step(admin_client, "solution", {"import_solution": ""}).status_code == 302

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import io
 import zipfile
-from xml.etree import ElementTree as ET  # noqa: S405 - our own package
+from xml.etree import ElementTree as ET
 
-from sandbox.solution import parse_package
-from setup_wizard.selectors import (
+from connection.selectors import (
     INTEGRATION_ADMINISTRATOR_ROLE,
     INTEGRATION_USER_ROLE,
     PRODUCT_AVAILABILITY_ROLE,
 )
+from sandbox.solution import parse_package
 from setup_wizard.solution_package import solution_version, solution_zip
 
 COLUMNS = {

@@ -96,7 +96,7 @@ def test_a_wrong_existing_key_is_refused_without_naming_the_key() -> None:
     assert real_key not in str(info.value)
 
 
-def _crm_requests(sandbox) -> int:  # noqa: ANN001
+def _crm_requests(sandbox) -> int:
     return requests.get(f"{sandbox.url}/_sandbox/stats", timeout=10).json()["requests"]
 
 
@@ -105,7 +105,7 @@ def _crm_requests(sandbox) -> int:  # noqa: ANN001
 def test_wizard_steps_after_the_connection_step_do_not_ask_the_crm(
     admin_client,
     crm,
-    sandbox,  # noqa: ANN001
+    sandbox,
 ) -> None:
     walk_to(admin_client, crm, "areas")
     before = _crm_requests(sandbox)
@@ -125,7 +125,7 @@ def test_wizard_steps_after_the_connection_step_do_not_ask_the_crm(
 def test_the_connection_page_shows_without_asking_the_crm_and_refreshes_users_on_request(
     admin_client,
     saved_connection,
-    sandbox,  # noqa: ANN001
+    sandbox,
 ) -> None:
     before = _crm_requests(sandbox)
     page = admin_client.get("/connection/").content.decode()

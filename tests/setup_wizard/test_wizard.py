@@ -15,16 +15,16 @@ from .wizard_steps import crm_data, post_step, walk_to
 pytestmark = [pytest.mark.sandbox, pytest.mark.django_db]
 
 
-def _page_text(response) -> str:  # noqa: ANN001
+def _page_text(response) -> str:
     return response.content.decode()
 
 
-def test_only_integration_administrators_may_open_the_wizard(client, db) -> None:  # noqa: ANN001
+def test_only_integration_administrators_may_open_the_wizard(client, db) -> None:
     client.force_login(UserFactory())
     assert client.get("/setup/welcome/").status_code == 403
 
 
-def test_malformed_url_shows_its_own_message_and_keeps_the_input(admin_client, crm) -> None:  # noqa: ANN001
+def test_malformed_url_shows_its_own_message_and_keeps_the_input(admin_client, crm) -> None:
     walk_to(admin_client, crm, "crm")
     response = post_step(
         admin_client, "crm", crm_data(crm, environment_url="https://exa mple..com")
@@ -36,7 +36,7 @@ def test_malformed_url_shows_its_own_message_and_keeps_the_input(admin_client, c
     assert crm.client_secret not in text
 
 
-def test_plain_http_to_a_remote_host_is_refused(admin_client, crm) -> None:  # noqa: ANN001
+def test_plain_http_to_a_remote_host_is_refused(admin_client, crm) -> None:
     walk_to(admin_client, crm, "crm")
     response = post_step(
         admin_client, "crm", crm_data(crm, environment_url="http://crm.example.com")
@@ -44,7 +44,7 @@ def test_plain_http_to_a_remote_host_is_refused(admin_client, crm) -> None:  # n
     assert "use https://" in _page_text(response)
 
 
-def test_unreachable_host_shows_its_own_message(admin_client, crm) -> None:  # noqa: ANN001
+def test_unreachable_host_shows_its_own_message(admin_client, crm) -> None:
     from tests.conftest import free_port
 
     walk_to(admin_client, crm, "crm")
@@ -57,7 +57,7 @@ def test_unreachable_host_shows_its_own_message(admin_client, crm) -> None:  # n
     assert f'value="{url}"' in text
 
 
-def test_unknown_host_name_is_reported_as_a_dns_failure(admin_client, crm) -> None:  # noqa: ANN001
+def test_unknown_host_name_is_reported_as_a_dns_failure(admin_client, crm) -> None:
     walk_to(admin_client, crm, "crm")
     response = post_step(
         admin_client,
@@ -71,7 +71,7 @@ def test_unknown_host_name_is_reported_as_a_dns_failure(admin_client, crm) -> No
     assert "could not be found (DNS lookup failed)" in _page_text(response)
 
 
-def test_wrong_secret_shows_its_own_message_and_never_echoes_the_secret(admin_client, crm) -> None:  # noqa: ANN001
+def test_wrong_secret_shows_its_own_message_and_never_echoes_the_secret(admin_client, crm) -> None:
     walk_to(admin_client, crm, "crm")
     response = post_step(admin_client, "crm", crm_data(crm, client_secret="wrong-secret-value"))
     text = _page_text(response)
@@ -80,7 +80,7 @@ def test_wrong_secret_shows_its_own_message_and_never_echoes_the_secret(admin_cl
     assert f'value="{crm.client_id}"' in text
 
 
-def test_an_administrator_as_integration_user_gets_its_own_message(admin_client, crm) -> None:  # noqa: ANN001
+def test_an_administrator_as_integration_user_gets_its_own_message(admin_client, crm) -> None:
     from sandbox import seed
 
     walk_to(admin_client, crm, "crm")
@@ -97,8 +97,8 @@ def test_an_administrator_as_integration_user_gets_its_own_message(admin_client,
 
 
 def test_an_application_that_is_not_a_user_of_the_organization_gets_its_own_message(
-    admin_client,  # noqa: ANN001
-    crm,  # noqa: ANN001
+    admin_client,
+    crm,
 ) -> None:
     from sandbox import seed
 
@@ -115,7 +115,7 @@ def test_an_application_that_is_not_a_user_of_the_organization_gets_its_own_mess
     assert secret not in text
 
 
-def test_currency_mismatch_blocks_with_an_explanation(admin_client, crm, settings) -> None:  # noqa: ANN001
+def test_currency_mismatch_blocks_with_an_explanation(admin_client, crm, settings) -> None:
     settings.ERP_LOCAL_CURRENCY = "EUR"
     walk_to(admin_client, crm, "crm")
     response = post_step(admin_client, "crm", crm_data(crm))
@@ -124,7 +124,7 @@ def test_currency_mismatch_blocks_with_an_explanation(admin_client, crm, setting
     assert "local currency is EUR" in text and "USD" in text
 
 
-def test_url_with_path_is_normalised_with_a_notice(admin_client, crm) -> None:  # noqa: ANN001
+def test_url_with_path_is_normalised_with_a_notice(admin_client, crm) -> None:
     walk_to(admin_client, crm, "crm")
     response = post_step(
         admin_client, "crm", crm_data(crm, environment_url=f"  {crm.url}/main.aspx?appid=1  ")
@@ -136,7 +136,7 @@ def test_url_with_path_is_normalised_with_a_notice(admin_client, crm) -> None:  
 
 def test_test_connection_reports_success_and_keeps_the_secret_stored_encrypted(
     admin_client, crm
-) -> None:  # noqa: ANN001
+) -> None:
     walk_to(admin_client, crm, "crm")
     response = post_step(admin_client, "crm", crm_data(crm), test_connection="1")
     assert response.status_code == 302
@@ -152,7 +152,7 @@ def test_test_connection_reports_success_and_keeps_the_secret_stored_encrypted(
         assert crm.client_secret not in str(session.get_decoded())
 
 
-def test_wrong_admin_password_shows_its_own_message_and_is_not_kept(admin_client, crm) -> None:  # noqa: ANN001
+def test_wrong_admin_password_shows_its_own_message_and_is_not_kept(admin_client, crm) -> None:
     walk_to(admin_client, crm, "solution")
     response = post_step(
         admin_client,
@@ -170,7 +170,7 @@ def test_wrong_admin_password_shows_its_own_message_and_is_not_kept(admin_client
         assert "nope-123" not in str(session.get_decoded())
 
 
-def test_skipping_the_import_asks_for_admin_credentials_to_assign_roles(admin_client, crm) -> None:  # noqa: ANN001
+def test_skipping_the_import_asks_for_admin_credentials_to_assign_roles(admin_client, crm) -> None:
     walk_to(admin_client, crm, "solution")
     # The roles exist in the CRM only after an import: import once directly, unassigned.
     from connection import selectors
@@ -219,7 +219,7 @@ def test_skipping_the_import_asks_for_admin_credentials_to_assign_roles(admin_cl
 
 def test_the_whole_wizard_saves_an_enabled_connection_with_default_mappings(
     admin_client, crm
-) -> None:  # noqa: ANN001
+) -> None:
     erp_user = UserFactory(username="availability")
     account_services.availability_access_set(user=erp_user, allowed=True)
     walk_to(
@@ -261,7 +261,7 @@ def test_the_whole_wizard_saves_an_enabled_connection_with_default_mappings(
     assert rows[0]["erpcrm_availabilitykey"] == connection.availability_key
 
 
-def _token(crm) -> str:  # noqa: ANN001
+def _token(crm) -> str:
     response = requests.post(
         crm.token_url,
         data={
@@ -275,7 +275,7 @@ def _token(crm) -> str:  # noqa: ANN001
     return response.json()["access_token"]
 
 
-def test_the_wizard_is_resumable_and_back_keeps_what_was_typed(admin_client, crm) -> None:  # noqa: ANN001
+def test_the_wizard_is_resumable_and_back_keeps_what_was_typed(admin_client, crm) -> None:
     walk_to(admin_client, crm, "areas")
     # Leaving and coming back resumes at the same step.
     response = admin_client.get("/setup/")
@@ -289,7 +289,7 @@ def test_the_wizard_is_resumable_and_back_keeps_what_was_typed(admin_client, crm
     assert crm.client_secret not in text
 
 
-def test_a_failure_at_finish_keeps_every_step_for_a_retry(admin_client, crm, sandbox) -> None:  # noqa: ANN001
+def test_a_failure_at_finish_keeps_every_step_for_a_retry(admin_client, crm, sandbox) -> None:
     walk_to(admin_client, crm, "finish")
     rule = {"method": "POST", "path": "erpcrm_connections", "count": 1, "status": 403,
             "code": "0x80040220",
@@ -310,7 +310,7 @@ def test_a_failure_at_finish_keeps_every_step_for_a_retry(admin_client, crm, san
     assert CrmConnection.objects.get().is_enabled
 
 
-def test_a_wrong_url_path_answering_404_has_its_own_message(admin_client, crm, sandbox) -> None:  # noqa: ANN001
+def test_a_wrong_url_path_answering_404_has_its_own_message(admin_client, crm, sandbox) -> None:
     walk_to(admin_client, crm, "crm")
     rule = {"method": "GET", "path": "WhoAmI", "count": 1, "status": 404, "code": "0x80060888",
             "message": "Resource not found for the segment 'WhoAmI'."}  # fmt: skip
@@ -322,7 +322,7 @@ def test_a_wrong_url_path_answering_404_has_its_own_message(admin_client, crm, s
     assert "No Dataverse Web API answered" in _page_text(response)
 
 
-def test_post_parameters_are_hidden_from_error_reports(admin_client, crm) -> None:  # noqa: ANN001
+def test_post_parameters_are_hidden_from_error_reports(admin_client, crm) -> None:
     from django.views.debug import SafeExceptionReporterFilter
 
     walk_to(admin_client, crm, "solution")
@@ -339,7 +339,7 @@ def test_post_parameters_are_hidden_from_error_reports(admin_client, crm) -> Non
 
 def test_running_the_wizard_again_starts_from_the_saved_settings(
     admin_client, saved_connection, crm
-) -> None:  # noqa: ANN001
+) -> None:
     admin_client.get("/setup/?reset")
     post_step(admin_client, "welcome", {})
     text = _page_text(admin_client.get("/setup/crm/"))
@@ -349,7 +349,7 @@ def test_running_the_wizard_again_starts_from_the_saved_settings(
     assert response["Location"].endswith("/setup/solution/")
 
 
-def test_a_default_owner_must_be_chosen_from_the_crm_users(admin_client, crm) -> None:  # noqa: ANN001
+def test_a_default_owner_must_be_chosen_from_the_crm_users(admin_client, crm) -> None:
     from sandbox import seed
 
     walk_to(admin_client, crm, "areas")

@@ -22,7 +22,7 @@ INTEGRATION_ADMINISTRATOR = "8c8d4f51-a72b-e511-80d9-3863bb349780"
 INTEGRATION_USER = "6f960e32-a72b-e511-80d9-3863bb349780"
 
 
-def _logged_in_page(browser, live_server, user):  # noqa: ANN001, ANN202
+def _logged_in_page(browser, live_server, user):
     client = Client()
     client.force_login(user)
     context = browser.new_context(base_url=live_server.url, locale="en-US")
@@ -39,7 +39,7 @@ def _logged_in_page(browser, live_server, user):  # noqa: ANN001, ANN202
     return context, context.new_page()
 
 
-def _api(crm, path: str) -> dict:  # noqa: ANN001
+def _api(crm, path: str) -> dict:
     token = requests.post(
         crm.token_url,
         data={
@@ -74,7 +74,7 @@ def test_wizard_in_the_browser_sets_up_an_enabled_connection_without_leaking_sec
     browser,
     live_server,
     crm,
-    caplog,  # noqa: ANN001
+    caplog,
 ) -> None:
     caplog.set_level(logging.DEBUG)
     admin = IntegrationAdminFactory()
