@@ -74,7 +74,7 @@ class SandboxApp:
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         try:
             response = self.route(environ)
-        except Exception as exc:  # a sandbox bug must still answer like a server would
+        except Exception as exc:  # noqa: BLE001 - a sandbox bug must still answer like a server would
             traceback.print_exc()
             response = error_response(ApiError(500, CODE_UNEXPECTED, f"Sandbox error: {exc!r}"))
         body = b"" if environ.get("REQUEST_METHOD") == "HEAD" else response.body

@@ -12,7 +12,7 @@ import uuid
 import zipfile
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
-from xml.etree import ElementTree as ET  # noqa: S405 - parses our own admin-uploaded package
+from xml.etree import ElementTree as ET
 
 from sandbox import seed
 from sandbox.protocol import (
