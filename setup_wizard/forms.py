@@ -172,7 +172,7 @@ class AvailabilityForm(forms.Form):
         required=False,
         initial=True,
     )
-    user = forms.ModelChoiceField(
+    user: forms.ModelChoiceField[Any] = forms.ModelChoiceField(
         label=_("ERP user whose web service access key the CRM uses"),
         queryset=None,  # type: ignore[arg-type]  # set in __init__ (the permission may change)
         required=False,
