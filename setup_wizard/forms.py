@@ -5,6 +5,8 @@ is decided by `validation` (called by the views after is_valid()); its problems 
 these forms' fields with `attach_problems`.
 """
 
+from __future__ import annotations
+
 from collections.abc import Iterable, Mapping
 from typing import Any
 
