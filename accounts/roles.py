@@ -12,7 +12,8 @@ from typing import Any
 
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest
+from django.http.response import HttpResponseBase
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
 INTEGRATION_ADMIN = "Integration administrators"
@@ -53,14 +54,17 @@ def has_role(user: User | AnonymousUser, roles: Iterable[str]) -> bool:
     return bool(user_roles(user) & set(roles))
 
 
-def role_required(
-    *roles: str,
-) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+# Views return any response (pages, redirects, files): typed as HttpResponseBase so the
+# decorator also fits method_decorator on class-based views.
+View = Callable[..., HttpResponseBase]
+
+
+def role_required(*roles: str) -> Callable[[View], View]:
     """View decorator: 403 unless the user holds one of `roles` (login is enforced globally)."""
 
-    def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    def decorator(view: View) -> View:
         @wraps(view)
-        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
             if not has_role(request.user, roles):
                 raise PermissionDenied
             return view(request, *args, **kwargs)
