@@ -1,14 +1,19 @@
-"""Addresses of the CRM: normalising and checking the environment and token URLs.
+"""Addresses of the CRM: normalising and checking the environment and token URLs, and the
+outbound-address policy every CRM connection of the app obeys.
 
 Typed by administrators, so every way they can be wrong gets its own message (and the field it
-concerns); no network here.
+concerns); no network here. What a host name resolves to is checked when connecting
+(dataverse.addresses), on every connection.
 """
 
 import ipaddress
 import re
 from urllib.parse import SplitResult, urlsplit
 
+from django.conf import settings
 from django.utils.translation import gettext as _
+
+from dataverse.addresses import AddressPolicy, is_public
 
 from .errors import ConnectionProblem
 
@@ -16,6 +21,16 @@ LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
 _HOSTNAME = re.compile(
     r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$"
 )
+
+
+def private_addresses_allowed() -> bool:
+    return bool(settings.CRM_ALLOW_PRIVATE_ADDRESSES)
+
+
+def address_policy() -> AddressPolicy:
+    """The policy of every CRM connection: public addresses only, unless the installation
+    allows private ones (development, tests, an on-premises CRM)."""
+    return AddressPolicy(allow_private=private_addresses_allowed())
 
 
 def _is_loopback(host: str) -> bool:
@@ -68,6 +83,24 @@ def _split_url(*, raw: str, field_name: str) -> tuple[str, SplitResult]:
             field=field_name,
             code="https_required",
         )
+    if not private_addresses_allowed():
+        if scheme == "http":
+            raise ConnectionProblem(
+                _("The CRM must be reached over a secure connection: use https://."),
+                field=field_name,
+                code="https_required",
+            )
+        if host == "localhost" or (_is_ip(host) and not is_public(host)):
+            raise ConnectionProblem(
+                _(
+                    "%(host)s is a private, loopback or reserved network address. This "
+                    "installation connects only to public addresses; an on-premises CRM on a "
+                    "private network needs CRM_ALLOW_PRIVATE_ADDRESSES=true."
+                )
+                % {"host": host},
+                field=field_name,
+                code="address_not_allowed",
+            )
     netloc = f"[{host}]" if ":" in host else host
     if port is not None:
         netloc += f":{port}"

@@ -22,11 +22,30 @@ def _host_of(url: str) -> str:
     return (urlsplit(url).hostname or "").lower()
 
 
+def _field_for_host(host: str, *, environment_url: str, token_url: str) -> str:
+    """The URL field an address problem concerns: the token URL when only it names the host."""
+    env_host = _host_of(environment_url)
+    if token_url and host and host == _host_of(token_url) != env_host:
+        return "token_url"
+    return "environment_url"
+
+
 def problem_from_dataverse(
     exc: dv.DataverseError, *, environment_url: str, token_url: str = "", admin: bool = False
 ) -> ConnectionProblem:
     """Translate a client error into a specific message
     (docs/reference/business-central.md §1.7, §1.8)."""
+    if isinstance(exc, dv.AddressNotAllowed):
+        return ConnectionProblem(
+            _(
+                "%(host)s resolves to %(address)s, a private, loopback or reserved network "
+                "address. This installation connects only to public addresses; an on-premises "
+                "CRM on a private network needs CRM_ALLOW_PRIVATE_ADDRESSES=true."
+            )
+            % {"host": exc.host, "address": exc.address},
+            field=_field_for_host(exc.host, environment_url=environment_url, token_url=token_url),
+            code="address_not_allowed",
+        )
     if isinstance(exc, dv.ConnectionFailed):
         host = exc.host or _host_of(environment_url)
         field = (
@@ -118,5 +137,20 @@ def problem_from_dataverse(
             code="not_found",
         )
     return ConnectionProblem(
-        _("The CRM answered with an error: %(error)s") % {"error": str(exc)}, code="crm_error"
+        crm_answer_text(exc, environment_url=environment_url), code="crm_error"
     )
+
+
+def crm_answer_text(exc: dv.DataverseError, *, environment_url: str) -> str:
+    """What to say about an error answer: its status, and the Dataverse error code and message
+    only when the answer was a Dataverse error; never the body of some other server."""
+    if exc.code:
+        return _("The CRM answered HTTP %(status)s, error %(code)s: %(message)s") % {
+            "status": exc.status or "-",
+            "code": exc.code,
+            "message": exc.message,
+        }
+    return _(
+        "%(host)s answered HTTP %(status)s, which is not an answer of a Dataverse Web API. "
+        "Check the environment URL and the token URL."
+    ) % {"host": _host_of(environment_url), "status": exc.status or "-"}

@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from dataverse import errors as dv
 from dataverse.client import ConnectionSettings
 
+from .addresses import address_policy
 from .clients import client_get
 from .errors import ConnectionProblem, problem_from_dataverse
 from .models import ConnectionChange, CrmConnection
@@ -67,6 +68,7 @@ def connection_settings_build(
         token_url=token_url,
         client_id=client_id,
         client_secret=client_secret,
+        address_policy=address_policy(),
     )
     if interactive:
         settings_ = dataclasses.replace(

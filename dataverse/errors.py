@@ -119,6 +119,16 @@ class ConnectionFailed(TransientError):
         self.host = host
 
 
+class AddressNotAllowed(DataverseError):
+    """The URL's host resolves to an address the outbound-address policy refuses
+    (dataverse.addresses); nothing was sent to it."""
+
+    def __init__(self, message: str = "", *, host: str = "", address: str = "", **kwargs: Any):
+        super().__init__(message, **kwargs)
+        self.host = host
+        self.address = address
+
+
 class UnsupportedMessage(ValidationFailed):
     """The table does not support a bulk message (CreateMultiple/...); the client falls back."""
 
@@ -171,7 +181,9 @@ def parse_error_body(body: Any) -> tuple[str, str, dict[str, Any]]:
             message = re.search(r'"message"\s*:\s*"((?:[^"\\]|\\.)*)"', text)
             if message:
                 return (code.group(1) if code else ""), message.group(1), {}
-            return "", text.strip()[:500], {}
+            # Anything else (an HTML page, a proxy's banner) is not repeated: whoever the URL
+            # points at must not get their text shown in our pages or logs.
+            return "", "", {}
     if not isinstance(body, dict):
         return "", "", {}
     error = body.get("error")

@@ -32,6 +32,7 @@ from django.conf import settings as django_settings
 from requests.adapters import HTTPAdapter
 
 from . import errors
+from .addresses import AddressPolicy, GuardedAdapter
 from .auth import TokenProvider
 from .odata import build_query
 from .stats import ClientStats
@@ -76,6 +77,9 @@ class ConnectionSettings:
     verify_tls: bool | str = True
     throttle_dir: str | None = None  # default: CRM_THROTTLE_DIR or <var>/throttle
     throttle_redis_url: str | None = None  # None: CRM_THROTTLE_REDIS_URL; "": file store
+    # Which addresses may be connected to (dataverse.addresses); None: no check (the app always
+    # sets one).
+    address_policy: AddressPolicy | None = None
 
     @property
     def base_url(self) -> str:
@@ -218,7 +222,12 @@ class Transport:
         session = getattr(self._local, "session", None)
         if session is None:
             session = requests.Session()
-            adapter = HTTPAdapter(pool_connections=2, pool_maxsize=4, max_retries=0)
+            policy = self.settings.address_policy
+            adapter = (
+                GuardedAdapter(policy, pool_connections=2, pool_maxsize=4, max_retries=0)
+                if policy is not None
+                else HTTPAdapter(pool_connections=2, pool_maxsize=4, max_retries=0)
+            )
             session.mount("http://", adapter)
             session.mount("https://", adapter)
             session.verify = self.settings.verify_tls

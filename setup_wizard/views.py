@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from formtools.wizard.forms import ManagementForm
-from formtools.wizard.views import NamedUrlSessionWizardView
+from formtools.wizard.views import NamedUrlSessionWizardView, WizardView
 
 from accounts.roles import INTEGRATION_ADMIN, role_required
 from connection import selectors as connection_selectors
@@ -356,9 +356,18 @@ class SetupWizardView(NamedUrlSessionWizardView):
                 return redirect(self.get_step_url("crm"))
         return super().post(*args, **kwargs)  # type: ignore[no-any-return]
 
+    def get(self, *args: Any, **kwargs: Any) -> HttpResponse:
+        if kwargs.get("step") == self.done_step_name:
+            # Finishing writes (the CRM's record, a new key, the connection): only the finish
+            # step's POST, with its CSRF token, does it; a link or an image cannot.
+            return redirect(self.get_step_url(self.steps.last))
+        return super().get(*args, **kwargs)  # type: ignore[no-any-return]
+
     def render_done(self, form: Any, **kwargs: Any) -> HttpResponse:
         try:
-            return super().render_done(form, **kwargs)  # type: ignore[no-any-return]
+            # WizardView's, not NamedUrlWizardView's: that one redirects to the done URL and
+            # finishes on the GET that follows.
+            return WizardView.render_done(self, form, **kwargs)  # type: ignore[no-any-return]
         except SetupInvalid as invalid:
             # Something a step accepted no longer holds (e.g. the key changed meanwhile): show it
             # on the step it concerns.

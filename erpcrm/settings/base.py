@@ -248,6 +248,12 @@ CELERY_BEAT_SCHEDULE = {
 # The ERP's local currency (ISO code). The setup wizard compares it with the CRM
 # organization's base currency.
 ERP_LOCAL_CURRENCY = env("ERP_LOCAL_CURRENCY", default="USD")
+
+# Outbound-address policy for the CRM URLs (environment and token URL): off, only public
+# addresses over https may be reached, checked after DNS resolution on every connection (no
+# server-side request forgery into the local network). dev and test turn it on for the sandbox
+# CRM on 127.0.0.1; production needs it only for an on-premises CRM on a private network.
+CRM_ALLOW_PRIVATE_ADDRESSES = env.bool("CRM_ALLOW_PRIVATE_ADDRESSES", default=False)
 # The ERP's public base URL as the CRM reaches it; the item availability service is published
 # to the CRM as <ERP_PUBLIC_URL>/odata/.
 ERP_PUBLIC_URL = env("ERP_PUBLIC_URL", default="http://127.0.0.1:8000")

@@ -37,3 +37,7 @@ if CELERY_BROKER_URL.startswith("filesystem://") and "CELERY_BROKER_DIR" not in 
     BROKER_DIR = TEST_TMP_DIR / f"erpcrm-test-broker-{os.getpid()}"
     os.environ["CELERY_BROKER_DIR"] = str(BROKER_DIR)
     CELERY_BROKER_TRANSPORT_OPTIONS = filesystem_broker_options(BROKER_DIR)
+
+# The sandbox CRM runs on 127.0.0.1 (base.py: the outbound-address policy); the tests of the
+# policy itself build their own.
+CRM_ALLOW_PRIVATE_ADDRESSES = env.bool("CRM_ALLOW_PRIVATE_ADDRESSES", default=True)

@@ -13,6 +13,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.utils.translation import gettext as _
 
 from connection.clients import client_get
+from connection.errors import crm_answer_text
 from connection.selectors import crm_connection_settings
 from dataverse import errors
 from dataverse.client import ConnectionSettings
@@ -69,7 +70,12 @@ def failure_sentence(exc: errors.DataverseError, settings: ConnectionSettings) -
         return _("The CRM is throttling this user; try again in %(seconds)s seconds.") % {
             "seconds": f"{exc.retry_after:g}"
         }
-    return _("The CRM answered with an error: %(error)s") % {"error": str(exc)}
+    if isinstance(exc, errors.AddressNotAllowed):
+        return _(
+            "%(host)s resolves to %(address)s, a private, loopback or reserved address: this "
+            "installation connects only to public addresses (CRM_ALLOW_PRIVATE_ADDRESSES)."
+        ) % {"host": exc.host, "address": exc.address}
+    return crm_answer_text(exc, environment_url=settings.environment_url)
 
 
 class Command(BaseCommand):

@@ -1,0 +1,67 @@
+"""The outbound-address policy and remote error bodies, as the setup wizard shows them.
+
+Host names are resolved by a stub resolver; every connection goes to 127.0.0.1.
+"""
+
+from collections.abc import Sequence
+
+import pytest
+
+from dataverse import addresses
+from tests.support.stand_in import stand_in_server
+
+from .wizard_steps import crm_data, post_step, walk_to
+
+STUB_DNS = {"metadata.example.test": ["169.254.169.254"]}
+
+
+def stub_resolver(host: str, port: int) -> Sequence[str]:
+    return STUB_DNS[host]
+
+
+@pytest.fixture
+def public_only(settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Production's policy, with host names resolved by the stub."""
+    settings.CRM_ALLOW_PRIVATE_ADDRESSES = False
+    monkeypatch.setattr(addresses, "system_resolver", stub_resolver)
+
+
+@pytest.mark.django_db
+@pytest.mark.sandbox
+def test_the_wizard_refuses_private_and_plain_http_addresses_in_production(
+    admin_client, crm, public_only
+) -> None:
+    walk_to(admin_client, crm, "crm")
+    token = "https://login.example.test/tenant/oauth2/v2.0/token"
+    cases = [
+        ("https://10.0.0.5", token, "private, loopback or reserved"),
+        ("https://localhost", token, "private, loopback or reserved"),
+        (crm.url, token, "use https://"),  # the sandbox: plain http on 127.0.0.1
+        (
+            "https://metadata.example.test",
+            "https://metadata.example.test/tenant/oauth2/v2.0/token",
+            "resolves to 169.254.169.254",
+        ),
+    ]
+    for url, token_url, message in cases:
+        response = post_step(
+            admin_client, "crm", crm_data(crm, environment_url=url, token_url=token_url)
+        )
+        assert response.status_code == 200, url
+        assert message in response.content.decode(), url
+
+
+@pytest.mark.django_db
+@pytest.mark.sandbox
+def test_the_body_of_a_server_that_is_not_dataverse_is_never_shown(admin_client, crm) -> None:
+    walk_to(admin_client, crm, "crm")
+    with stand_in_server() as (port, _handler):
+        url = f"http://127.0.0.1:{port}"
+        response = post_step(
+            admin_client,
+            "crm",
+            crm_data(crm, environment_url=url, token_url=f"{url}/tenant/oauth2/v2.0/token"),
+        )
+    text = response.content.decode()
+    assert "SECRET-BANNER" not in text
+    assert "not an answer of a Dataverse Web API" in text
