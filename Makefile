@@ -64,10 +64,13 @@ run: admin seed
 test: $(VENV)/.installed-dev
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
+# The checks CI runs before the tests (and pre-commit runs on a commit): ruff (lint and format),
+# import-linter (the layering, docs/architecture.md) and mypy.
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
 
 format: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check --fix .

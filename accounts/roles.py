@@ -10,9 +10,10 @@ from collections.abc import Callable, Iterable
 from functools import wraps
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest
+from django.http.response import HttpResponseBase
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
 INTEGRATION_ADMIN = "Integration administrators"
@@ -24,31 +25,46 @@ ALL_ROLES = (INTEGRATION_ADMIN, SALESPERSON, SUPPORT)
 ERP_READERS = (INTEGRATION_ADMIN, SALESPERSON, SUPPORT)
 ERP_WRITERS = (INTEGRATION_ADMIN, SALESPERSON)
 
+# The user's roles are cached on the user object (like Django's permission caches).
+_ROLES_CACHE = "_erpcrm_roles"
 
-def user_roles(user: AbstractBaseUser | AnonymousUser) -> set[str]:
+
+def user_roles(user: User | AnonymousUser) -> set[str]:
     if not user.is_authenticated:
         return set()
     if user.is_superuser:
         return set(ALL_ROLES)
-    cached = getattr(user, "_erpcrm_roles", None)
+    cached: set[str] | None = getattr(user, _ROLES_CACHE, None)
     if cached is None:
         cached = set(user.groups.values_list("name", flat=True)) & set(ALL_ROLES)
-        user._erpcrm_roles = cached  # type: ignore[union-attr]
+        setattr(user, _ROLES_CACHE, cached)
     return cached
 
 
-def has_role(user: AbstractBaseUser | AnonymousUser, roles: Iterable[str]) -> bool:
+def signed_in_user(request: HttpRequest) -> User:
+    """The request's user on a page that requires login (core.middleware.LoginRequiredMiddleware
+    sends anonymous visitors to the login page before any such view runs)."""
+    user = request.user
+    if not user.is_authenticated:
+        raise PermissionDenied
+    return user
+
+
+def has_role(user: User | AnonymousUser, roles: Iterable[str]) -> bool:
     return bool(user_roles(user) & set(roles))
 
 
-def role_required(
-    *roles: str,
-) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+# Views return any response (pages, redirects, files): typed as HttpResponseBase so the
+# decorator also fits method_decorator on class-based views.
+View = Callable[..., HttpResponseBase]
+
+
+def role_required(*roles: str) -> Callable[[View], View]:
     """View decorator: 403 unless the user holds one of `roles` (login is enforced globally)."""
 
-    def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    def decorator(view: View) -> View:
         @wraps(view)
-        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
             if not has_role(request.user, roles):
                 raise PermissionDenied
             return view(request, *args, **kwargs)

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -20,11 +20,11 @@ def webservice_key_hash(*, key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
-def webservice_key_get(*, user: AbstractBaseUser) -> WebServiceKey | None:
+def webservice_key_get(*, user: User) -> WebServiceKey | None:
     return WebServiceKey.objects.filter(user=user).first()
 
 
-def webservice_key_check(*, user: AbstractBaseUser | None, key: str) -> bool:
+def webservice_key_check(*, user: User | None, key: str) -> bool:
     """True if `key` is the user's current, unexpired web service access key. With no user
     the hash is still computed and compared, so an unknown user name takes as long."""
     stored = webservice_key_get(user=user) if user is not None else None
@@ -35,7 +35,7 @@ def webservice_key_check(*, user: AbstractBaseUser | None, key: str) -> bool:
     return stored.expires_at is None or stored.expires_at > timezone.now()
 
 
-def webservice_key_active(*, user: AbstractBaseUser) -> bool:
+def webservice_key_active(*, user: User) -> bool:
     stored = webservice_key_get(user=user)
     return stored is not None and (stored.expires_at is None or stored.expires_at > timezone.now())
 
@@ -46,7 +46,7 @@ def availability_users() -> QuerySet:
     return get_user_model().objects.with_perm(USE_ITEM_AVAILABILITY_SERVICE).order_by("username")
 
 
-def availability_user_allowed(*, user: AbstractBaseUser) -> bool:
+def availability_user_allowed(*, user: User) -> bool:
     return bool(user.is_active and user.has_perm(USE_ITEM_AVAILABILITY_SERVICE))
 
 

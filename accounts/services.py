@@ -6,7 +6,7 @@ import secrets
 from datetime import timedelta
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser, Permission
+from django.contrib.auth.models import Permission, User
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -28,9 +28,7 @@ def webservice_key_expiry(*, expires_on: datetime.date | None) -> datetime.datet
 
 
 @transaction.atomic
-def webservice_key_generate(
-    *, user: AbstractBaseUser, expires_at: datetime.datetime | None = None
-) -> str:
+def webservice_key_generate(*, user: User, expires_at: datetime.datetime | None = None) -> str:
     """Create a new key for `user` and return it in plain text; this is the only time it is
     available. The previous key stops working at once."""
     key = secrets.token_urlsafe(32)
@@ -50,20 +48,20 @@ def webservice_key_generate(
     return key
 
 
-def webservice_key_revoke(*, user: AbstractBaseUser) -> None:
+def webservice_key_revoke(*, user: User) -> None:
     deleted, _ = WebServiceKey.objects.filter(user=user).delete()
     if deleted:
         logger.info("Web service access key of user %s revoked", user.pk)
 
 
-def webservice_key_mark_used(*, user: AbstractBaseUser) -> None:
+def webservice_key_mark_used(*, user: User) -> None:
     # At most one write a minute per user, so a busy client does not write on every request.
     now = timezone.now()
     stale = Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - timedelta(minutes=1))
     WebServiceKey.objects.filter(stale, user=user).update(last_used_at=now)
 
 
-def availability_access_set(*, user: AbstractBaseUser, allowed: bool) -> None:
+def availability_access_set(*, user: User, allowed: bool) -> None:
     """Grant or withdraw the item availability service permission on the user itself."""
     app_label, codename = "accounts", "use_item_availability_service"
     permission = Permission.objects.get(content_type__app_label=app_label, codename=codename)

@@ -3,7 +3,7 @@
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth import views as auth_views
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -13,7 +13,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import selectors, services
 from accounts.forms import AvailabilityAccessForm, ThrottledAuthenticationForm, WebServiceKeyForm
-from accounts.roles import INTEGRATION_ADMIN, role_required
+from accounts.roles import INTEGRATION_ADMIN, role_required, signed_in_user
 from connection.selectors import crm_connection_get
 
 
@@ -21,7 +21,7 @@ class ThrottledLoginView(auth_views.LoginView):
     authentication_form = ThrottledAuthenticationForm
 
 
-def _user_page(request: HttpRequest, target: AbstractBaseUser, *, own: bool) -> HttpResponse:
+def _user_page(request: HttpRequest, target: User, *, own: bool) -> HttpResponse:
     key = selectors.webservice_key_get(user=target)
     context = {
         "target": target,
@@ -42,7 +42,7 @@ def _user_page(request: HttpRequest, target: AbstractBaseUser, *, own: bool) -> 
     return render(request, "accounts/user_detail.html", context)
 
 
-def _key_used_by_crm(target: AbstractBaseUser) -> bool:
+def _key_used_by_crm(target: User) -> bool:
     """Whether the CRM calls the item availability service with this user's key."""
     connection = crm_connection_get()
     return bool(
@@ -52,7 +52,7 @@ def _key_used_by_crm(target: AbstractBaseUser) -> bool:
     )
 
 
-def _change_key(request: HttpRequest, target: AbstractBaseUser, *, back_url: str) -> HttpResponse:
+def _change_key(request: HttpRequest, target: User, *, back_url: str) -> HttpResponse:
     form = WebServiceKeyForm(request.POST or None)
     used_by_crm = _key_used_by_crm(target)
     if request.method == "POST" and form.is_valid():
@@ -86,7 +86,7 @@ def _change_key(request: HttpRequest, target: AbstractBaseUser, *, back_url: str
     )
 
 
-def _revoke_key(request: HttpRequest, target: AbstractBaseUser, *, back_url: str) -> HttpResponse:
+def _revoke_key(request: HttpRequest, target: User, *, back_url: str) -> HttpResponse:
     services.webservice_key_revoke(user=target)
     messages.success(request, _("The web service access key was revoked."))
     return redirect(back_url)
@@ -94,18 +94,18 @@ def _revoke_key(request: HttpRequest, target: AbstractBaseUser, *, back_url: str
 
 @require_http_methods(["GET"])
 def account(request: HttpRequest) -> HttpResponse:
-    return _user_page(request, request.user, own=True)
+    return _user_page(request, signed_in_user(request), own=True)
 
 
 @never_cache
 @require_http_methods(["GET", "POST"])
 def account_key(request: HttpRequest) -> HttpResponse:
-    return _change_key(request, request.user, back_url=reverse("account"))
+    return _change_key(request, signed_in_user(request), back_url=reverse("account"))
 
 
 @require_POST
 def account_key_revoke(request: HttpRequest) -> HttpResponse:
-    return _revoke_key(request, request.user, back_url=reverse("account"))
+    return _revoke_key(request, signed_in_user(request), back_url=reverse("account"))
 
 
 @role_required(INTEGRATION_ADMIN)

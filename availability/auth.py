@@ -11,7 +11,7 @@ import binascii
 import logging
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 
@@ -49,7 +49,7 @@ def _credentials(request: HttpRequest) -> tuple[str, str] | None:
     return username, key
 
 
-def authenticate(request: HttpRequest) -> AbstractBaseUser:
+def authenticate(request: HttpRequest) -> User:
     """The user behind the request's Basic credentials, or an ODataError (401/403/429)."""
     credentials = _credentials(request)
     if credentials is None:

@@ -10,7 +10,7 @@ GET /odata/ProductItemAvailability('1000')    one item by its number
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -28,17 +28,21 @@ _KEY_PATTERN = re.compile(rf"^{odata.ENTITY_SET}\((?:{odata.KEY_PROPERTY}=)?'((?
 
 
 def _respond(
-    body: str | bytes, *, status: int = 200, content_type: str = JSON_TYPE, **headers: str
+    body: str | bytes,
+    *,
+    status: int = 200,
+    content_type: str = JSON_TYPE,
+    headers: Mapping[str, str] | None = None,
 ) -> HttpResponse:
     response = HttpResponse(body, status=status, content_type=content_type)
     response["OData-Version"] = "4.0"
-    for name, value in headers.items():
+    for name, value in (headers or {}).items():
         response[name] = value
     return response
 
 
 def _json(data: dict[str, Any], **headers: str) -> HttpResponse:
-    return _respond(json.dumps(data, ensure_ascii=False), **headers)
+    return _respond(json.dumps(data, ensure_ascii=False), headers=headers)
 
 
 def _error(error: odata.ODataError) -> HttpResponse:

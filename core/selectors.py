@@ -37,7 +37,7 @@ def health_broker() -> Check:
     scheme = url.split("://", 1)[0]
     if scheme == "filesystem":
         # The file-system transport "connects" to anything; what matters is the folder.
-        folder = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("data_folder_in", "")
+        folder = str(settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("data_folder_in", ""))
         if not os.access(folder, os.W_OK):
             return Check(False, f"filesystem: broker folder {folder} is missing or read-only")
     try:

@@ -20,6 +20,7 @@ from rest_framework.serializers import as_serializer_error
 from accounts.roles import ErpApiPermission
 from erp import services
 from erp.filters import FILTERSETS
+from erp.models import SyncedModel
 from erp.tables import BIG_TABLES, TABLES, Table, key_field
 
 MAX_PAGE_SIZE = 1000
@@ -69,7 +70,7 @@ class RecordSerializer(serializers.ModelSerializer):
         except DjangoValidationError as exc:
             raise serializers.ValidationError(as_serializer_error(exc)) from exc
 
-    def update(self, instance: models.Model, validated_data: dict[str, Any]) -> models.Model:
+    def update(self, instance: SyncedModel, validated_data: dict[str, Any]) -> SyncedModel:
         try:
             return services.record_update(instance=instance, data=validated_data)
         except DjangoValidationError as exc:
@@ -102,7 +103,7 @@ class RecordViewSet(viewsets.ModelViewSet):
     def get_queryset(self) -> models.QuerySet:
         model = self.table.model
         fks = [f.name for f in model._meta.fields if isinstance(f, models.ForeignKey)]
-        return model.objects.select_related(*fks).order_by(*model._meta.ordering, "pk")
+        return model.objects.select_related(*fks).order_by(*(model._meta.ordering or ()), "pk")
 
     def perform_destroy(self, instance: models.Model) -> None:
         try:

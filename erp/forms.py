@@ -57,7 +57,8 @@ class RecordForm(forms.ModelForm):
                 fld.widget.attrs.setdefault("autocapitalize", "characters")
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()  # ModelForm's clean() returns self.cleaned_data
+        cleaned = self.cleaned_data
         for name in self.table.upper_fields:
             if isinstance(cleaned.get(name), str):
                 cleaned[name] = cleaned[name].strip().upper()

@@ -9,16 +9,18 @@ the bump lives at the lowest level we control: `save()`, and the queryset's `upd
 """
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.utils import timezone
-from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 code_validator = RegexValidator(
     r"^[A-Z0-9][A-Z0-9 ._\-/]*$",
@@ -30,7 +32,7 @@ iso_currency_validator = RegexValidator(
 
 
 def non_negative_decimal_field(
-    verbose_name: str | Promise, *, decimal_places: int = 2, default: Any = Decimal("0")
+    verbose_name: "StrOrPromise", *, decimal_places: int = 2, default: Any = Decimal("0")
 ) -> models.DecimalField:
     """A DecimalField for an amount or quantity that may be zero but never negative.
 
@@ -70,15 +72,15 @@ class SyncedQuerySet(models.QuerySet):
         return super().bulk_create(objs, *args, **kwargs)
 
     def bulk_update(
-        self, objs: Iterable[Any], fields: Sequence[str], *args: Any, **kwargs: Any
+        self, objs: Iterable[Any], fields: Iterable[str], *args: Any, **kwargs: Any
     ) -> int:
+        fields = list(fields)
         if "uuid" in fields:
             raise ValidationError(_("The UUID of a record cannot be changed."))
         objs = list(objs)
         now = timezone.now()
         for obj in objs:
             obj.modified_at = now
-        fields = list(fields)
         if "modified_at" not in fields:
             fields.append("modified_at")
         return super().bulk_update(objs, fields, *args, **kwargs)

@@ -88,7 +88,7 @@ def table_list(
         order = ("-" if descending else "", "-pk" if descending else "pk")
         qs = qs.order_by(f"{order[0]}{expression}", order[1])
     else:
-        qs = qs.order_by(*table.model._meta.ordering, "pk")
+        qs = qs.order_by(*(table.model._meta.ordering or ()), "pk")
     return qs
 
 
@@ -107,6 +107,7 @@ def table_page(*, rows: QuerySet, number: str | None, per_page: int) -> Page:
     # A deep page: with OFFSET the database walks every skipped row through the joins of the
     # displayed columns. Find the page's keys on the ordered table alone, then load just those
     # rows with their joins (a "deferred join"); keeps page 1,900 of 2,000 cheap on PostgreSQL.
+    assert isinstance(page.object_list, QuerySet)  # a slice of `rows`
     keys = list(page.object_list.values_list("pk", flat=True))
     loaded = {row.pk: row for row in rows.order_by().filter(pk__in=keys)}
     page.object_list = [loaded[key] for key in keys if key in loaded]

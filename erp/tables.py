@@ -18,7 +18,7 @@ BIG_TABLES: tuple[type[models.Model], ...] = (erp.Contact, erp.Customer, erp.Ite
 @dataclass(frozen=True)
 class Table:
     slug: str
-    model: type[models.Model]
+    model: type[erp.SyncedModel]
     columns: tuple[str, ...]
     search_fields: tuple[str, ...]
     form_fields: tuple[str, ...]
@@ -50,7 +50,7 @@ def key_field(model: type[models.Model]) -> str:
 CODE_DESCRIPTION_COLUMNS = ("code", "description")
 
 
-def code_description_table(slug: str, model: type[models.Model]) -> Table:
+def code_description_table(slug: str, model: type[erp.CodeDescriptionModel]) -> Table:
     """A small setup table that holds just a code and a description."""
     return Table(
         slug=slug,

@@ -202,6 +202,10 @@ class SandboxApp:
         with self.tokens_lock:
             self.tokens[token] = (user_id, expires)
         self.store.save_token(token, user_id, expires)
+        with self.control.lock:
+            # Per user, so tests can tell how often a client signs in (GET /_sandbox/stats).
+            issued = self.control.stats.setdefault("tokens_issued", {})
+            issued[user_id] = issued.get(user_id, 0) + 1
         body = {
             "token_type": "Bearer",
             "expires_in": lifetime,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from abc import ABC, abstractmethod
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -18,20 +19,21 @@ from sandbox.protocol import (
     Request,
 )
 from sandbox.store import Store
-from sandbox.tables import Table
+from sandbox.tables import ManyToMany, OneToMany, Table
 
 
 def _key_value(value: Any) -> str:
     return json.dumps(value.lower() if isinstance(value, str) else value)
 
 
-class ApiBase:
+class ApiBase(ABC):
     """What every part of the API needs: the table registry, the store, the settings, and
     finding rows by key or by reference.
 
     The API is one object assembled from mixins (queries, writes, relations, bulk messages,
     functions), each of which calls the others through `self`; `Api` in sandbox/api.py
-    combines them.
+    combines them. The methods one mixin calls on another are declared at the end of this
+    class (abstract), so each mixin is type-checked against the signatures it relies on.
     """
 
     def __init__(self, store: Store, standard_tables: dict[str, Table], settings: Any) -> None:
@@ -180,3 +182,86 @@ class ApiBase:
                 f"Principal user (Id={req.user_id}, type=8) is missing prvAssignRole privilege. "
                 "The user does not hold the necessary privileges.",
             )
+
+    # ------------------------------------------------------------------ implemented by the mixins
+
+    # sandbox/queries.py (QueryMixin)
+
+    @abstractmethod
+    def render(
+        self,
+        req: Request,
+        table: Table,
+        row: dict[str, Any],
+        select: list[str] | None,
+        expands: list[odata.Expand],
+        cache: dict[tuple[str, str], Any],
+        *,
+        nested: bool = False,
+    ) -> dict[str, Any]: ...
+
+    @abstractmethod
+    def context_select(self, select: list[str] | None, expands: list[odata.Expand]) -> str: ...
+
+    @abstractmethod
+    def check_expand(self, table: Table, exp: odata.Expand) -> None: ...
+
+    # sandbox/writes.py (WriteMixin)
+
+    @abstractmethod
+    def create_row(self, req: Request, table: Table, body: dict[str, Any]) -> dict[str, Any]: ...
+
+    @abstractmethod
+    def update_row(
+        self, req: Request, table: Table, row: dict[str, Any], body: dict[str, Any]
+    ) -> dict[str, Any]: ...
+
+    @abstractmethod
+    def update_row_lookup(
+        self,
+        req: Request,
+        table: Table,
+        row: dict[str, Any],
+        lookup: str,
+        ref_id: str | None,
+        target: str | None,
+    ) -> None: ...
+
+    # sandbox/values.py (ValuesMixin)
+
+    @abstractmethod
+    def convert(self, table: Table, name: str, value: Any) -> Any: ...
+
+    @abstractmethod
+    def check_writable(
+        self,
+        table: Table,
+        name: str,
+        creating: bool,
+        row: dict[str, Any],
+        read_only: bool,
+        create_only: bool,
+        value: Any,
+        *,
+        lookup: bool = False,
+    ) -> None: ...
+
+    @abstractmethod
+    def finish_row(
+        self, table: Table, row: dict[str, Any], cache: dict[tuple[str, str], Any]
+    ) -> None: ...
+
+    @abstractmethod
+    def check_state(self, table: Table, row: dict[str, Any], body: dict[str, Any]) -> None: ...
+
+    @abstractmethod
+    def business_rules(
+        self, table: Table, row: dict[str, Any], old: dict[str, Any] | None
+    ) -> None: ...
+
+    # sandbox/relations.py (RelationMixin)
+
+    @abstractmethod
+    def associate(
+        self, req: Request, table: Table, row: dict[str, Any], nav: OneToMany | ManyToMany, ref: str
+    ) -> None: ...

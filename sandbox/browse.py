@@ -29,10 +29,15 @@ def _doc(title: str, body: str) -> Response:
     return Response(200, [("Content-Type", "text/html; charset=utf-8")], page.encode())
 
 
+def _cell(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return html.escape(text)
+
+
 def page(app: SandboxApp, environ: dict[str, Any], path: str) -> Response:
     tables = sorted(app.registry().values(), key=lambda t: t.entity_set)
     if path == "/":
-        rows = "".join(
+        listing = "".join(
             f"<tr><td><a href='/browse/{t.entity_set}/'>{t.entity_set}</a></td><td>{t.logical}</td>"
             f"<td>{app.store.count(t.entity_set)}</td><td>{'yes' if t.change_tracking else 'no'}</td>"  # noqa: E501
             f"<td>{'yes' if t.bulk else 'no'}</td></tr>"
@@ -43,7 +48,7 @@ def page(app: SandboxApp, environ: dict[str, Any], path: str) -> Response:
             "<h1>Sandbox CRM</h1><p class='muted'>A Dataverse-compatible test double. Web API root: "  # noqa: E501
             "<code>/api/data/v9.2/</code>. This page is read-only.</p>"
             "<table><tr><th>Entity set</th><th>Table</th><th>Rows</th><th>Change tracking</th>"
-            f"<th>Bulk messages</th></tr>{rows}</table>",
+            f"<th>Bulk messages</th></tr>{listing}</table>",
         )
     name = path[len("/browse/") :].strip("/")
     table = next((t for t in tables if t.entity_set == name), None)
@@ -65,13 +70,7 @@ def page(app: SandboxApp, environ: dict[str, Any], path: str) -> Response:
     columns = [c for c in columns if any(r.get(c) is not None for r in chunk)] or [table.pk]
     head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
     body_rows = "".join(
-        "<tr>"
-        + "".join(
-            f"<td>{html.escape(json.dumps(r.get(c), ensure_ascii=False) if not isinstance(r.get(c), str) else r.get(c))}</td>"  # noqa: E501
-            for c in columns
-        )
-        + "</tr>"
-        for r in chunk
+        "<tr>" + "".join(f"<td>{_cell(r.get(c))}</td>" for c in columns) + "</tr>" for r in chunk
     )
     pages = max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1)
     nav = "<nav><a href='/'>All tables</a>"

@@ -18,6 +18,8 @@ from sandbox.tables import (
     MEMO,
     MONEY,
     STRING,
+    ManyToMany,
+    OneToMany,
 )
 
 
@@ -56,9 +58,10 @@ class FunctionMixin(ApiBase):
                 f'<NavigationProperty Name="{nav}" Type="mscrm.{target}" />'
                 for nav, (_, target) in table.nav_map.items()
             ]
+            collections: list[OneToMany | ManyToMany] = [*table.one_to_many, *table.many_to_many]
             navs += [
                 f'<NavigationProperty Name="{n.name}" Type="Collection(mscrm.{n.table})" />'
-                for n in [*table.one_to_many, *table.many_to_many]
+                for n in collections
             ]
             types.append(
                 f'<EntityType Name="{table.logical}"><Key><PropertyRef Name="{table.pk}" /></Key>'

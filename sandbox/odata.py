@@ -364,7 +364,11 @@ class FilterParser:
             return fn
         if lname in ("tolower", "toupper", "trim") and len(args) == 1:
             a = args[0]
-            ops = {"tolower": str.lower, "toupper": str.upper, "trim": str.strip}
+            ops: dict[str, Callable[[str], str]] = {
+                "tolower": str.lower,
+                "toupper": str.upper,
+                "trim": str.strip,
+            }
             return lambda r: None if a(r) is None else ops[lname](str(a(r)))
         raise ODataError(f"The function '{name}' is not supported by the sandbox.")
 

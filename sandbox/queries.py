@@ -267,6 +267,7 @@ class QueryMixin(ApiBase):
                 items = []
                 for kind, _, row_id, row in chunk:
                     if kind == "r":
+                        assert row is not None  # a changed row; tombstones ("t") have none
                         items.append(self.render(req, table, row, select, expands, cache))
                     else:
                         items.append(
@@ -573,7 +574,7 @@ class QueryMixin(ApiBase):
         expands = odata.parse_expand(req.query.get("$expand"))
         for exp in expands:
             self.check_expand(table, exp)
-        inm = req.headers.get("if-none-match")
+        inm = req.headers.get("if-none-match", "")
         cacheable = inm and inm not in ("null", "*") and not expands and not req.prefer.annotations
         if cacheable and inm.strip() == etag(row):
             return Response(

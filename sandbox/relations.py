@@ -79,9 +79,10 @@ class RelationMixin(ApiBase):
                 return done
             if req.method == "DELETE":
                 if nav_key is not None:
-                    ref_id = odata.parse_key(nav_key)
-                    if not isinstance(ref_id, str):
+                    parsed = odata.parse_key(nav_key)
+                    if not isinstance(parsed, str):
                         raise ApiError(400, CODE_INVALID_ARGUMENT, "Use the id of the related row.")
+                    ref_id = parsed
                     target_table = self.table(nav.table)
                 else:
                     ref = req.query.get("$id")

@@ -39,7 +39,7 @@ from sandbox.tables import (
 )
 
 if TYPE_CHECKING:
-    from sandbox.api import Api
+    from sandbox.base import ApiBase
     from sandbox.store import Store
 
 TYPE_MAP = {
@@ -194,7 +194,7 @@ def load_tables(store: Store) -> dict[str, Table]:
     return {spec["logical"]: table_from_spec(spec) for spec in specs}
 
 
-def import_solution(api: Api, req: Request) -> Response:
+def import_solution(api: ApiBase, req: Request) -> Response:
     body = req.json_body()
     if not isinstance(body, dict) or not isinstance(body.get("CustomizationFile"), str):
         raise ApiError(400, CODE_INVALID_ARGUMENT, "The parameter 'CustomizationFile' is missing.")

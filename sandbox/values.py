@@ -168,7 +168,7 @@ class ValuesMixin(ApiBase):
             return
         state, status = row.get("statecode"), row.get("statuscode")
         if "statecode" in body and "statuscode" not in body:
-            row["statuscode"] = table.states.get(state, ("", status))[1]
+            row["statuscode"] = table.states[state][1] if state in table.states else status
         elif (
             "statuscode" in body
             and "statecode" not in body
@@ -179,7 +179,7 @@ class ValuesMixin(ApiBase):
                 400,
                 CODE_VALIDATION,
                 f"{status} is not a valid status code for state code "
-                f"{table.logical}State.{table.states[state][0]} on {table.logical}.",
+                f"{table.logical}State.{table.states[row['statecode']][0]} on {table.logical}.",
             )
         if row.get("statecode") not in table.states:
             raise ApiError(

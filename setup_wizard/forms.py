@@ -5,6 +5,8 @@ is decided by `validation` (called by the views after is_valid()); its problems 
 these forms' fields with `attach_problems`.
 """
 
+from __future__ import annotations
+
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -172,7 +174,7 @@ class AvailabilityForm(forms.Form):
         required=False,
         initial=True,
     )
-    user = forms.ModelChoiceField(
+    user: forms.ModelChoiceField[Any] = forms.ModelChoiceField(
         label=_("ERP user whose web service access key the CRM uses"),
         queryset=None,  # type: ignore[arg-type]  # set in __init__ (the permission may change)
         required=False,

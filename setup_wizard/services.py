@@ -7,7 +7,6 @@ Everything here takes input that `validation` has accepted; the wizard, the conn
 
 import logging
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -18,6 +17,7 @@ from connection import selectors as connection_selectors
 from connection import services as connection_services
 from connection.errors import ConnectionProblem
 from connection.models import ConnectionChange, CrmConnection, OwnerMode
+from connection.services import Actor
 from dataverse.client import ConnectionSettings
 from syncjobs import services as sync_services
 
@@ -76,7 +76,7 @@ def _crm_record_write(
 
 
 @sensitive_variables("setup", "key")
-def setup_apply(*, setup: ValidSetup, actor: AbstractBaseUser | None, source: str) -> CrmConnection:
+def setup_apply(*, setup: ValidSetup, actor: Actor, source: str) -> CrmConnection:
     """Finish the setup: write the CRM connection record (when the solution is there), save the
     connection (secrets encrypted), create the default mappings and jobs when none exist, and
     enable the integration."""
@@ -173,9 +173,7 @@ def saved_users(connection: CrmConnection) -> list[connection_selectors.CrmUser]
 
 
 @sensitive_variables("data", "key")
-def connection_settings_save(
-    *, data: SetupInput, actor: AbstractBaseUser | None
-) -> tuple[CrmConnection, str]:
+def connection_settings_save(*, data: SetupInput, actor: Actor) -> tuple[CrmConnection, str]:
     """Save the connection page. (connection, notice about URL normalisation).
 
     The CRM is checked only when the URLs, client id or secret changed; the CRM's connection
@@ -256,7 +254,7 @@ def connection_settings_save(
     return connection, notice
 
 
-def integration_enable(*, actor: AbstractBaseUser | None, source: str) -> CrmConnection:
+def integration_enable(*, actor: Actor, source: str) -> CrmConnection:
     """Enable the integration (tested again) and make sure its default setup exists."""
     connection = connection_services.connection_enable(actor=actor, source=source)
     sync_services.default_setup_create_if_missing(options=sync_options(connection=connection))
@@ -265,7 +263,7 @@ def integration_enable(*, actor: AbstractBaseUser | None, source: str) -> CrmCon
 
 @sensitive_variables("admin_password")
 def connection_solution_redeploy(
-    *, admin_username: str, admin_password: str, actor: AbstractBaseUser | None
+    *, admin_username: str, admin_password: str, actor: Actor
 ) -> deploy.SolutionResult:
     """Import the solution again, assign the roles, and write the CRM's connection record (which
     a setup without the solution could not write)."""
@@ -299,7 +297,7 @@ def connection_solution_redeploy(
     return result
 
 
-def connection_default_setup_reset(*, actor: AbstractBaseUser | None) -> int:
+def connection_default_setup_reset(*, actor: Actor) -> int:
     """ "Use default synchronization setup": delete all mappings and jobs, recreate the defaults."""
     connection = connection_services.connection_required()
     mappings = sync_services.default_setup_reset(options=sync_options(connection=connection))

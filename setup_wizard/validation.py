@@ -16,7 +16,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.utils.translation import gettext as _
 
 from accounts import selectors as account_selectors
@@ -53,7 +53,7 @@ class SetupInput:
     owner_mode: str = OwnerMode.SALESPERSON
     default_owner_id: str = ""
     availability_enabled: bool = False
-    availability_user: AbstractBaseUser | None = None
+    availability_user: User | None = None
     # Set instead of availability_user when the input names the user (setup_connection).
     availability_username: str = ""
     availability_key_action: str = KEY_GENERATE
@@ -163,7 +163,7 @@ class ValidSetup:
     default_owner_id: uuid.UUID | None = None
     default_owner_name: str = ""
     availability_enabled: bool = False
-    availability_user: AbstractBaseUser | None = None
+    availability_user: User | None = None
     availability_key: str = field(default="", repr=False)
     availability_generate_key: bool = False
     sales_order_integration: bool = False
@@ -296,7 +296,7 @@ def _areas_check(
         result.default_owner_id, result.default_owner_name = owner.id, owner.name
 
 
-def _availability_user(data: SetupInput, problems: _Problems) -> AbstractBaseUser | None:
+def _availability_user(data: SetupInput, problems: _Problems) -> User | None:
     allowed = account_selectors.availability_users()
     if data.availability_user is not None:
         if not allowed.filter(pk=data.availability_user.pk).exists():
@@ -312,7 +312,7 @@ def _availability_user(data: SetupInput, problems: _Problems) -> AbstractBaseUse
             "availability_user", _("Choose the ERP user whose web service access key the CRM uses.")
         )
         return None
-    user: AbstractBaseUser | None = allowed.filter(username=data.availability_username).first()
+    user: User | None = allowed.filter(username=data.availability_username).first()
     if user is None:
         exists = get_user_model().objects.filter(username=data.availability_username).exists()
         message = (

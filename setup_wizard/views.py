@@ -267,7 +267,7 @@ class SetupWizardView(NamedUrlSessionWizardView):
             return super().get_form_initial(step)  # type: ignore[no-any-return]
         # Running the wizard again starts from the saved settings.
         processor = saved.order_processor_id
-        initial = {
+        initial: dict[str, dict[str, Any]] = {
             "crm": {
                 "environment_url": saved.environment_url,
                 "token_url": saved.token_url,

@@ -11,16 +11,17 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from itertools import islice
-from typing import Any, TypeVar
+from typing import Any
 
-from django.db import connection, models, transaction
+from django.db import connection, transaction
 from django.utils.translation import gettext_lazy as _
 
 from erp import demo
 from erp import models as models_
 from erp.services import ErpError
 
-M = TypeVar("M", bound=models.Model)
+# The tables whose records are numbered (`no`): demo numbers are a prefix and a counter.
+NumberedModel = models_.Contact | models_.Customer | models_.Item | models_.Resource
 
 # Demo sales prices are valid from this date; a fixed date keeps the demo data deterministic.
 DEMO_PRICE_START = datetime.date(2026, 1, 1)
@@ -37,14 +38,16 @@ class DemoSeedResult:
     skipped: bool = False
 
 
-def _create_missing(model: type[M], rows: Sequence[Mapping[str, Any]], key: str = "code") -> int:
+def _create_missing(
+    model: type[models_.SyncedModel], rows: Sequence[Mapping[str, Any]], key: str = "code"
+) -> int:
     existing = set(model.objects.values_list(key, flat=True))
     objs = [model(**row) for row in rows if row[key] not in existing]
     model.objects.bulk_create(objs)
     return len(objs)
 
 
-def _next_index(model: type[models.Model], pattern: str) -> int:
+def _next_index(model: type[NumberedModel], pattern: str) -> int:
     """Index after the highest demo number already stored (demo numbers are zero-padded)."""
     last = (
         model.objects.filter(no__regex=pattern).order_by("-no").values_list("no", flat=True).first()
@@ -52,13 +55,13 @@ def _next_index(model: type[models.Model], pattern: str) -> int:
     return int("".join(ch for ch in last if ch.isdigit())) if last else 0
 
 
-def _prefix_map(model: type[models.Model], prefix: str) -> dict[str, int]:
+def _prefix_map(model: type[NumberedModel], prefix: str) -> dict[str, int]:
     # Numbers -> pks of the demo records just inserted (no `__in` list: SQLite caps the
     # number of query parameters).
     return dict(model.objects.filter(no__startswith=prefix).values_list("no", "pk"))
 
 
-def _code_map(model: type[models.Model], key: str = "code") -> dict[str, int]:
+def _code_map(model: type[models_.SyncedModel], key: str = "code") -> dict[str, int]:
     return dict(model.objects.values_list(key, "pk"))
 
 
@@ -132,7 +135,9 @@ def demo_data_seed(
                 for c, s, d, r in demo.CURRENCIES
             ],
         )
-        simple = {
+        simple: dict[
+            str, tuple[type[models_.CodeDescriptionModel], tuple[tuple[str, str], ...]]
+        ] = {
             "units_of_measure": (
                 models_.UnitOfMeasure,
                 demo.UNITS_OF_MEASURE,
@@ -344,6 +349,6 @@ def _seed_resources(*, resources: int, seed: str, batch_size: int) -> dict[str, 
     return {"resources": len(objs)}
 
 
-def _bulk(model: type[models.Model], objs: list[Any], batch_size: int) -> None:
+def _bulk(model: type[models_.SyncedModel], objs: list[Any], batch_size: int) -> None:
     for start in range(0, len(objs), batch_size):
         model.objects.bulk_create(objs[start : start + batch_size])

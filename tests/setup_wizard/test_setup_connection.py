@@ -5,10 +5,12 @@ import subprocess
 import sys
 
 import pytest
+import requests
 from django.core.management import CommandError, call_command
 
 from accounts import selectors as account_selectors
 from accounts import services as account_services
+from connection.clients import clients_close
 from connection.models import ConnectionChange, CrmConnection
 from syncjobs.models import IntegrationTableMapping
 from tests.factories.accounts import UserFactory
@@ -108,3 +110,21 @@ def test_missing_admin_credentials_fail_when_the_import_is_wanted(sandbox_crm, m
     monkeypatch.delenv("CRM_ADMIN_PASSWORD", raising=False)
     with pytest.raises(CommandError, match="needs a CRM administrator"):
         call_command("setup_connection", *_args(sandbox_crm), stdout=io.StringIO())
+
+
+def _tokens_issued(sandbox, user_id: str) -> int:
+    stats = requests.get(f"{sandbox.url}/_sandbox/stats", timeout=10).json()
+    return int(stats.get("tokens_issued", {}).get(user_id, 0))
+
+
+def test_the_integration_user_signs_in_once_for_a_whole_setup(
+    sandbox_crm, sandbox, monkeypatch
+) -> None:
+    # A process that never talked to this CRM: no client, no token yet.
+    clients_close()
+    before = _tokens_issued(sandbox, sandbox_crm.integration_user_id)
+    monkeypatch.setenv("CRM_CLIENT_SECRET", sandbox_crm.client_secret)
+    monkeypatch.setenv("CRM_ADMIN_PASSWORD", sandbox_crm.admin_password)
+    call_command("setup_connection", *_args(sandbox_crm, "--sales-orders"), stdout=io.StringIO())
+    # The check, the user, the roles, the CRM users and the connection record: one sign-in.
+    assert _tokens_issued(sandbox, sandbox_crm.integration_user_id) - before == 1

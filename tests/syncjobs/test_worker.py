@@ -25,7 +25,10 @@ def test_a_mapping_job_sent_like_beat_records_an_honest_run(celery_worker_proces
     mapping = next(m for m in services.default_setup_reset(options=options) if m.name == "CUSTOMER")
     task = mapping.periodic_task
     current_app.send_task(task.task, args=json.loads(task.args))
-    celery_worker_process.wait_for(lambda: JobRun.objects.filter(mapping=mapping).exists())
+    # Until the run is finished: it is created "running" and finished a moment later.
+    celery_worker_process.wait_for(
+        lambda: JobRun.objects.filter(mapping=mapping, finished_at__isnull=False).exists()
+    )
     run = JobRun.objects.get(mapping=mapping)
     assert run.status == JobRun.Status.WAITING
     assert "not installed yet" in run.message

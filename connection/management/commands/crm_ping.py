@@ -73,10 +73,13 @@ def failure_sentence(exc: errors.DataverseError, settings: ConnectionSettings) -
 
 
 class Command(BaseCommand):
-    help = _(
-        "Check the CRM connection (the saved one, or --url/--token-url/--client-id with the "
-        "secret in the CRM_CLIENT_SECRET environment variable)."
-    )
+    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
+        # Translated when the parser is built, not at import (argparse cannot take lazy text).
+        self.help = _(
+            "Check the CRM connection (the saved one, or --url/--token-url/--client-id with the "
+            "secret in the CRM_CLIENT_SECRET environment variable)."
+        )
+        return super().create_parser(prog_name, subcommand, **kwargs)
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(

@@ -153,7 +153,7 @@ class Command(BaseCommand):
         )
 
     def _problems_text(self, invalid: SetupInvalid) -> str:
-        lines = []
+        lines: list[str] = []
         for name, messages in invalid.problems.items():
             option = self.OPTIONS.get(name, "")
             lines.extend(f"{option}: {m}" if option else m for m in messages)
