@@ -37,6 +37,13 @@ if CELERY_BROKER_URL.startswith("filesystem://") and "CELERY_BROKER_DIR" not in 
     BROKER_DIR = TEST_TMP_DIR / f"erpcrm-test-broker-{os.getpid()}"
     os.environ["CELERY_BROKER_DIR"] = str(BROKER_DIR)
     CELERY_BROKER_TRANSPORT_OPTIONS = filesystem_broker_options(BROKER_DIR)
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    # The folder is polled; once a second (kombu's default) made each task a test waits for
+    # up to a second late. Tests and the worker they start read the test settings.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        **CELERY_BROKER_TRANSPORT_OPTIONS,
+        "polling_interval": 0.1,
+    }
 
 # The sandbox CRM runs on 127.0.0.1 (base.py: the outbound-address policy); the tests of the
 # policy itself build their own.

@@ -1,9 +1,11 @@
 import datetime
 import logging
+import time
 
 import pytest
 import requests
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group, Permission
 from django.test import override_settings
 from django.utils import timezone
 
@@ -75,8 +77,6 @@ def test_user_without_the_permission_is_403(live_server, make_service_user):
 
 
 def test_group_membership_grants_the_permission(live_server, make_service_user):
-    from django.contrib.auth.models import Group, Permission
-
     username, key = make_service_user("via-group", allowed=False)
     group = Group.objects.create(name="Item availability service users")
     group.permissions.add(Permission.objects.get(codename="use_item_availability_service"))
@@ -123,8 +123,6 @@ def test_repeated_failures_from_one_address_are_throttled_for_every_user_name(
 
 @override_settings(LOGIN_THROTTLE_ATTEMPTS=2, LOGIN_THROTTLE_WINDOW_SECONDS=1)
 def test_throttling_ends_when_the_window_has_passed(live_server, make_service_user):
-    import time
-
     username, key = make_service_user()
     for _ in range(2):
         assert_unauthorized(get(live_server, (username, "guess")))

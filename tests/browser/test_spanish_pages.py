@@ -123,8 +123,8 @@ def english_on_page(page: Page, needles: set[str]) -> list[str]:
     return sorted(n for n in needles if n in text)
 
 
-def saved_connection(sandbox, monkeypatch) -> None:  # noqa: ANN001
-    """As tests/setup_wizard/conftest.py's `saved_connection`: solution imported, enabled."""
+def saved_connection(sandbox, monkeypatch) -> None:
+    """As tests/plugins/crm_setup.py's `saved_connection`: solution imported, enabled."""
     sandbox.reset()
     monkeypatch.setenv("CRM_CLIENT_SECRET", seed.INTEGRATION_CLIENT_SECRET)
     monkeypatch.setenv("CRM_ADMIN_PASSWORD", seed.ADMIN_PASSWORD)
@@ -191,7 +191,7 @@ def demo_records(db: None) -> None:
     )  # fmt: skip
 
 
-def test_the_login_page_in_spanish_shows_no_english_message(browser: Browser, live_server) -> None:  # noqa: ANN001
+def test_the_login_page_in_spanish_shows_no_english_message(browser: Browser, live_server) -> None:
     context = spanish_context(browser, live_server.url, None)
     try:
         page = context.new_page()
@@ -205,8 +205,8 @@ def test_the_login_page_in_spanish_shows_no_english_message(browser: Browser, li
 def test_every_page_of_a_role_in_spanish_shows_no_english_message(
     role: str,
     browser: Browser,
-    live_server,  # noqa: ANN001
-    sandbox,  # noqa: ANN001
+    live_server,
+    sandbox,
     monkeypatch: pytest.MonkeyPatch,
     demo_records: None,
 ) -> None:

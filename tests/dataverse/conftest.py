@@ -7,16 +7,14 @@ import pytest
 
 from dataverse.client import ConnectionSettings, DataverseClient
 from dataverse.throttle import reset_gates
-from tests.conftest import SandboxProcess, start_sandbox
+from sandbox.process import SandboxProcess
+from tests.support.sandbox import sandbox_settings, start_sandbox
 
 from .replay import ReplayServer, Route, section
 
-SANDBOX_CLIENT_ID = "5e1d6c7a-0d1b-4f1e-9c3a-2b7e8f9a0c01"
-SANDBOX_CLIENT_SECRET = "sandbox-integration-secret"
-
 
 @pytest.fixture(scope="package")
-def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxProcess]:
+def dataverse_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxProcess]:
     """Our own sandbox CRM: these tests write thousands of rows and change limits and faults,
     which must not leak into other areas' tests that share the session sandbox."""
     with start_sandbox(tmp_path_factory.mktemp("dataverse-sandbox")) as sb:
@@ -68,23 +66,9 @@ def replay_client(replay: ReplayServer, tmp_path: Path) -> Iterator[Callable[...
         client.close()
 
 
-def sandbox_settings(sandbox, tmp_path: Path, **overrides: object) -> ConnectionSettings:
-    values: dict[str, object] = {
-        "environment_url": sandbox.url,
-        "token_url": sandbox.token_url,
-        "client_id": SANDBOX_CLIENT_ID,
-        "client_secret": SANDBOX_CLIENT_SECRET,
-        "throttle_dir": str(tmp_path / "throttle"),
-        "backoff_base": 0.05,
-        "backoff_max": 1.0,
-    }
-    values.update(overrides)
-    return ConnectionSettings(**values)  # type: ignore[arg-type]
-
-
 @pytest.fixture
-def crm(sandbox, tmp_path: Path) -> Iterator[DataverseClient]:
+def sandbox_client(dataverse_sandbox: SandboxProcess, tmp_path: Path) -> Iterator[DataverseClient]:
     """A client of the integration user against the live sandbox."""
-    client = DataverseClient(sandbox_settings(sandbox, tmp_path))
+    client = DataverseClient(sandbox_settings(dataverse_sandbox, tmp_path))
     yield client
     client.close()

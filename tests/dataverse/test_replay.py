@@ -17,12 +17,14 @@ from dataverse.batch import BatchRequest, ChangeSet
 from dataverse.client import bind, formatted_value, lookup_target
 
 from .replay import (
+    EXAMPLES_DIR,
     Route,
     parse_request,
     parse_response,
     repair_truncated_json,
     same_escapes,
     section,
+    sections,
 )
 
 
@@ -665,7 +667,6 @@ def test_create_multiple_ids_and_update_multiple(replay, replay_client):
 
 def test_every_published_response_section_is_read():
     """Every `### ... Response` section of every example parses to a status (loader sanity)."""
-    from .replay import EXAMPLES_DIR, sections
 
     statuses = {}
     for path in sorted(EXAMPLES_DIR.glob("*.http")):

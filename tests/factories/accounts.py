@@ -9,7 +9,7 @@ from factory.django import DjangoModelFactory
 
 from accounts.roles import INTEGRATION_ADMIN
 
-DEFAULT_PASSWORD = "Correct-Horse-9!"  # noqa: S105 - the test users' password
+DEFAULT_PASSWORD = "Correct-Horse-9!"
 
 
 class UserFactory(DjangoModelFactory):

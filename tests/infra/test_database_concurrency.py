@@ -7,7 +7,7 @@ import textwrap
 from pathlib import Path
 
 from core.models import WorkerHeartbeat
-from tests.conftest import BASE_DIR
+from sandbox.process import BASE_DIR
 
 WRITES_PER_PROCESS = 150
 

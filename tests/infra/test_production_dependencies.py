@@ -9,7 +9,7 @@ import textwrap
 import tomllib
 from pathlib import Path
 
-from tests.conftest import BASE_DIR
+from sandbox.process import BASE_DIR
 
 TEST_ONLY = ("factory", "faker")
 

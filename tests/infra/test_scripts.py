@@ -15,7 +15,7 @@ import pytest
 import requests
 from cryptography.fernet import Fernet
 
-from tests.conftest import BASE_DIR, free_port
+from sandbox.process import BASE_DIR, free_port
 
 SUPERVISOR = BASE_DIR / "scripts" / "run_all.py"
 

@@ -23,13 +23,13 @@ import pytest
 import requests
 
 from setup_wizard.solution_package import solution_files
-from tests.sandbox.conftest import ADMIN_USER, GUID, Crm
 from tests.support.examples import (
     HttpRequest,
     all_example_files,
     load_example,
     parse_multipart,
 )
+from tests.support.sandbox import ADMIN_USER, GUID, Crm
 
 pytestmark = pytest.mark.sandbox
 
@@ -45,15 +45,15 @@ SERVER_GENERATED = {
 COVERED: set[str] = set()
 
 
-def example(name: str, crm: Crm) -> Any:
+def example(name: str, integration_session: Crm) -> Any:
     COVERED.add(name)
-    return load_example(name, crm.url)
+    return load_example(name, integration_session.url)
 
 
-def send(crm: Crm, req: HttpRequest, **overrides: Any) -> requests.Response:
+def send(integration_session: Crm, req: HttpRequest, **overrides: Any) -> requests.Response:
     headers = req.headers_dict()
     headers.update(overrides.pop("headers", {}))
-    headers["Authorization"] = f"Bearer {crm.token}"
+    headers["Authorization"] = f"Bearer {integration_session.token}"
     body = overrides.pop("body", req.body_bytes())
     return requests.request(
         req.method, overrides.pop("url", req.url), headers=headers, data=body, timeout=60
@@ -101,9 +101,9 @@ def test_every_published_example_has_a_replay_test() -> None:
 # ----------------------------------------------------------------------------- 01-04
 
 
-def test_01_whoami(crm: Crm) -> None:
-    ex = example("01_whoami.http", crm)
-    response = send(crm, ex.request("Request"))
+def test_01_whoami(integration_session: Crm) -> None:
+    ex = example("01_whoami.http", integration_session)
+    response = send(integration_session, ex.request("Request"))
     published = ex.response("Response")
     assert response.status_code == published.status == 200
     assert response.headers["Content-Type"] == published.header("Content-Type")
@@ -113,25 +113,26 @@ def test_01_whoami(crm: Crm) -> None:
     assert body["@odata.context"] == published.json()["@odata.context"]
     assert body["UserId"] == "b1a7c0de-0000-4000-8000-000000000001"
     # second published output: the PowerShell quick start calls WhoAmI without parentheses
-    second = crm.get("WhoAmI")
+    second = integration_session.get("WhoAmI")
     assert_like(second.json(), ex.response("Second published output").json(), values=False)
     # the published error for an identity that is no user of the environment: the sandbox has
     # an app registration without a systemuser (status not published; the sandbox says 403)
     stranger = Crm(
-        crm.sandbox, ("5e1d6c7a-0d1b-4f1e-9c3a-2b7e8f9a0c03", "sandbox-unbound-app-secret")
+        integration_session.sandbox,
+        ("5e1d6c7a-0d1b-4f1e-9c3a-2b7e8f9a0c03", "sandbox-unbound-app-secret"),
     )
     refused = stranger.get("WhoAmI")
     assert refused.status_code == 403
     assert refused.json() == ex.response("Published error body").json()
 
 
-def test_02_oauth_token(crm: Crm) -> None:
-    ex = example("02_oauth_client_credentials_token.http", crm)
+def test_02_oauth_token(integration_session: Crm) -> None:
+    ex = example("02_oauth_client_credentials_token.http", integration_session)
     req = ex.request("Request")
     form = req.body.replace("\n", "")
     # as published (Graph scope, the doc's client id and secret): the scope is refused first
     refused = requests.post(
-        crm.url + req.url,
+        integration_session.url + req.url,
         data=form,
         headers={"Content-Type": "application/x-www-form-urlencoded"},
         timeout=10,
@@ -143,10 +144,10 @@ def test_02_oauth_token(crm: Crm) -> None:
     assert refused.json()["error_codes"] == [70011]
     # equivalent request with the sandbox's application and the Dataverse scope
     good = requests.post(
-        crm.url + req.url,
+        integration_session.url + req.url,
         data={
             "client_id": "5e1d6c7a-0d1b-4f1e-9c3a-2b7e8f9a0c01",
-            "scope": f"{crm.url}/.default",
+            "scope": f"{integration_session.url}/.default",
             "client_secret": "sandbox-integration-secret",
             "grant_type": "client_credentials",
         },
@@ -159,26 +160,26 @@ def test_02_oauth_token(crm: Crm) -> None:
     assert isinstance(good.json()["expires_in"], int)
 
 
-def test_03_service_document(crm: Crm) -> None:
-    ex = example("03_service_document.http", crm)
-    response = send(crm, ex.request("Request"))
+def test_03_service_document(integration_session: Crm) -> None:
+    ex = example("03_service_document.http", integration_session)
+    response = send(integration_session, ex.request("Request"))
     assert response.status_code == 200
     body = response.json()
     # the published body is truncated ("... <Truncated for brevity>"), so compare by hand
-    assert body["@odata.context"] == f"{crm.url}/api/data/v9.2/$metadata"
+    assert body["@odata.context"] == f"{integration_session.url}/api/data/v9.2/$metadata"
     assert {"name": "accounts", "kind": "EntitySet", "url": "accounts"} in body["value"]
     assert all(set(item) == {"name", "kind", "url"} for item in body["value"])
 
 
-def test_04_unauthorized_bearer_challenge(crm: Crm) -> None:
-    ex = example("04_unauthorized_401_bearer_challenge.http", crm)
+def test_04_unauthorized_bearer_challenge(integration_session: Crm) -> None:
+    ex = example("04_unauthorized_401_bearer_challenge.http", integration_session)
     published = ex.response("Response to a request without")
     # no request is published: any Web API call without a token is the bearer challenge
-    response = requests.get(crm.api + "WhoAmI", timeout=10)
+    response = requests.get(integration_session.api + "WhoAmI", timeout=10)
     assert response.status_code == published.status == 401
     challenge = response.headers["WWW-Authenticate"]
     assert challenge.startswith('Bearer authorization_uri="')
-    assert f'authorization_uri="{crm.url}/sandbox/oauth2/authorize"' in challenge
+    assert f'authorization_uri="{integration_session.url}/sandbox/oauth2/authorize"' in challenge
     assert 'error="invalid_token"' in challenge
     assert 'error="invalid_token"' in published.header("WWW-Authenticate")
 
@@ -198,24 +199,28 @@ ID2 = "00000000-0000-0000-0000-000000000002"
 ID3 = "00000000-0000-0000-0000-000000000003"
 
 
-def test_05_create_basic(crm: Crm) -> None:
-    ex = example("05_create_basic_204.http", crm)
-    response = send(crm, ex.request("Request"))
+def test_05_create_basic(integration_session: Crm) -> None:
+    ex = example("05_create_basic_204.http", integration_session)
+    response = send(integration_session, ex.request("Request"))
     published = ex.response("Response")
     assert response.status_code == published.status == 204
     assert response.content == b""
     entity = response.headers["OData-EntityId"]
-    assert re.fullmatch(rf"{re.escape(crm.url)}/api/data/v9\.0/accounts\({GUID}\)", entity)
+    assert re.fullmatch(
+        rf"{re.escape(integration_session.url)}/api/data/v9\.0/accounts\({GUID}\)", entity
+    )
     assert re.fullmatch(
         r".*/api/data/v9\.0/accounts\([0-9a-f-]{36}\)", published.header("OData-EntityId")
     )
-    row = requests.get(entity, headers={"Authorization": f"Bearer {crm.token}"}, timeout=10).json()
+    row = requests.get(
+        entity, headers={"Authorization": f"Bearer {integration_session.token}"}, timeout=10
+    ).json()
     assert row["name"] == "Sample Account" and row["revenue"] == 5000000
 
 
-def test_06_create_return_representation(crm: Crm) -> None:
-    ex = example("06_create_return_representation_201.http", crm)
-    response = send(crm, ex.request("Request"))
+def test_06_create_return_representation(integration_session: Crm) -> None:
+    ex = example("06_create_return_representation_201.http", integration_session)
+    response = send(integration_session, ex.request("Request"))
     published = ex.response("Response")
     assert response.status_code == published.status == 201
     assert response.headers["Preference-Applied"] == "return=representation"
@@ -237,12 +242,14 @@ def test_06_create_return_representation(crm: Crm) -> None:
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", body["createdon"])
 
 
-def test_07_create_with_odata_bind_and_expand(crm: Crm) -> None:
-    ex = example("07_create_associate_odata_bind.http", crm)
-    crm.create("contacts", {"contactid": ID1, "firstname": "Yvonne", "lastname": "McKay (sample)"})
-    crm.create("tasks", {"activityid": ID2, "subject": "Task 1"})
-    crm.create("tasks", {"activityid": ID3, "subject": "Task 2"})
-    response = send(crm, ex.request("Request"))
+def test_07_create_with_odata_bind_and_expand(integration_session: Crm) -> None:
+    ex = example("07_create_associate_odata_bind.http", integration_session)
+    integration_session.create(
+        "contacts", {"contactid": ID1, "firstname": "Yvonne", "lastname": "McKay (sample)"}
+    )
+    integration_session.create("tasks", {"activityid": ID2, "subject": "Task 1"})
+    integration_session.create("tasks", {"activityid": ID3, "subject": "Task 2"})
+    response = send(integration_session, ex.request("Request"))
     published = ex.response("Response")
     assert response.status_code == published.status == 201
     assert response.headers["Preference-Applied"] == "return=representation"
@@ -253,23 +260,25 @@ def test_07_create_with_odata_bind_and_expand(crm: Crm) -> None:
     )
     # the published context says v9.1 for a v9.0 request; the fragment is what matters
     assert context_fragment(body["@odata.context"]) == context_fragment(expected["@odata.context"])
-    tasks = crm.get(f"accounts({body['accountid']})/Account_Tasks?$select=subject").json()["value"]
+    tasks = integration_session.get(
+        f"accounts({body['accountid']})/Account_Tasks?$select=subject"
+    ).json()["value"]
     assert sorted(t["subject"] for t in tasks) == ["Task 1", "Task 2"]
 
 
-def test_08_update_with_if_match_star(crm: Crm) -> None:
-    ex = example("08_update_patch_if_match_star.http", crm)
-    crm.create("accounts", {"accountid": ID1, **SAMPLE_ACCOUNT})
-    a = send(crm, ex.request("Example A - Request"))
+def test_08_update_with_if_match_star(integration_session: Crm) -> None:
+    ex = example("08_update_patch_if_match_star.http", integration_session)
+    integration_session.create("accounts", {"accountid": ID1, **SAMPLE_ACCOUNT})
+    a = send(integration_session, ex.request("Example A - Request"))
     assert a.status_code == ex.response("Example A - Response").status == 204
-    row = crm.row("accounts", ID1)
+    row = integration_session.row("accounts", ID1)
     assert row["name"] == "Updated Sample Account " and row["accountcategorycode"] == 2
     assert row["creditonhold"] is True and row["revenue"] == 6000000
     # example B's published body shows the columns of the freshly created sample account
     # (not those example A wrote), so it is replayed on a new copy of that account
-    assert crm.delete(f"accounts({ID1})").status_code == 204
-    crm.create("accounts", {"accountid": ID1, **SAMPLE_ACCOUNT})
-    b = send(crm, ex.request("Example B - Request"))
+    assert integration_session.delete(f"accounts({ID1})").status_code == 204
+    integration_session.create("accounts", {"accountid": ID1, **SAMPLE_ACCOUNT})
+    b = send(integration_session, ex.request("Example B - Request"))
     published = ex.response("Example B - Response")
     assert b.status_code == published.status == 200
     assert b.headers["Preference-Applied"] == "return=representation"
@@ -281,12 +290,12 @@ def test_08_update_with_if_match_star(crm: Crm) -> None:
     assert set(body) == set(expected)
 
 
-def test_09_delete(crm: Crm) -> None:
-    ex = example("09_delete.http", crm)
-    crm.create("accounts", {"accountid": ID1, "name": "Doomed"})
-    response = send(crm, ex.request("Request"))
+def test_09_delete(integration_session: Crm) -> None:
+    ex = example("09_delete.http", integration_session)
+    integration_session.create("accounts", {"accountid": ID1, "name": "Doomed"})
+    response = send(integration_session, ex.request("Request"))
     assert response.status_code == ex.response("Response").status == 204
-    again = send(crm, ex.request("Request"))
+    again = send(integration_session, ex.request("Request"))
     assert again.status_code == 404
     assert again.json()["error"]["code"] == "0x80040217"
 
@@ -294,9 +303,9 @@ def test_09_delete(crm: Crm) -> None:
 # ----------------------------------------------------------------------------- 10-15 queries
 
 
-def test_10_paging_with_maxpagesize(crm: Crm) -> None:
-    ex = example("10_query_paging_maxpagesize_nextlink.http", crm)
-    response = send(crm, ex.request("Request 1"))
+def test_10_paging_with_maxpagesize(integration_session: Crm) -> None:
+    ex = example("10_query_paging_maxpagesize_nextlink.http", integration_session)
+    response = send(integration_session, ex.request("Request 1"))
     published = ex.response("Response 1")
     assert response.status_code == 200
     assert response.headers["Preference-Applied"] == published.header("Preference-Applied")
@@ -304,24 +313,24 @@ def test_10_paging_with_maxpagesize(crm: Crm) -> None:
     assert_like(body, expected, values=False)
     assert context_fragment(body["@odata.context"]) == "contacts(fullname)"
     assert body["@odata.nextLink"].startswith(
-        f"{crm.url}/api/data/v9.2/contacts?$select=fullname&$skiptoken="
+        f"{integration_session.url}/api/data/v9.2/contacts?$select=fullname&$skiptoken="
     )
     # Request 2 is Dataverse's own nextLink (its paging cookie names Dataverse's rows), so the
     # sandbox's nextLink is followed instead, as the doc says: verbatim, same maxpagesize.
     seen = [r["contactid"] for r in body["value"]]
     link = body["@odata.nextLink"]
     while link:
-        page = send(crm, ex.request("Request 2"), url=link)
+        page = send(integration_session, ex.request("Request 2"), url=link)
         assert page.status_code == 200
         assert_like(page.json()["value"][:1], expected["value"][:1], values=False)
         assert len(page.json()["value"]) <= 2
         seen += [r["contactid"] for r in page.json()["value"]]
         link = page.json().get("@odata.nextLink")
-    assert len(seen) == len(set(seen)) == int(crm.get("contacts/$count").text)
+    assert len(seen) == len(set(seen)) == int(integration_session.get("contacts/$count").text)
 
 
-def litware(crm: Crm) -> None:
-    crm.create(
+def litware(integration_session: Crm) -> None:
+    integration_session.create(
         "contacts",
         {
             "contactid": "70bf4d48-34cb-ed11-b596-0022481d68cd",
@@ -329,7 +338,7 @@ def litware(crm: Crm) -> None:
             "lastname": "Stubberod (sample)",
         },
     )
-    crm.create(
+    integration_session.create(
         "accounts",
         {
             "accountid": "78914942-34cb-ed11-b596-0022481d68cd",
@@ -341,10 +350,10 @@ def litware(crm: Crm) -> None:
     )
 
 
-def test_11_filter_on_lookup_path_with_formatted_value(crm: Crm) -> None:
-    ex = example("11_query_filter_lookup_formattedvalue.http", crm)
-    litware(crm)
-    response = send(crm, ex.request("Request"))
+def test_11_filter_on_lookup_path_with_formatted_value(integration_session: Crm) -> None:
+    ex = example("11_query_filter_lookup_formattedvalue.http", integration_session)
+    litware(integration_session)
+    response = send(integration_session, ex.request("Request"))
     published = ex.response("Response")
     assert response.status_code == 200
     assert response.headers["Preference-Applied"] == published.header("Preference-Applied")
@@ -352,28 +361,28 @@ def test_11_filter_on_lookup_path_with_formatted_value(crm: Crm) -> None:
     assert response.json()["@odata.context"] == published.json()["@odata.context"]
 
 
-def test_12_select_orderby_top_with_formatted_state(crm: Crm) -> None:
-    ex = example("12_query_select_orderby_top_formatted.http", crm)
-    crm.create(
+def test_12_select_orderby_top_with_formatted_state(integration_session: Crm) -> None:
+    ex = example("12_query_select_orderby_top_formatted.http", integration_session)
+    integration_session.create(
         "accounts",
         {
             "accountid": "4b757ff7-9c85-ee11-8179-000d3a9933c9",
             "name": "A. Datum Corporation (sample)",
         },
     )
-    response = send(crm, ex.request("Request"))
+    response = send(integration_session, ex.request("Request"))
     published = ex.response("Response")
     assert response.status_code == 200
     assert response.headers["Preference-Applied"] == published.header("Preference-Applied")
     assert_like(response.json(), published.json())
 
 
-def test_13_count(crm: Crm) -> None:
-    ex = example("13_query_count.http", crm)
+def test_13_count(integration_session: Crm) -> None:
+    ex = example("13_query_count.http", integration_session)
     for n in range(4):
-        crm.create("accounts", {"name": f"Fourth Coffee {n} (sample)"})
-    total = len(crm.all_rows("accounts", "?$select=accountid"))
-    a = send(crm, ex.request("Example A - Request"))
+        integration_session.create("accounts", {"name": f"Fourth Coffee {n} (sample)"})
+    total = len(integration_session.all_rows("accounts", "?$select=accountid"))
+    a = send(integration_session, ex.request("Example A - Request"))
     assert a.status_code == 200
     body = a.json()
     expected = ex.response("Example A - Response")
@@ -384,18 +393,20 @@ def test_13_count(crm: Crm) -> None:
     assert expected.status == 200
     # Example B as published has "$select=name?" (a stray "?"); sent with "$select=name"
     req_b = ex.request("Example B - Request")
-    b = send(crm, req_b, url=req_b.url.replace("$select=name?", "$select=name"))
+    b = send(integration_session, req_b, url=req_b.url.replace("$select=name?", "$select=name"))
     published_b = ex.response("Example B - Response")
     assert b.status_code == 200
     applied = b.headers["Preference-Applied"]
     for value in [v for k, v in published_b.headers if k == "Preference-Applied"]:
         assert value in applied
     assert_like(b.json(), published_b.json(), values=False)
-    sample_count = len(crm.all_rows("accounts", "?$select=name&$filter=contains(name,'sample')"))
+    sample_count = len(
+        integration_session.all_rows("accounts", "?$select=name&$filter=contains(name,'sample')")
+    )
     assert b.json()["@odata.count"] == sample_count == 4
     assert b.json()["@Microsoft.Dynamics.CRM.totalrecordcount"] == 4
     assert b.json()["@Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded"] is False
-    c = send(crm, ex.request("Example C - Request"))
+    c = send(integration_session, ex.request("Example C - Request"))
     assert c.status_code == 200
     assert c.headers["Content-Type"].startswith(
         ex.response("Example C - Response").header("Content-Type")
@@ -403,11 +414,13 @@ def test_13_count(crm: Crm) -> None:
     assert int(c.text) == total
 
 
-def test_14_formatted_values(crm: Crm) -> None:
-    ex = example("14_query_formatted_values.http", crm)
-    crm.clear("accounts", "accountid")  # $top=1 without $orderby: leave only the example's row
-    litware(crm)
-    response = send(crm, ex.request("Request"))
+def test_14_formatted_values(integration_session: Crm) -> None:
+    ex = example("14_query_formatted_values.http", integration_session)
+    integration_session.clear(
+        "accounts", "accountid"
+    )  # $top=1 without $orderby: leave only the example's row
+    litware(integration_session)
+    response = send(integration_session, ex.request("Request"))
     published = ex.response("Response")
     assert response.status_code == 200
     assert response.headers["Preference-Applied"] == published.header("Preference-Applied")
@@ -416,20 +429,27 @@ def test_14_formatted_values(crm: Crm) -> None:
     assert_like(response.json(), published.json())
 
 
-def test_15_lookup_annotations_on_owner(crm: Crm) -> None:
-    ex = example("15_query_lookup_annotations_ownerid.http", crm)
-    crm.clear("accounts", "accountid")  # $top=2 without $orderby: only the example's rows
+def test_15_lookup_annotations_on_owner(integration_session: Crm) -> None:
+    ex = example("15_query_lookup_annotations_ownerid.http", integration_session)
+    integration_session.clear(
+        "accounts", "accountid"
+    )  # $top=2 without $orderby: only the example's rows
     # the seeded "Sales Team" has the published team id; the user is created with the other id
-    crm.create("systemusers", {"systemuserid": "4026be43-6b69-e111-8f65-78e7d1620f5e",
-                               "firstname": "Sample", "lastname": "Owner"})  # fmt: skip
+    integration_session.create(
+        "systemusers",
+        {"systemuserid": "4026be43-6b69-e111-8f65-78e7d1620f5e",
+         "firstname": "Sample", "lastname": "Owner"},
+    )  # fmt: skip
     team = "/teams(39e0dbe4-131b-e111-ba7e-78e7d1620f5e)"
     user = "/systemusers(4026be43-6b69-e111-8f65-78e7d1620f5e)"
     for row_id, name, owner in (
         ("1adef0b8-54d3-ed11-a7c7-000d3a993550", "Adventure Works (sample)", team),
         ("78914942-34cb-ed11-b596-0022481d68cd", "Litware, Inc. (sample)", user),
     ):
-        crm.create("accounts", {"accountid": row_id, "name": name, "ownerid@odata.bind": owner})
-    response = send(crm, ex.request("Request"))
+        integration_session.create(
+            "accounts", {"accountid": row_id, "name": name, "ownerid@odata.bind": owner}
+        )
+    response = send(integration_session, ex.request("Request"))
     published = ex.response("Response")
     assert response.status_code == 200
     assert response.headers["Preference-Applied"] == published.header("Preference-Applied")
@@ -439,18 +459,22 @@ def test_15_lookup_annotations_on_owner(crm: Crm) -> None:
 # ----------------------------------------------------------------------------- 16-20 conditional
 
 
-def test_16_upsert_by_alternate_key(crm: Crm) -> None:
-    ex = example("16_upsert_alternate_key.http", crm)
+def test_16_upsert_by_alternate_key(integration_session: Crm) -> None:
+    ex = example("16_upsert_alternate_key.http", integration_session)
     for title in ("Create with upsert -", "Update with upsert -"):
-        response = send(crm, ex.request(f"{title} Request"))
+        response = send(integration_session, ex.request(f"{title} Request"))
         published = ex.response(f"{title} Response")
         assert response.status_code == published.status == 204
         assert response.headers["OData-EntityId"] == published.header("OData-EntityId")
-    rows = crm.all_rows("example_records", "?$select=example_name,example_key1,example_key2")
+    rows = integration_session.all_rows(
+        "example_records", "?$select=example_name,example_key1,example_key2"
+    )
     assert [(r["example_name"], r["example_key1"], r["example_key2"]) for r in rows] == [
         ("2:2 Updated", 2, 2)
     ]
-    created = send(crm, ex.request("Create with upsert and return=representation - Request"))
+    created = send(
+        integration_session, ex.request("Create with upsert and return=representation - Request")
+    )
     published = ex.response("Create with upsert and return=representation - Response")
     assert created.status_code == published.status == 201
     assert created.headers["ETag"] == created.json()["@odata.etag"]
@@ -459,7 +483,9 @@ def test_16_upsert_by_alternate_key(crm: Crm) -> None:
         {k: v for k, v in published.json().items() if k != "example_recordid"},
     )
     assert created.json()["@odata.context"] == published.json()["@odata.context"]
-    updated = send(crm, ex.request("Update with upsert and return=representation - Request"))
+    updated = send(
+        integration_session, ex.request("Update with upsert and return=representation - Request")
+    )
     published = ex.response("Update with upsert and return=representation - Response")
     assert updated.status_code == published.status == 200
     assert updated.headers["ETag"] != created.headers["ETag"]
@@ -467,54 +493,56 @@ def test_16_upsert_by_alternate_key(crm: Crm) -> None:
     assert set(updated.json()) == set(published.json())
 
 
-def test_17_upsert_with_if_match_star_does_not_create(crm: Crm) -> None:
-    ex = example("17_upsert_prevent_create_if_match_404.http", crm)
-    response = send(crm, ex.request("Request"))
+def test_17_upsert_with_if_match_star_does_not_create(integration_session: Crm) -> None:
+    ex = example("17_upsert_prevent_create_if_match_404.http", integration_session)
+    response = send(integration_session, ex.request("Request"))
     published = ex.response("Response (record not found)")
     assert response.status_code == published.status == 404
     # published with an empty code; the live service (and the sandbox) sends the hex code
     assert response.json()["error"]["message"] == published.json()["error"]["message"]
     assert response.json()["error"]["code"] == "0x80040217"
-    assert crm.get(f"accounts({ID1})").status_code == 404
+    assert integration_session.get(f"accounts({ID1})").status_code == 404
 
 
-def test_18_upsert_with_if_none_match_star_does_not_update(crm: Crm) -> None:
-    ex = example("18_upsert_prevent_update_if_none_match_412.http", crm)
-    crm.create("accounts", {"accountid": ID1, "name": "Existing"})
-    response = send(crm, ex.request("Request"))
+def test_18_upsert_with_if_none_match_star_does_not_update(integration_session: Crm) -> None:
+    ex = example("18_upsert_prevent_update_if_none_match_412.http", integration_session)
+    integration_session.create("accounts", {"accountid": ID1, "name": "Existing"})
+    response = send(integration_session, ex.request("Request"))
     published = ex.response("Response (record exists)")
     assert response.status_code == published.status == 412
     assert response.json()["error"]["message"] == published.json()["error"]["message"]
-    assert crm.row("accounts", ID1, "name")["name"] == "Existing"
+    assert integration_session.row("accounts", ID1, "name")["name"] == "Existing"
 
 
-def test_19_optimistic_concurrency(crm: Crm) -> None:
-    ex = example("19_optimistic_concurrency_412.http", crm)
-    crm.create("accounts", {"accountid": ID1, "name": "Guarded"})
+def test_19_optimistic_concurrency(integration_session: Crm) -> None:
+    ex = example("19_optimistic_concurrency_412.http", integration_session)
+    integration_session.create("accounts", {"accountid": ID1, "name": "Guarded"})
     for title in ("Delete", "Update"):
-        response = send(crm, ex.request(f"{title} - Request"))
+        response = send(integration_session, ex.request(f"{title} - Request"))
         published = ex.response(f"{title} - Response")
         assert response.status_code == published.status == 412
         assert response.json()["error"]["message"] == published.json()["error"]["message"]
         assert response.json()["error"]["code"] == "0x80060882"
-    assert crm.row("accounts", ID1, "name")["name"] == "Guarded"
+    assert integration_session.row("accounts", ID1, "name")["name"] == "Guarded"
 
 
-def test_20_conditional_get(crm: Crm) -> None:
-    ex = example("20_conditional_get_304.http", crm)
-    crm.create("accounts", {"accountid": ID1, "name": "Cached"})
+def test_20_conditional_get(integration_session: Crm) -> None:
+    ex = example("20_conditional_get_304.http", integration_session)
+    integration_session.create("accounts", {"accountid": ID1, "name": "Cached"})
     req = ex.request("Request")
     # the published ETag belongs to Dataverse's row: as published it is stale, so a full 200
-    stale = send(crm, req)
+    stale = send(integration_session, req)
     assert stale.status_code == 200
     # the equivalent request carries the row's current ETag -> 304 as published
     current = stale.json()["@odata.etag"]
-    response = send(crm, req, headers={"If-None-Match": current})
+    response = send(integration_session, req, headers={"If-None-Match": current})
     published = ex.response("Response")
     assert response.status_code == published.status == 304
     assert response.content == b""
     with_annotations = send(
-        crm, req, headers={"If-None-Match": current, "Prefer": 'odata.include-annotations="*"'}
+        integration_session,
+        req,
+        headers={"If-None-Match": current, "Prefer": 'odata.include-annotations="*"'},
     )
     assert with_annotations.status_code == 200
 
@@ -551,10 +579,10 @@ def assert_part_like(part: dict[str, Any], published: dict[str, Any]) -> None:
             assert_like(actual, expected)
 
 
-def test_21_batch_without_change_set(crm: Crm) -> None:
-    ex = example("21_batch_no_changeset.http", crm)
-    crm.create("accounts", {"accountid": ID1, "name": "Batch parent"})
-    response = send(crm, ex.request("Request"))
+def test_21_batch_without_change_set(integration_session: Crm) -> None:
+    ex = example("21_batch_no_changeset.http", integration_session)
+    integration_session.create("accounts", {"accountid": ID1, "name": "Batch parent"})
+    response = send(integration_session, ex.request("Request"))
     assert response.status_code == ex.response("Response").status == 200
     parts, expected = batch_parts(response), published_parts(ex, "Response")
     assert len(parts) == len(expected) == 4
@@ -563,10 +591,10 @@ def test_21_batch_without_change_set(crm: Crm) -> None:
     assert parts[3]["http_headers"]["content-type"].startswith("application/json")
 
 
-def test_22_batch_change_set_with_content_ids(crm: Crm) -> None:
-    ex = example("22_batch_changeset_content_id.http", crm)
-    crm.create("accounts", {"accountid": ID1, "name": "Batch parent"})
-    response = send(crm, ex.request("Request"))
+def test_22_batch_change_set_with_content_ids(integration_session: Crm) -> None:
+    ex = example("22_batch_changeset_content_id.http", integration_session)
+    integration_session.create("accounts", {"accountid": ID1, "name": "Batch parent"})
+    response = send(integration_session, ex.request("Request"))
     assert response.status_code == 200
     parts, expected = batch_parts(response), published_parts(ex, "Response")
     assert len(parts) == len(expected) == 2
@@ -580,9 +608,9 @@ def test_22_batch_change_set_with_content_ids(crm: Crm) -> None:
     assert_part_like(parts[1], expected[1])
 
 
-def test_23_batch_content_id_reference_in_body(crm: Crm) -> None:
-    ex = example("23_batch_content_id_reference_in_body.http", crm)
-    response = send(crm, ex.request("Request"))
+def test_23_batch_content_id_reference_in_body(integration_session: Crm) -> None:
+    ex = example("23_batch_content_id_reference_in_body.http", integration_session)
+    response = send(integration_session, ex.request("Request"))
     assert response.status_code == 200
     parts, expected = batch_parts(response), published_parts(ex, "Response")
     for part, published in zip(parts[0]["parts"], expected[0]["parts"], strict=True):
@@ -590,51 +618,53 @@ def test_23_batch_content_id_reference_in_body(crm: Crm) -> None:
     account_url = parts[0]["parts"][2]["http_headers"]["odata-entityid"]
     lead_id = re.search(GUID, parts[0]["parts"][0]["http_headers"]["odata-entityid"]).group(0)
     contact_id = re.search(GUID, parts[0]["parts"][1]["http_headers"]["odata-entityid"]).group(0)
-    account = crm.get(
+    account = integration_session.get(
         account_url + "?$select=name,_originatingleadid_value,_primarycontactid_value"
     ).json()
     assert account["_originatingleadid_value"] == lead_id
     assert account["_primarycontactid_value"] == contact_id
 
 
-def test_24_batch_content_id_reference_in_ref_url(crm: Crm) -> None:
-    ex = example("24_batch_content_id_ref_associate.http", crm)
-    response = send(crm, ex.request("Request"))
+def test_24_batch_content_id_reference_in_ref_url(integration_session: Crm) -> None:
+    ex = example("24_batch_content_id_ref_associate.http", integration_session)
+    response = send(integration_session, ex.request("Request"))
     assert response.status_code == 200
     parts, expected = batch_parts(response), published_parts(ex, "Response")
     for part, published in zip(parts[0]["parts"], expected[0]["parts"], strict=True):
         assert_part_like(part, published)
     account_url = parts[0]["parts"][0]["http_headers"]["odata-entityid"]
     contact_id = re.search(GUID, parts[0]["parts"][1]["http_headers"]["odata-entityid"]).group(0)
-    assert crm.get(account_url).json()["_primarycontactid_value"] == contact_id
+    assert integration_session.get(account_url).json()["_primarycontactid_value"] == contact_id
 
 
-def test_25_batch_error_stops_or_continues(crm: Crm) -> None:
-    ex = example("25_batch_error_and_continue_on_error.http", crm)
-    crm.create("accounts", {"accountid": ID1, "name": "Batch parent"})
-    stopped = send(crm, ex.request("Example A"))
+def test_25_batch_error_stops_or_continues(integration_session: Crm) -> None:
+    ex = example("25_batch_error_and_continue_on_error.http", integration_session)
+    integration_session.create("accounts", {"accountid": ID1, "name": "Batch parent"})
+    stopped = send(integration_session, ex.request("Example A"))
     assert stopped.status_code == ex.response("Example A - Response").status == 400
     parts, expected = batch_parts(stopped), published_parts(ex, "Example A - Response")
     assert len(parts) == len(expected) == 1
     assert_part_like(parts[0], expected[0])
-    assert crm.all_rows("tasks", "?$select=subject") == []
-    continued = send(crm, ex.request("Example B"))
+    assert integration_session.all_rows("tasks", "?$select=subject") == []
+    continued = send(integration_session, ex.request("Example B"))
     assert continued.status_code == ex.response("Example B - Response").status == 200
     parts, expected = batch_parts(continued), published_parts(ex, "Example B - Response")
     assert [p["status"] for p in parts] == [p["status"] for p in expected] == [400, 204, 204]
     for part, published in zip(parts, expected, strict=True):
         assert_part_like(part, published)
-    subjects = sorted(r["subject"] for r in crm.all_rows("tasks", "?$select=subject"))
+    subjects = sorted(
+        r["subject"] for r in integration_session.all_rows("tasks", "?$select=subject")
+    )
     assert subjects == ["Task 2 in batch", "Task 3 in batch"]
 
 
 # ----------------------------------------------------------------------------- 26-28
 
 
-def test_26_change_tracking(crm: Crm) -> None:
-    ex = example("26_change_tracking_initial_and_delta.http", crm)
-    crm.clear("accounts", "accountid")
-    monte = crm.create(
+def test_26_change_tracking(integration_session: Crm) -> None:
+    ex = example("26_change_tracking_initial_and_delta.http", integration_session)
+    integration_session.clear("accounts", "accountid")
+    monte = integration_session.create(
         "accounts",
         {
             "accountid": "60c4e274-0d87-e711-80e5-00155db19e6d",
@@ -643,10 +673,10 @@ def test_26_change_tracking(crm: Crm) -> None:
             "fax": "10101",
         },
     )
-    doomed = crm.create(
+    doomed = integration_session.create(
         "accounts", {"accountid": "2e451703-c686-e711-80e5-00155db19e6d", "name": "To be deleted"}
     )
-    initial = send(crm, ex.request("Initial request"))
+    initial = send(integration_session, ex.request("Initial request"))
     published = ex.response("Initial response")
     assert initial.status_code == 200
     assert initial.headers["Preference-Applied"] == published.header("Preference-Applied")
@@ -657,15 +687,15 @@ def test_26_change_tracking(crm: Crm) -> None:
     assert body["@odata.context"] == published.json()["@odata.context"]
     delta_link = body["@odata.deltaLink"]
     assert delta_link.startswith(
-        f"{crm.url}/api/data/v9.0/accounts?$select=name,accountnumber,telephone1,fax&$deltatoken="
+        f"{integration_session.url}/api/data/v9.0/accounts?$select=name,accountnumber,telephone1,fax&$deltatoken="
     )
     # Dataverse's own token from 2017, sent as published, is refused as expired
-    stale = send(crm, ex.request("Delta request"))
+    stale = send(integration_session, ex.request("Delta request"))
     assert stale.status_code == 400
     assert stale.json()["error"]["code"] == "0x80044352"
-    crm.patch(f"accounts({monte})", json={"telephone1": "555000"})
-    assert crm.delete(f"accounts({doomed})").status_code == 204
-    delta = send(crm, ex.request("Delta request"), url=delta_link)
+    integration_session.patch(f"accounts({monte})", json={"telephone1": "555000"})
+    assert integration_session.delete(f"accounts({doomed})").status_code == 204
+    delta = send(integration_session, ex.request("Delta request"), url=delta_link)
     expected = ex.response("Delta response").json()
     assert delta.status_code == 200
     changes = delta.json()
@@ -681,42 +711,63 @@ def test_26_change_tracking(crm: Crm) -> None:
     token = delta_link.split("$deltatoken=", 1)[1]
     count_req = ex.request("Count of changes")
     count = send(
-        crm, count_req, url=count_req.url.split("$deltatoken=")[0] + "$deltatoken=" + token
+        integration_session,
+        count_req,
+        url=count_req.url.split("$deltatoken=")[0] + "$deltatoken=" + token,
     )
     assert count.status_code == 200 and count.text == "2"
 
 
-def test_27_associate_and_disassociate(crm: Crm) -> None:
-    ex = example("27_associate_disassociate_ref.http", crm)
-    crm.create("accounts", {"accountid": ID2, "name": "Customer"})
-    crm.create("accounts", {"accountid": ID1, "name": "Other"})
-    crm.create("opportunities", {"opportunityid": ID1, "name": "Deal"})
+def test_27_associate_and_disassociate(integration_session: Crm) -> None:
+    ex = example("27_associate_disassociate_ref.http", integration_session)
+    integration_session.create("accounts", {"accountid": ID2, "name": "Customer"})
+    integration_session.create("accounts", {"accountid": ID1, "name": "Other"})
+    integration_session.create("opportunities", {"opportunityid": ID1, "name": "Deal"})
 
     def customer() -> str | None:
-        return crm.row("opportunities", ID1, "_customerid_value")["_customerid_value"]
+        return integration_session.row("opportunities", ID1, "_customerid_value")[
+            "_customerid_value"
+        ]
 
-    assert send(crm, ex.request("A.")).status_code == ex.response("A - Response").status == 204
+    assert (
+        send(integration_session, ex.request("A.")).status_code
+        == ex.response("A - Response").status
+        == 204
+    )
     assert customer() == ID2
-    crm.delete(f"opportunities({ID1})/customerid_account/$ref")
-    assert send(crm, ex.request("B.")).status_code == ex.response("B - Response").status == 204
+    integration_session.delete(f"opportunities({ID1})/customerid_account/$ref")
+    assert (
+        send(integration_session, ex.request("B.")).status_code
+        == ex.response("B - Response").status
+        == 204
+    )
     assert customer() == ID2
     for index in (0, 1):  # both published forms of removing a collection reference
-        crm.put(
+        integration_session.put(
             f"opportunities({ID1})/customerid_account/$ref", json={"@odata.id": f"accounts({ID2})"}
         )
-        assert send(crm, ex.request("C.", index)).status_code == 204
+        assert send(integration_session, ex.request("C.", index)).status_code == 204
         assert customer() is None
-    crm.put(f"opportunities({ID1})/customerid_account/$ref", json={"@odata.id": f"accounts({ID2})"})
-    assert send(crm, ex.request("C'.")).status_code == ex.response("C / C' - Response").status
+    integration_session.put(
+        f"opportunities({ID1})/customerid_account/$ref", json={"@odata.id": f"accounts({ID2})"}
+    )
+    assert (
+        send(integration_session, ex.request("C'.")).status_code
+        == ex.response("C / C' - Response").status
+    )
     assert customer() is None
-    assert send(crm, ex.request("D.")).status_code == ex.response("D - Response").status == 204
+    assert (
+        send(integration_session, ex.request("D.")).status_code
+        == ex.response("D - Response").status
+        == 204
+    )
     assert customer() == ID2
-    contact = crm.create("contacts", {"firstname": "Primary"})
+    contact = integration_session.create("contacts", {"firstname": "Primary"})
     # E: no response is published; Dataverse answers 204. Both published forms omit the
     # Content-Type that Microsoft requires for every JSON body (the sandbox answers such a
     # request 415, see test_api.py), so they are sent with it.
     for index in (0, 1):
-        crm.patch(
+        integration_session.patch(
             f"accounts({ID1})",
             json={
                 "parentaccountid@odata.bind": f"/accounts({ID2})",
@@ -724,17 +775,21 @@ def test_27_associate_and_disassociate(crm: Crm) -> None:
             },
         )
         json_type = {"Content-Type": "application/json"}
-        assert send(crm, ex.request("E.", index), headers=json_type).status_code == 204
-        row = crm.row("accounts", ID1, "_parentaccountid_value,_primarycontactid_value")
+        assert (
+            send(integration_session, ex.request("E.", index), headers=json_type).status_code == 204
+        )
+        row = integration_session.row(
+            "accounts", ID1, "_parentaccountid_value,_primarycontactid_value"
+        )
         assert row["_parentaccountid_value"] is None and row["_primarycontactid_value"] is None
 
 
-def test_28_retrieve_select_alternate_key_and_expand(crm: Crm) -> None:
-    ex = example("28_retrieve_select_and_alternate_key.http", crm)
-    crm.create(
+def test_28_retrieve_select_alternate_key_and_expand(integration_session: Crm) -> None:
+    ex = example("28_retrieve_select_and_alternate_key.http", integration_session)
+    integration_session.create(
         "accounts", {"accountid": ID1, "name": "A. Datum Corporation (sample)", "revenue": 10000}
     )
-    a = send(crm, ex.request("A."))
+    a = send(integration_session, ex.request("A."))
     published = ex.response("A - Response")
     assert a.status_code == 200
     assert a.headers["Content-Type"] == published.header("Content-Type")
@@ -745,15 +800,19 @@ def test_28_retrieve_select_alternate_key_and_expand(crm: Crm) -> None:
     )
     assert set(a.json()) == set(published.json())
     # B: only the requests are published; the sandbox answers with the matching row
-    joe = crm.create("contacts", {"firstname": "Joe", "emailaddress1": "abc@example.com"})
-    by_name = send(crm, ex.request("B.", 0))
+    joe = integration_session.create(
+        "contacts", {"firstname": "Joe", "emailaddress1": "abc@example.com"}
+    )
+    by_name = send(integration_session, ex.request("B.", 0))
     assert by_name.status_code == 200 and by_name.json()["contactid"] == joe
-    crm.create("contacts", {"contactid": ID1, "firstname": "Primary"})
-    crm.patch(f"accounts({ID1})", json={"primarycontactid@odata.bind": f"/contacts({ID1})"})
-    by_lookup = send(crm, ex.request("B.", 1))
+    integration_session.create("contacts", {"contactid": ID1, "firstname": "Primary"})
+    integration_session.patch(
+        f"accounts({ID1})", json={"primarycontactid@odata.bind": f"/contacts({ID1})"}
+    )
+    by_lookup = send(integration_session, ex.request("B.", 1))
     assert by_lookup.status_code == 200 and by_lookup.json()["accountid"] == ID1
     # C: expand the primary contact
-    crm.create(
+    integration_session.create(
         "contacts",
         {
             "contactid": "c59648c3-68f7-e511-80d3-00155db53318",
@@ -761,14 +820,14 @@ def test_28_retrieve_select_alternate_key_and_expand(crm: Crm) -> None:
             "lastname": "Anderson (sample)",
         },
     )
-    crm.patch(
+    integration_session.patch(
         f"accounts({ID1})",
         json={
             "name": "Adventure Works (sample)",
             "primarycontactid@odata.bind": "/contacts(c59648c3-68f7-e511-80d3-00155db53318)",
         },
     )
-    c = send(crm, ex.request("C."))
+    c = send(integration_session, ex.request("C."))
     assert c.status_code == 200
     assert_like(c.json(), ex.response("C - Response").json())
 
@@ -789,34 +848,34 @@ def solution_zip(version: str = "1.0.0.0") -> bytes:
     return buffer.getvalue()
 
 
-def test_29_import_solution(crm: Crm) -> None:
-    ex = example("29_import_solution.http", crm)
-    admin = Crm(crm.sandbox, ADMIN_USER)
+def test_29_import_solution(integration_session: Crm) -> None:
+    ex = example("29_import_solution.http", integration_session)
+    admin_session = Crm(integration_session.sandbox, ADMIN_USER)
     req = ex.request("Request")
     # as published the CustomizationFile is truncated ("<truncated for brevity>"): refused
-    truncated = send(admin, req)
+    truncated = send(admin_session, req)
     assert truncated.status_code == 400
     assert truncated.json()["error"]["code"] == "0x80048060"
     body = {
         "OverwriteUnmanagedCustomizations": True,
         "CustomizationFile": base64.b64encode(solution_zip()).decode(),
     }
-    response = send(admin, req, body=json.dumps(body).encode())
+    response = send(admin_session, req, body=json.dumps(body).encode())
     assert response.status_code == ex.response("Response").status == 204
-    assert admin.get("erpcrm_connections").status_code == 200
-    jobs = admin.all_rows("importjobs", "?$select=solutionname,progress,completedon,data")
+    assert admin_session.get("erpcrm_connections").status_code == 200
+    jobs = admin_session.all_rows("importjobs", "?$select=solutionname,progress,completedon,data")
     assert jobs[0]["solutionname"] == "ErpCrmIntegration" and jobs[0]["progress"] == 100
     assert 'result="success"' in jobs[0]["data"]
 
 
-def test_30_error_body_with_annotations(crm: Crm) -> None:
-    ex = example("30_error_with_annotations_400.http", crm)
+def test_30_error_body_with_annotations(integration_session: Crm) -> None:
+    ex = example("30_error_with_annotations_400.http", integration_session)
     req = ex.request("Request")
     published = ex.response("Response")
     # the published 400 comes from a plug-in; the sandbox runs none, so the request as
     # published succeeds, and a too-long name produces a 400 with the same error shape
-    assert send(crm, req).status_code == 204
-    response = send(crm, req, body=json.dumps({"name": "x" * 161}).encode())
+    assert send(integration_session, req).status_code == 204
+    response = send(integration_session, req, body=json.dumps({"name": "x" * 161}).encode())
     assert response.status_code == published.status == 400
     assert response.headers["Content-Type"] == published.header("Content-Type")
     # the published body lacks a comma after TraceText, so its keys are read by pattern
@@ -825,17 +884,17 @@ def test_30_error_body_with_annotations(crm: Crm) -> None:
     assert response.json()["error"]["code"] == "0x80044331"
 
 
-def test_31_unknown_entity_set(crm: Crm) -> None:
-    ex = example("31_error_404_resource_not_found_for_segment.http", crm)
-    response = send(crm, ex.request("Request"))
+def test_31_unknown_entity_set(integration_session: Crm) -> None:
+    ex = example("31_error_404_resource_not_found_for_segment.http", integration_session)
+    response = send(integration_session, ex.request("Request"))
     published = ex.response("Response")
     assert response.status_code == published.status == 404
     assert response.json() == published.json()
 
 
-def test_32_whoami_raw_capture_headers(crm: Crm) -> None:
-    ex = example("32_whoami_raw_capture_with_headers.http", crm)
-    response = send(crm, ex.request("Request"))
+def test_32_whoami_raw_capture_headers(integration_session: Crm) -> None:
+    ex = example("32_whoami_raw_capture_with_headers.http", integration_session)
+    response = send(integration_session, ex.request("Request"))
     published = ex.response("Response")
     assert response.status_code == published.status == 200
     for header in (
@@ -854,9 +913,9 @@ def test_32_whoami_raw_capture_headers(crm: Crm) -> None:
     assert_like(response.json(), published.json(), values=False)
 
 
-def test_33_create_multiple(crm: Crm) -> None:
-    ex = example("33_create_multiple.http", crm)
-    response = send(crm, ex.request("Request"))
+def test_33_create_multiple(integration_session: Crm) -> None:
+    ex = example("33_create_multiple.http", integration_session)
+    response = send(integration_session, ex.request("Request"))
     published = ex.response("Response")
     assert response.status_code == published.status == 200
     assert_like(response.json(), published.json(), values=False)
@@ -864,23 +923,25 @@ def test_33_create_multiple(crm: Crm) -> None:
         published.json()["@odata.context"]
     )
     names = sorted(
-        r["sample_name"] for r in crm.all_rows("sample_examples", "?$select=sample_name")
+        r["sample_name"]
+        for r in integration_session.all_rows("sample_examples", "?$select=sample_name")
     )
     assert names == ["sample record 0000001", "sample record 0000002", "sample record 0000003"]
 
 
-def test_34_update_multiple(crm: Crm) -> None:
-    ex = example("34_update_multiple.http", crm)
+def test_34_update_multiple(integration_session: Crm) -> None:
+    ex = example("34_update_multiple.http", integration_session)
     req = ex.request("Request")
     targets = json.loads(req.body)["Targets"]
-    created = crm.post(
+    created = integration_session.post(
         "sample_examples/Microsoft.Dynamics.CRM.CreateMultiple",
         json={"Targets": [{**t, "sample_name": "before"} for t in targets]},
     )
     assert created.json()["Ids"] == [t["sample_exampleid"] for t in targets]
-    response = send(crm, req)
+    response = send(integration_session, req)
     assert response.status_code == ex.response("Response").status == 204
     names = sorted(
-        r["sample_name"] for r in crm.all_rows("sample_examples", "?$select=sample_name")
+        r["sample_name"]
+        for r in integration_session.all_rows("sample_examples", "?$select=sample_name")
     )
     assert names == [t["sample_name"] for t in targets]

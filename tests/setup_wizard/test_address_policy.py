@@ -29,14 +29,14 @@ def public_only(settings, monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.django_db
 @pytest.mark.sandbox
 def test_the_wizard_refuses_private_and_plain_http_addresses_in_production(
-    admin_client, crm, public_only
+    integration_admin_client, sandbox_crm, public_only
 ) -> None:
-    walk_to(admin_client, crm, "crm")
+    walk_to(integration_admin_client, sandbox_crm, "crm")
     token = "https://login.example.test/tenant/oauth2/v2.0/token"
     cases = [
         ("https://10.0.0.5", token, "private, loopback or reserved"),
         ("https://localhost", token, "private, loopback or reserved"),
-        (crm.url, token, "use https://"),  # the sandbox: plain http on 127.0.0.1
+        (sandbox_crm.url, token, "use https://"),  # the sandbox: plain http on 127.0.0.1
         (
             "https://metadata.example.test",
             "https://metadata.example.test/tenant/oauth2/v2.0/token",
@@ -45,7 +45,9 @@ def test_the_wizard_refuses_private_and_plain_http_addresses_in_production(
     ]
     for url, token_url, message in cases:
         response = post_step(
-            admin_client, "crm", crm_data(crm, environment_url=url, token_url=token_url)
+            integration_admin_client,
+            "crm",
+            crm_data(sandbox_crm, environment_url=url, token_url=token_url),
         )
         assert response.status_code == 200, url
         assert message in response.content.decode(), url
@@ -53,14 +55,16 @@ def test_the_wizard_refuses_private_and_plain_http_addresses_in_production(
 
 @pytest.mark.django_db
 @pytest.mark.sandbox
-def test_the_body_of_a_server_that_is_not_dataverse_is_never_shown(admin_client, crm) -> None:
-    walk_to(admin_client, crm, "crm")
+def test_the_body_of_a_server_that_is_not_dataverse_is_never_shown(
+    integration_admin_client, sandbox_crm
+) -> None:
+    walk_to(integration_admin_client, sandbox_crm, "crm")
     with stand_in_server() as (port, _handler):
         url = f"http://127.0.0.1:{port}"
         response = post_step(
-            admin_client,
+            integration_admin_client,
             "crm",
-            crm_data(crm, environment_url=url, token_url=f"{url}/tenant/oauth2/v2.0/token"),
+            crm_data(sandbox_crm, environment_url=url, token_url=f"{url}/tenant/oauth2/v2.0/token"),
         )
     text = response.content.decode()
     assert "SECRET-BANNER" not in text

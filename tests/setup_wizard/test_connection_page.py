@@ -1,13 +1,18 @@
 """The connection page (/connection/ and /setup/connection/)."""
 
 import pytest
+import requests
 from django_celery_beat.models import PeriodicTask
 
+from accounts import selectors as account_selectors
+from accounts import services as account_services
 from connection import services
 from connection.models import ConnectionChange, CrmConnection
 from dataverse import errors as dv
+from sandbox import seed
 from syncjobs.models import IntegrationTableMapping
 from syncjobs.services import JOB_NAME_PREFIX
+from tests.factories.accounts import UserFactory
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.django_db]
 
@@ -31,64 +36,72 @@ def _jobs():
 
 
 def test_the_page_answers_at_both_addresses_and_never_shows_the_secret(
-    admin_client, saved_connection, crm
+    integration_admin_client, saved_connection, sandbox_crm
 ) -> None:
     for url in ("/connection/", "/setup/connection/"):
-        response = admin_client.get(url)
+        response = integration_admin_client.get(url)
         assert response.status_code == 200
         text = response.content.decode()
-        assert crm.url in text
-        assert crm.client_secret not in text
+        assert sandbox_crm.url in text
+        assert sandbox_crm.client_secret not in text
 
 
-def test_blank_secret_keeps_the_stored_one(admin_client, saved_connection, crm) -> None:
-    response = admin_client.post(
+def test_blank_secret_keeps_the_stored_one(
+    integration_admin_client, saved_connection, sandbox_crm
+) -> None:
+    response = integration_admin_client.post(
         "/connection/", _form(saved_connection, client_id=saved_connection.client_id)
     )
     assert response.status_code == 302
-    assert CrmConnection.objects.get().client_secret == crm.client_secret
+    assert CrmConnection.objects.get().client_secret == sandbox_crm.client_secret
 
 
 def test_a_wrong_new_secret_is_refused_and_the_old_one_kept(
-    admin_client, saved_connection, crm
+    integration_admin_client, saved_connection, sandbox_crm
 ) -> None:
-    response = admin_client.post(
+    response = integration_admin_client.post(
         "/connection/", _form(saved_connection, client_secret="totally-wrong")
     )
     assert response.status_code == 400
     text = response.content.decode()
     assert "rejected the client id or client secret" in text
     assert "totally-wrong" not in text
-    assert CrmConnection.objects.get().client_secret == crm.client_secret
+    assert CrmConnection.objects.get().client_secret == sandbox_crm.client_secret
 
 
 def test_a_changed_token_url_needs_the_secret_typed_again(
-    admin_client, saved_connection, crm
+    integration_admin_client, saved_connection, sandbox_crm
 ) -> None:
     elsewhere = "https://login.attacker.example/tenant/oauth2/v2.0/token"
 
-    response = admin_client.post("/connection/", _form(saved_connection, token_url=elsewhere))
+    response = integration_admin_client.post(
+        "/connection/", _form(saved_connection, token_url=elsewhere)
+    )
 
     assert response.status_code == 400
     assert "enter the client secret again" in response.content.decode()
     assert CrmConnection.objects.get().token_url == saved_connection.token_url
 
 
-def test_disable_pauses_every_job_and_enable_resumes_them(admin_client, saved_connection) -> None:
+def test_disable_pauses_every_job_and_enable_resumes_them(
+    integration_admin_client, saved_connection
+) -> None:
     total = _jobs().count()
     assert total > 0 and _jobs().filter(enabled=True).count() == total
-    admin_client.post("/connection/", {"action": "disable", "disable-reason": "maintenance"})
+    integration_admin_client.post(
+        "/connection/", {"action": "disable", "disable-reason": "maintenance"}
+    )
     assert _jobs().filter(enabled=True).count() == 0
-    page = admin_client.get("/connection/").content.decode()
+    page = integration_admin_client.get("/connection/").content.decode()
     assert f"0 of {total}" in page
     assert "maintenance" in page
-    admin_client.post("/connection/", {"action": "enable"})
+    integration_admin_client.post("/connection/", {"action": "enable"})
     assert _jobs().filter(enabled=True).count() == total
-    assert f"{total} of {total}" in admin_client.get("/connection/").content.decode()
+    assert f"{total} of {total}" in integration_admin_client.get("/connection/").content.decode()
 
 
 def test_a_fatal_privilege_error_disables_the_integration_with_its_reason(
-    admin_client, saved_connection
+    integration_admin_client, saved_connection
 ) -> None:
     services.connection_disable_for_error(
         error=dv.Forbidden(
@@ -98,20 +111,22 @@ def test_a_fatal_privilege_error_disables_the_integration_with_its_reason(
     connection = CrmConnection.objects.get()
     assert not connection.is_enabled
     assert _jobs().filter(enabled=True).count() == 0
-    page = admin_client.get("/connection/").content.decode()
+    page = integration_admin_client.get("/connection/").content.decode()
     assert "insufficient privileges" in page and "prvCreateAccount" in page
 
 
-def test_reset_to_defaults_asks_for_confirmation_first(admin_client, saved_connection) -> None:
+def test_reset_to_defaults_asks_for_confirmation_first(
+    integration_admin_client, saved_connection
+) -> None:
     IntegrationTableMapping.objects.filter(name="CUSTOMER").update(direction="to_crm")
     IntegrationTableMapping.objects.filter(name="CONTACT").delete()
-    response = admin_client.get("/setup/connection/reset-defaults/")
+    response = integration_admin_client.get("/setup/connection/reset-defaults/")
     assert (
         response.status_code == 200
         and "Changes you made to mappings are lost" in response.content.decode()
     )
     assert not IntegrationTableMapping.objects.filter(name="CONTACT").exists()
-    admin_client.post("/setup/connection/reset-defaults/", {"confirm": "yes"})
+    integration_admin_client.post("/setup/connection/reset-defaults/", {"confirm": "yes"})
     assert IntegrationTableMapping.objects.get(name="CUSTOMER").direction == "bidirectional"
     assert IntegrationTableMapping.objects.filter(name="CONTACT").exists()
     assert (
@@ -121,71 +136,66 @@ def test_reset_to_defaults_asks_for_confirmation_first(admin_client, saved_conne
 
 
 def test_history_records_who_changed_what_without_secret_values(
-    admin_client, saved_connection, crm, integration_admin
+    integration_admin_client, saved_connection, sandbox_crm, integration_admin
 ) -> None:
-    response = admin_client.post(
+    response = integration_admin_client.post(
         "/connection/",
         _form(
-            saved_connection, client_secret=crm.client_secret + "", areas=["customers", "contacts"]
+            saved_connection,
+            client_secret=sandbox_crm.client_secret + "",
+            areas=["customers", "contacts"],
         ),
     )
     assert response.status_code == 302
     change = ConnectionChange.objects.filter(field="sync_areas").first()
     assert change.changed_by == integration_admin
     assert change.new_value == "customers, contacts"
-    page = admin_client.get("/connection/").content.decode()
+    page = integration_admin_client.get("/connection/").content.decode()
     assert "Areas to synchronize" in page
     for row in ConnectionChange.objects.all():
-        assert crm.client_secret not in row.old_value + row.new_value
+        assert sandbox_crm.client_secret not in row.old_value + row.new_value
 
 
 def test_redeploy_asks_for_admin_credentials_and_reports_a_wrong_password(
-    admin_client, saved_connection, crm
+    integration_admin_client, saved_connection, sandbox_crm
 ) -> None:
-    response = admin_client.post(
+    response = integration_admin_client.post(
         "/connection/",
         {
             "action": "redeploy",
-            "redeploy-admin_username": crm.admin_username,
+            "redeploy-admin_username": sandbox_crm.admin_username,
             "redeploy-admin_password": "bad",
         },
     )
     assert response.status_code == 400
     page = response.content.decode()
     assert "rejected the administrator user name or password" in page
-    assert f'value="{crm.admin_username}"' in page
-    response = admin_client.post(
+    assert f'value="{sandbox_crm.admin_username}"' in page
+    response = integration_admin_client.post(
         "/connection/",
         {
             "action": "redeploy",
-            "redeploy-admin_username": crm.admin_username,
-            "redeploy-admin_password": crm.admin_password,
+            "redeploy-admin_username": sandbox_crm.admin_username,
+            "redeploy-admin_password": sandbox_crm.admin_password,
         },
     )
-    page = admin_client.get("/connection/").content.decode()
+    page = integration_admin_client.get("/connection/").content.decode()
     assert "have been deployed" in page
-    assert crm.admin_password not in page
+    assert sandbox_crm.admin_password not in page
 
 
 def test_publishing_item_availability_from_the_page_writes_the_crm_record(
-    admin_client, saved_connection, crm
+    integration_admin_client, saved_connection, sandbox_crm
 ) -> None:
-    import requests
-
-    from accounts import selectors as account_selectors
-    from accounts import services as account_services
-
-    from .conftest import UserFactory
-
     user = UserFactory(username="odata-page")
     account_services.availability_access_set(user=user, allowed=True)
-    refused = admin_client.post(
+    refused = integration_admin_client.post(
         "/connection/",
         _form(saved_connection, availability_enabled="on", availability_user=user.pk),
     )
     assert refused.status_code == 400
     assert "Generate a key for this user or enter" in refused.content.decode()
-    response = admin_client.post(
+    response = integration_admin_client.post(
         "/connection/",
         _form(
             saved_connection,
@@ -198,17 +208,17 @@ def test_publishing_item_availability_from_the_page_writes_the_crm_record(
     connection = CrmConnection.objects.get()
     assert account_selectors.webservice_key_check(user=user, key=connection.availability_key)
     token = requests.post(
-        crm.token_url,
+        sandbox_crm.token_url,
         data={
             "grant_type": "client_credentials",
-            "client_id": crm.client_id,
-            "client_secret": crm.client_secret,
-            "scope": f"{crm.url}/.default",
+            "client_id": sandbox_crm.client_id,
+            "client_secret": sandbox_crm.client_secret,
+            "scope": f"{sandbox_crm.url}/.default",
         },
         timeout=10,
     ).json()["access_token"]  # fmt: skip
     rows = requests.get(
-        f"{crm.url}/api/data/v9.2/erpcrm_connections",
+        f"{sandbox_crm.url}/api/data/v9.2/erpcrm_connections",
         headers={"Authorization": f"Bearer {token}"},
         timeout=10,
     ).json()["value"]
@@ -221,12 +231,10 @@ def test_publishing_item_availability_from_the_page_writes_the_crm_record(
     )
 
 
-def test_default_owner_is_chosen_from_crm_users(admin_client, saved_connection) -> None:
-    from sandbox import seed
-
-    page = admin_client.get("/connection/").content.decode()
+def test_default_owner_is_chosen_from_crm_users(integration_admin_client, saved_connection) -> None:
+    page = integration_admin_client.get("/connection/").content.decode()
     assert seed.ADMIN_USER_ID in page
-    response = admin_client.post(
+    response = integration_admin_client.post(
         "/connection/",
         _form(saved_connection, owner_mode="default", default_owner=seed.ADMIN_USER_ID),
     )
@@ -239,8 +247,6 @@ def test_default_owner_is_chosen_from_crm_users(admin_client, saved_connection) 
 def test_only_integration_administrators_may_open_the_connection_page(
     client, saved_connection
 ) -> None:
-    from .conftest import UserFactory
-
     client.force_login(UserFactory())
     assert client.get("/connection/").status_code == 403
     assert client.post("/connection/", {"action": "disable"}).status_code == 403
@@ -248,18 +254,14 @@ def test_only_integration_administrators_may_open_the_connection_page(
 
 
 def test_publishing_availability_later_schedules_its_job_and_unpublishing_removes_it(
-    admin_client, saved_connection
+    integration_admin_client, saved_connection
 ) -> None:
-    from accounts import services as account_services
-
-    from .conftest import UserFactory
-
     availability_job = _jobs().filter(task="syncjobs.item_availability")
     assert not availability_job.exists()
     user = UserFactory(username="odata-later")
     account_services.availability_access_set(user=user, allowed=True)
 
-    published = admin_client.post(
+    published = integration_admin_client.post(
         "/connection/",
         _form(
             saved_connection,
@@ -271,6 +273,6 @@ def test_publishing_availability_later_schedules_its_job_and_unpublishing_remove
     assert published.status_code == 302
     assert availability_job.filter(enabled=True).count() == 1
 
-    unpublished = admin_client.post("/connection/", _form(saved_connection))
+    unpublished = integration_admin_client.post("/connection/", _form(saved_connection))
     assert unpublished.status_code == 302
     assert not availability_job.exists()

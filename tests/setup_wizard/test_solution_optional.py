@@ -17,36 +17,37 @@ from .wizard_steps import post_step, walk_to
 pytestmark = [pytest.mark.sandbox, pytest.mark.django_db]
 
 
-def _crm_rows(crm, entity_set: str) -> requests.Response:
+def _crm_rows(sandbox_crm, entity_set: str) -> requests.Response:
     token = requests.post(
-        crm.token_url,
+        sandbox_crm.token_url,
         data={
             "grant_type": "client_credentials",
-            "client_id": crm.client_id,
-            "client_secret": crm.client_secret,
-            "scope": f"{crm.url}/.default",
+            "client_id": sandbox_crm.client_id,
+            "client_secret": sandbox_crm.client_secret,
+            "scope": f"{sandbox_crm.url}/.default",
         },
         timeout=10,
     ).json()["access_token"]
     return requests.get(
-        f"{crm.url}/api/data/v9.2/{entity_set}",
+        f"{sandbox_crm.url}/api/data/v9.2/{entity_set}",
         headers={"Authorization": f"Bearer {token}"},
         timeout=10,
     )
 
 
 def test_setup_connection_without_the_solution_enables_the_integration(
-    crm,
+    sandbox_crm,
     monkeypatch,
 ) -> None:
     # A freshly seeded sandbox: no solution, so no erpcrm_connections table and no roles.
-    assert _crm_rows(crm, "erpcrm_connections").status_code == 404
-    monkeypatch.setenv("CRM_CLIENT_SECRET", crm.client_secret)
+    assert _crm_rows(sandbox_crm, "erpcrm_connections").status_code == 404
+    monkeypatch.setenv("CRM_CLIENT_SECRET", sandbox_crm.client_secret)
     monkeypatch.delenv("CRM_ADMIN_PASSWORD", raising=False)
     out = io.StringIO()
     call_command(
         "setup_connection",
-        "--environment-url", crm.url, "--token-url", crm.token_url, "--client-id", crm.client_id,
+        "--environment-url", sandbox_crm.url, "--token-url", sandbox_crm.token_url,
+        "--client-id", sandbox_crm.client_id,
         "--skip-solution-import", "--sales-orders",
         stdout=out,
     )  # fmt: skip
@@ -61,53 +62,58 @@ def test_setup_connection_without_the_solution_enables_the_integration(
 
 
 def test_a_redeploy_later_writes_the_connection_record_and_assigns_the_roles(
-    admin_client,
-    crm,
+    integration_admin_client,
+    sandbox_crm,
     monkeypatch,
 ) -> None:
-    monkeypatch.setenv("CRM_CLIENT_SECRET", crm.client_secret)
+    monkeypatch.setenv("CRM_CLIENT_SECRET", sandbox_crm.client_secret)
     call_command(
         "setup_connection",
-        "--environment-url", crm.url, "--token-url", crm.token_url, "--client-id", crm.client_id,
+        "--environment-url", sandbox_crm.url, "--token-url", sandbox_crm.token_url,
+        "--client-id", sandbox_crm.client_id,
         "--skip-solution-import",
         stdout=io.StringIO(),
     )  # fmt: skip
-    page = admin_client.get("/connection/").content.decode()
+    page = integration_admin_client.get("/connection/").content.decode()
     assert "not imported" in page
-    response = admin_client.post(
+    response = integration_admin_client.post(
         "/connection/",
         {
             "action": "redeploy",
-            "redeploy-admin_username": crm.admin_username,
-            "redeploy-admin_password": crm.admin_password,
+            "redeploy-admin_username": sandbox_crm.admin_username,
+            "redeploy-admin_password": sandbox_crm.admin_password,
         },
     )
     assert response.status_code == 302
     connection = CrmConnection.objects.get()
     assert connection.solution_imported and connection.roles_assigned
     assert connection.crm_record_written_at is not None
-    rows = _crm_rows(crm, "erpcrm_connections").json()["value"]
+    rows = _crm_rows(sandbox_crm, "erpcrm_connections").json()["value"]
     assert len(rows) == 1 and rows[0]["erpcrm_erpwebclienturl"].startswith("http")
 
 
 def test_the_wizard_finishes_without_the_solution_and_says_where_it_matters(
-    admin_client,
-    crm,
+    integration_admin_client,
+    sandbox_crm,
 ) -> None:
-    walk_to(admin_client, crm, "solution")
-    assert post_step(admin_client, "solution", {"import_solution": ""}).status_code == 302
+    walk_to(integration_admin_client, sandbox_crm, "solution")
+    assert (
+        post_step(integration_admin_client, "solution", {"import_solution": ""}).status_code == 302
+    )
     # The roles do not exist without the solution: the user step passes and says why.
-    user_page = admin_client.get("/setup/user/").content.decode()
+    user_page = integration_admin_client.get("/setup/user/").content.decode()
     assert "come with the integration solution" in user_page
-    assert post_step(admin_client, "user", {}).status_code == 302
-    post_step(admin_client, "areas", {"areas": ["customers"], "owner_mode": "salesperson"})
-    availability_page = admin_client.get("/setup/availability/").content.decode()
+    assert post_step(integration_admin_client, "user", {}).status_code == 302
+    post_step(
+        integration_admin_client, "areas", {"areas": ["customers"], "owner_mode": "salesperson"}
+    )
+    availability_page = integration_admin_client.get("/setup/availability/").content.decode()
     assert "needs the integration solution" in availability_page
-    post_step(admin_client, "availability", {"publish": ""})
-    post_step(admin_client, "sales-orders", {"enabled": ""})
-    response = post_step(admin_client, "finish", {"enable": "on"})
+    post_step(integration_admin_client, "availability", {"publish": ""})
+    post_step(integration_admin_client, "sales-orders", {"enabled": ""})
+    response = post_step(integration_admin_client, "finish", {"enable": "on"})
     while response.status_code == 302 and "/complete/" not in response["Location"]:
-        response = admin_client.get(response["Location"])
+        response = integration_admin_client.get(response["Location"])
     assert response["Location"].endswith("/setup/complete/")
     connection = CrmConnection.objects.get()
     assert connection.is_enabled and not connection.solution_imported

@@ -7,8 +7,8 @@ from accounts import services as account_services
 from connection.selectors import CrmUser
 from setup_wizard import validation
 from setup_wizard.validation import SetupInput, SetupInvalid
+from tests.factories.accounts import UserFactory
 
-from .conftest import UserFactory
 from .wizard_steps import post_step, walk_to
 
 OWNER = CrmUser(
@@ -20,7 +20,9 @@ LOCAL_SECTIONS = [validation.AREAS, validation.AVAILABILITY, validation.SALES_OR
 def test_every_connection_field_problem_is_reported_at_once() -> None:
     with pytest.raises(SetupInvalid) as info:
         validation.connection_verify(
-            data=SetupInput(environment_url="ftp://crm", token_url="http://remote.example/t")
+            data=SetupInput(
+                environment_url="ftp://sandbox_crm", token_url="http://remote.example/t"
+            )
         )
     problems = info.value.problems
     assert set(problems) == {"environment_url", "token_url", "client_id", "client_secret"}
@@ -103,34 +105,36 @@ def _crm_requests(sandbox) -> int:
 @pytest.mark.sandbox
 @pytest.mark.django_db
 def test_wizard_steps_after_the_connection_step_do_not_ask_the_crm(
-    admin_client,
-    crm,
+    integration_admin_client,
+    sandbox_crm,
     sandbox,
 ) -> None:
-    walk_to(admin_client, crm, "areas")
+    walk_to(integration_admin_client, sandbox_crm, "areas")
     before = _crm_requests(sandbox)
     for step, data in [
         ("areas", {"areas": ["customers"], "owner_mode": "salesperson"}),
         ("availability", {"publish": ""}),
         ("sales-orders", {"enabled": "on", "processor": "integration"}),
     ]:
-        admin_client.get(f"/setup/{step}/")
-        assert post_step(admin_client, step, data).status_code == 302
-    admin_client.get("/setup/finish/")
+        integration_admin_client.get(f"/setup/{step}/")
+        assert post_step(integration_admin_client, step, data).status_code == 302
+    integration_admin_client.get("/setup/finish/")
     assert _crm_requests(sandbox) == before
 
 
 @pytest.mark.sandbox
 @pytest.mark.django_db
 def test_the_connection_page_shows_without_asking_the_crm_and_refreshes_users_on_request(
-    admin_client,
+    integration_admin_client,
     saved_connection,
     sandbox,
 ) -> None:
     before = _crm_requests(sandbox)
-    page = admin_client.get("/connection/").content.decode()
+    page = integration_admin_client.get("/connection/").content.decode()
     assert _crm_requests(sandbox) == before
     assert "users, read" in page
-    response = admin_client.post("/connection/", {"action": "refresh_users"}, follow=True)
+    response = integration_admin_client.post(
+        "/connection/", {"action": "refresh_users"}, follow=True
+    )
     assert "The CRM user list is read again" in response.content.decode()
     assert _crm_requests(sandbox) > before

@@ -13,8 +13,7 @@ from django.test import Client
 from accounts import services as account_services
 from connection.models import CrmConnection
 from syncjobs.models import IntegrationTableMapping
-
-from .conftest import IntegrationAdminFactory, UserFactory
+from tests.factories.accounts import IntegrationAdminFactory, UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.sandbox, pytest.mark.django_db(transaction=True)]
 
@@ -39,20 +38,22 @@ def _logged_in_page(browser, live_server, user):
     return context, context.new_page()
 
 
-def _api(crm, path: str) -> dict:
+def _api(sandbox_crm, path: str) -> dict:
     token = requests.post(
-        crm.token_url,
+        sandbox_crm.token_url,
         data={
             "grant_type": "password",
-            "client_id": crm.client_id,
-            "username": crm.admin_username,
-            "password": crm.admin_password,
-            "scope": f"{crm.url}/.default",
+            "client_id": sandbox_crm.client_id,
+            "username": sandbox_crm.admin_username,
+            "password": sandbox_crm.admin_password,
+            "scope": f"{sandbox_crm.url}/.default",
         },
         timeout=10,
     ).json()["access_token"]
     response = requests.get(
-        f"{crm.url}/api/data/v9.2/{path}", headers={"Authorization": f"Bearer {token}"}, timeout=10
+        f"{sandbox_crm.url}/api/data/v9.2/{path}",
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
     )
     response.raise_for_status()
     return response.json()
@@ -73,7 +74,7 @@ def _database_text() -> str:
 def test_wizard_in_the_browser_sets_up_an_enabled_connection_without_leaking_secrets(
     browser,
     live_server,
-    crm,
+    sandbox_crm,
     caplog,
 ) -> None:
     caplog.set_level(logging.DEBUG)
@@ -86,9 +87,9 @@ def test_wizard_in_the_browser_sets_up_an_enabled_connection_without_leaking_sec
         page.get_by_role("button", name="Next").click()
 
         # Connection: a wrong secret first, then the right one tested and kept (encrypted).
-        page.get_by_label("Environment URL").fill(f" {crm.url}/main.aspx ")
-        page.get_by_label("Token URL").fill(crm.token_url)
-        page.get_by_label("Client id").fill(crm.client_id)
+        page.get_by_label("Environment URL").fill(f" {sandbox_crm.url}/main.aspx ")
+        page.get_by_label("Token URL").fill(sandbox_crm.token_url)
+        page.get_by_label("Client id").fill(sandbox_crm.client_id)
         page.get_by_label("Client secret").fill("this-is-not-the-secret")
         page.get_by_role("button", name="Next").click()
         assert (
@@ -97,10 +98,10 @@ def test_wizard_in_the_browser_sets_up_an_enabled_connection_without_leaking_sec
             .count()
             == 1
         )
-        assert page.get_by_label("Client id").input_value() == crm.client_id
+        assert page.get_by_label("Client id").input_value() == sandbox_crm.client_id
         assert page.get_by_label("Client secret").input_value() == ""
-        page.get_by_label("Environment URL").fill(crm.url)
-        page.get_by_label("Client secret").fill(crm.client_secret)
+        page.get_by_label("Environment URL").fill(sandbox_crm.url)
+        page.get_by_label("Client secret").fill(sandbox_crm.client_secret)
         page.get_by_role("button", name="Test connection").click()
         assert page.get_by_text("The connection test was successful").is_visible()
         assert page.locator("#secret-stored").is_visible()
@@ -111,8 +112,8 @@ def test_wizard_in_the_browser_sets_up_an_enabled_connection_without_leaking_sec
         assert page.get_by_label(
             "Import the integration solution and assign the integration roles"
         ).is_checked()
-        page.get_by_label("Administrator user name").fill(crm.admin_username)
-        page.get_by_label("Administrator password").fill(crm.admin_password)
+        page.get_by_label("Administrator user name").fill(sandbox_crm.admin_username)
+        page.get_by_label("Administrator password").fill(sandbox_crm.admin_password)
         page.get_by_role("button", name="Next").click()
 
         # Integration user: roles now assigned.
@@ -146,17 +147,18 @@ def test_wizard_in_the_browser_sets_up_an_enabled_connection_without_leaking_sec
         context.close()
 
     connection = CrmConnection.objects.get()
-    assert connection.is_enabled and connection.environment_url == crm.url
+    assert connection.is_enabled and connection.environment_url == sandbox_crm.url
     assert IntegrationTableMapping.objects.filter(name="SALESORDER-ORDER").exists()
 
     # The CRM side, over HTTP.
-    jobs = _api(crm, "importjobs?$select=solutionname,progress")["value"]
+    jobs = _api(sandbox_crm, "importjobs?$select=solutionname,progress")["value"]
     assert any(j.get("solutionname") == "ErpCrmIntegration" for j in jobs)
     roles = _api(
-        crm, f"systemusers({crm.integration_user_id})/systemuserroles_association?$select=roleid"
+        sandbox_crm,
+        f"systemusers({sandbox_crm.integration_user_id})/systemuserroles_association?$select=roleid",
     )["value"]
     assert {INTEGRATION_ADMINISTRATOR, INTEGRATION_USER} <= {r["roleid"] for r in roles}
-    record = _api(crm, "erpcrm_connections")["value"][0]
+    record = _api(sandbox_crm, "erpcrm_connections")["value"][0]
     assert (
         record["erpcrm_availabilityserviceurl"] == settings.ERP_PUBLIC_URL.rstrip("/") + "/odata/"
     )
@@ -167,9 +169,9 @@ def test_wizard_in_the_browser_sets_up_an_enabled_connection_without_leaking_sec
     stored = _database_text()
     logged = caplog.text + "\n".join(str(r.args) for r in caplog.records)
     # The searches see real data (the connection row, the wizard's CRM calls) ...
-    assert crm.client_id in stored and crm.url in stored
+    assert sandbox_crm.client_id in stored and sandbox_crm.url in stored
     assert "ImportSolution" in logged or "importjobs" in logged or "erpcrm_connections" in logged
     # ... and find neither secret.
-    for secret in (crm.admin_password, crm.client_secret):
+    for secret in (sandbox_crm.admin_password, sandbox_crm.client_secret):
         assert secret not in stored
         assert secret not in logged

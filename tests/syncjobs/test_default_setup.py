@@ -5,14 +5,16 @@ import json
 import pytest
 from django_celery_beat.models import PeriodicTask
 
+from connection.models import CrmConnection
 from syncjobs import services, tasks
 from syncjobs.defaults import ALL_AREAS
 from syncjobs.models import IntegrationFieldMapping, IntegrationTableMapping, JobRun
+from tests.factories.accounts import IntegrationAdminFactory
 
 pytestmark = pytest.mark.django_db
 
 
-def _reset(**kwargs):  # noqa: ANN202
+def _reset(**kwargs):
     options = {"areas": ALL_AREAS, "enabled": True, **kwargs}
     return services.default_setup_reset(options=services.DefaultSetupOptions(**options))
 
@@ -103,8 +105,7 @@ def test_reset_replaces_edited_mappings_and_leaves_other_periodic_tasks_alone() 
     )
 
 
-def test_scheduled_run_records_an_honest_waiting_status(db) -> None:  # noqa: ANN001
-    from connection.models import CrmConnection
+def test_scheduled_run_records_an_honest_waiting_status(db) -> None:
 
     mapping = _reset()[0]
     CrmConnection.objects.create(
@@ -123,8 +124,7 @@ def test_scheduled_run_records_an_honest_waiting_status(db) -> None:  # noqa: AN
     assert JobRun.objects.filter(status=JobRun.Status.SKIPPED).count() == 1
 
 
-def test_sync_page_lists_mappings_with_directions_and_jobs(client, db) -> None:  # noqa: ANN001
-    from tests.setup_wizard.conftest import IntegrationAdminFactory
+def test_sync_page_lists_mappings_with_directions_and_jobs(client, db) -> None:
 
     _reset()
     client.force_login(IntegrationAdminFactory())

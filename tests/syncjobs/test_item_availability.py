@@ -18,13 +18,13 @@ pytestmark = [pytest.mark.sandbox, pytest.mark.django_db]
 
 
 @pytest.fixture
-def published(saved_connection):  # noqa: ANN001, ANN201
+def published(saved_connection):
     """The saved connection with item availability published to the CRM."""
     CrmConnection.objects.filter(pk=saved_connection.pk).update(availability_enabled=True)
     return saved_connection
 
 
-def test_the_job_pushes_nothing_while_availability_is_not_published(saved_connection) -> None:  # noqa: ANN001
+def test_the_job_pushes_nothing_while_availability_is_not_published(saved_connection) -> None:
     client = DataverseClient(connection_selectors.crm_connection_settings())
     _item, product = _coupled_item(client, inventory="7")
 
@@ -36,7 +36,7 @@ def test_the_job_pushes_nothing_while_availability_is_not_published(saved_connec
     assert _quantity(client, product) == 0
 
 
-def _coupled_item(client: DataverseClient, *, inventory: str):  # noqa: ANN202
+def _coupled_item(client: DataverseClient, *, inventory: str):
     item = ItemFactory(inventory=Decimal(inventory))
     product_id = client.create(
         "products",
@@ -60,7 +60,7 @@ def _quantity(client: DataverseClient, product_id: uuid.UUID) -> float:
     )
 
 
-def test_inventory_of_changed_coupled_items_reaches_the_crm(published) -> None:  # noqa: ANN001
+def test_inventory_of_changed_coupled_items_reaches_the_crm(published) -> None:
     client = DataverseClient(connection_selectors.crm_connection_settings())
     item, in_stock = _coupled_item(client, inventory="7")
     _negative, short = _coupled_item(client, inventory="-3")
@@ -81,7 +81,7 @@ def test_inventory_of_changed_coupled_items_reaches_the_crm(published) -> None: 
     assert _quantity(client, in_stock) == 12.0
 
 
-def test_a_privilege_error_disables_the_integration_with_a_reason(published, sandbox) -> None:  # noqa: ANN001
+def test_a_privilege_error_disables_the_integration_with_a_reason(published, sandbox) -> None:
     client = DataverseClient(connection_selectors.crm_connection_settings())
     _coupled_item(client, inventory="5")
     sandbox.control(
@@ -101,13 +101,13 @@ def test_a_privilege_error_disables_the_integration_with_a_reason(published, san
     assert "prvWriteProduct" in connection.disable_reason
 
 
-def test_the_job_does_nothing_while_the_integration_is_disabled(saved_connection) -> None:  # noqa: ANN001
+def test_the_job_does_nothing_while_the_integration_is_disabled(saved_connection) -> None:
     CrmConnection.objects.update(is_enabled=False)
     tasks.item_availability()
     assert JobRun.objects.get().status == JobRun.Status.SKIPPED
 
 
-def test_a_crm_outage_stops_the_run_at_the_first_item(published, sandbox) -> None:  # noqa: ANN001
+def test_a_crm_outage_stops_the_run_at_the_first_item(published, sandbox) -> None:
     client = DataverseClient(connection_selectors.crm_connection_settings())
     for _ in range(3):
         _coupled_item(client, inventory="5")

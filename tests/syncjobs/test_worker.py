@@ -13,7 +13,7 @@ from syncjobs.models import JobRun
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
 
-def test_a_mapping_job_sent_like_beat_records_an_honest_run(celery_worker_process) -> None:  # noqa: ANN001
+def test_a_mapping_job_sent_like_beat_records_an_honest_run(celery_worker_process) -> None:
     CrmConnection.objects.create(
         pk=1,
         environment_url="https://contoso.crm.dynamics.com",

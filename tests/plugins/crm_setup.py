@@ -1,19 +1,19 @@
-"""Fixtures for the setup tests: an integration administrator and the sandbox's published
-credentials. The browser fixture is the suite's own (tests/conftest.py)."""
+"""The sandbox seen as the CRM the setup connects to: its published credentials, and a
+connection saved through `setup_connection` (shared by the setup and synchronization tests)."""
 
+import io
 from dataclasses import dataclass
 
 import pytest
+from django.core.management import call_command
 
+from connection.models import CrmConnection
 from sandbox import seed
-from tests.factories.accounts import IntegrationAdminFactory, UserFactory
-
-# Re-exported for the setup tests, which import them from here.
-__all__ = ["IntegrationAdminFactory", "UserFactory"]
+from sandbox.process import SandboxProcess
 
 
 @dataclass(frozen=True)
-class Crm:
+class CrmCredentials:
     url: str
     token_url: str
     client_id: str = seed.INTEGRATION_CLIENT_ID
@@ -24,32 +24,18 @@ class Crm:
 
 
 @pytest.fixture
-def crm(sandbox) -> Crm:
+def sandbox_crm(sandbox: SandboxProcess) -> CrmCredentials:
     """The sandbox, freshly reseeded (no solution imported, no roles assigned)."""
     sandbox.reset()
-    return Crm(url=sandbox.url, token_url=sandbox.token_url)
+    return CrmCredentials(url=sandbox.url, token_url=sandbox.token_url)
 
 
 @pytest.fixture
-def integration_admin(db):
-    return IntegrationAdminFactory()
-
-
-@pytest.fixture
-def admin_client(client, integration_admin):
-    client.force_login(integration_admin)
-    return client
-
-
-@pytest.fixture
-def saved_connection(crm, monkeypatch, db):
+def saved_connection(
+    sandbox_crm: CrmCredentials, monkeypatch: pytest.MonkeyPatch, db: None
+) -> CrmConnection:
     """A connection set up through setup_connection (solution imported, integration enabled)."""
-    import io
-
-    from django.core.management import call_command
-
-    from connection.models import CrmConnection
-
+    crm = sandbox_crm
     monkeypatch.setenv("CRM_CLIENT_SECRET", crm.client_secret)
     monkeypatch.setenv("CRM_ADMIN_PASSWORD", crm.admin_password)
     call_command(

@@ -1,0 +1,1 @@
+"""Fixtures shared across test areas, registered in tests/conftest.py with `pytest_plugins`."""
