@@ -5,16 +5,16 @@ from decimal import Decimal
 
 import pytest
 import requests
+from odata import ODataService
 
 from coupling.models import CRM_PRODUCT, ERP_ITEM, CrmCoupling
+from tests.factories.erp import ItemFactory, UnitOfMeasureFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
 def service(live_server, make_service_user):
-    from odata import ODataService
-
     session = requests.Session()
     session.auth = make_service_user()
     return ODataService(
@@ -48,8 +48,6 @@ def test_client_gets_one_entity_by_key(service, items):
 
 
 def test_client_follows_server_paging_to_the_last_row(service, db):
-    from tests.factories.erp import ItemFactory, UnitOfMeasureFactory
-
     uom = UnitOfMeasureFactory(code="PCS")
     created = {item.no for item in ItemFactory.create_batch(130, base_unit_of_measure=uom)}
     Availability = service.entities["ProductItemAvailability"]
