@@ -364,6 +364,8 @@ class _TypeChecker:
                 _("%(left)s cannot be compared with %(right)s.")
                 % {"left": _type_name(left_type), "right": _type_name(right_type)}
             )
+        if isinstance(node.comparator, ast.NotEq) and right_type != _NULL:
+            return _not_equal(left, right), _CONDITION
         return ast.Compare(node.comparator, left, right), _CONDITION
 
     def _Call(self, node: ast.Call) -> tuple[ast._Node, str]:
@@ -383,6 +385,24 @@ class _TypeChecker:
                 )
             args.append(typed)
         return ast.Call(node.func, args), result
+
+
+_NULLABLE_FIELDS = {p.field for p in PROPERTIES.values() if p.nullable}
+
+
+def _not_equal(left: ast._Node, right: ast._Node) -> ast._Node:
+    """`left ne right` as `not (left eq right)`, or null: odata-query's own "ne" lookup fails on
+    the CrmProductId subquery (it adds a tuple of parameters to a list), and in OData (unlike
+    SQL) null is not equal to any value, so a row without a CRM product is "ne" every GUID."""
+    condition: ast._Node = ast.UnaryOp(ast.Not(), ast.Compare(ast.Eq(), left, right))
+    nullable = [
+        side
+        for side in (left, right)
+        if isinstance(side, ast.Identifier) and side.name in _NULLABLE_FIELDS
+    ]
+    if len(nullable) == 1:
+        condition = ast.BoolOp(ast.Or(), condition, ast.Compare(ast.Eq(), nullable[0], ast.Null()))
+    return condition
 
 
 def _number_error(value: str) -> str:

@@ -24,7 +24,8 @@ from availability import auth, odata
 from availability.selectors import product_item_availability_queryset
 
 JSON_TYPE = "application/json;odata.metadata=minimal"
-_KEY_PATTERN = re.compile(rf"^{odata.ENTITY_SET}\((?:{odata.KEY_PROPERTY}=)?'((?:[^']|'')*)'\)$")
+# Matched with fullmatch: "$" would also match before a trailing newline.
+_KEY_PATTERN = re.compile(rf"{odata.ENTITY_SET}\((?:{odata.KEY_PROPERTY}=)?'((?:[^']|'')*)'\)")
 
 
 def _respond(
@@ -136,7 +137,7 @@ def resource(request: HttpRequest, path: str) -> HttpResponse:
         options = odata.parse_options(request.GET.dict())
         queryset = odata.apply_filter(product_item_availability_queryset(), options.filter)
         return _respond(str(_evaluate(queryset.count)), content_type="text/plain")
-    match = _KEY_PATTERN.match(path)
+    match = _KEY_PATTERN.fullmatch(path)
     if match:
         return _entity(request, match.group(1).replace("''", "'"))
     raise odata.ODataError(404, "NotFound", _("Resource not found: '%(path)s'.") % {"path": path})

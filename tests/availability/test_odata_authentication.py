@@ -1,4 +1,3 @@
-import base64
 import datetime
 import logging
 import re
@@ -16,6 +15,7 @@ from django.utils import timezone
 from accounts.models import WebServiceKey
 from accounts.services import availability_access_set, webservice_key_generate
 from availability import auth
+from tests.availability.conftest import basic
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -24,10 +24,6 @@ def get(
     live_server, auth=None, path: str = "ProductItemAvailability", headers=None
 ) -> requests.Response:
     return requests.get(f"{live_server.url}/odata/{path}", auth=auth, headers=headers, timeout=10)
-
-
-def basic(username: str, key: str) -> str:
-    return "Basic " + base64.b64encode(f"{username}:{key}".encode()).decode("ascii")
 
 
 def assert_unauthorized(response) -> None:

@@ -3,35 +3,20 @@ did (RecursionError, OverflowError, IntegrityError/DataError, ValueError); each 
 OData error body. They run on SQLite locally and on PostgreSQL in CI, where some of them used to
 fail only there (NUL in a text, a text compared with a number)."""
 
-import base64
+import uuid
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 from django.http import HttpResponse
 from django.test import Client
 
 from accounts.models import FailedAttempt
+from coupling.models import CRM_PRODUCT, ERP_ITEM, CrmCoupling
+from erp.models import Item
+from tests.availability.conftest import basic
 
 SET = "/odata/ProductItemAvailability"
 HUGE = "99999999999999999999"  # 20 digits: over the 64-bit range of every database we run on
-
-
-def basic(username: str, key: str) -> str:
-    return "Basic " + base64.b64encode(f"{username}:{key}".encode()).decode("ascii")
-
-
-@pytest.fixture
-def service(
-    client: Client, make_service_user: Callable[..., tuple[str, str]], items: list[Any]
-) -> Callable[..., HttpResponse]:
-    """GET below /odata/ through the test client as a permitted service user."""
-    authorization = basic(*make_service_user())
-
-    def get(path: str = SET, params: dict[str, str] | None = None, **headers: str) -> HttpResponse:
-        return client.get(path, params or {}, HTTP_AUTHORIZATION=authorization, **headers)
-
-    return get
 
 
 def odata_error(response: HttpResponse, status: int) -> dict[str, str]:
@@ -89,6 +74,34 @@ def test_null_on_the_left_compares_like_null_on_the_right(
         assert len(response.json()["value"]) == expected, expression
     odata_error(service(params={"$filter": "null eq null"}), 400)
     odata_error(service(params={"$filter": "null gt ItemNo"}), 400)
+
+
+@pytest.mark.django_db
+def test_ne_on_the_crm_product_id_counts_uncoupled_items_as_different(
+    service: Callable[..., HttpResponse], items: list[Item]
+) -> None:
+    # Found by the property tests: odata-query's "ne" failed on this property (a 400).
+    product_id = uuid.uuid4()
+    CrmCoupling.objects.create(
+        erp_table=ERP_ITEM, erp_uuid=items[1].uuid, crm_entity=CRM_PRODUCT, crm_id=product_id
+    )
+    response = service(params={"$filter": f"CrmProductId ne {product_id}"})
+    assert response.status_code == 200, response.content
+    assert [row["ItemNo"] for row in response.json()["value"]] == [
+        "1000",
+        "1200",
+        "1300 A",
+        "70000",
+    ]
+    response = service(params={"$filter": f"not (CrmProductId ne {product_id})"})
+    assert [row["ItemNo"] for row in response.json()["value"]] == ["1100"]
+
+
+@pytest.mark.django_db
+def test_a_path_with_a_newline_is_an_odata_404(service: Callable[..., HttpResponse]) -> None:
+    # Found by the property tests: Django's <path:> stops at a newline, so this was an HTML 404.
+    odata_error(service("/odata/ProductItemAvailability('%0A')"), 404)
+    odata_error(service("/odata/ProductItemAvailability('1000')%0A"), 404)
 
 
 @pytest.mark.django_db
