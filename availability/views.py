@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from django.core.exceptions import FieldError, ValidationError
+from django.db import DataError, IntegrityError, ProgrammingError, transaction
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
@@ -24,7 +24,8 @@ from availability import auth, odata
 from availability.selectors import product_item_availability_queryset
 
 JSON_TYPE = "application/json;odata.metadata=minimal"
-_KEY_PATTERN = re.compile(rf"^{odata.ENTITY_SET}\((?:{odata.KEY_PROPERTY}=)?'((?:[^']|'')*)'\)$")
+# Matched with fullmatch: "$" would also match before a trailing newline.
+_KEY_PATTERN = re.compile(rf"{odata.ENTITY_SET}\((?:{odata.KEY_PROPERTY}=)?'((?:[^']|'')*)'\)")
 
 
 def _respond(
@@ -68,6 +69,11 @@ def odata_endpoint(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespo
                     {"Allow": "GET"},
                 )
             auth.authenticate(request)
+            odata.reject_nul(
+                request.path,
+                request.META.get("HTTP_PREFER", ""),
+                *(text for name, values in request.GET.lists() for text in (name, *values)),
+            )
             return view(request, *args, **kwargs)
         except odata.ODataError as error:
             return _error(error)
@@ -99,12 +105,25 @@ def _context(request: HttpRequest, select: list[str], suffix: str = "") -> str:
     return f"{_base_url(request)}$metadata#{odata.ENTITY_SET}{selected}{suffix}"
 
 
+# Besides odata.py's, what the database says about a query that passed the checks but still does
+# not fit (e.g. a division by zero on PostgreSQL): the client's query, so a 400.
+# OperationalError is not here: it means the database is unwell, not the query.
+_QUERY_ERRORS: tuple[type[BaseException], ...] = (
+    *odata.FILTER_ERRORS,
+    DataError,
+    IntegrityError,
+    ProgrammingError,
+)
+
+
 def _evaluate(build: Callable[[], Any]) -> Any:
-    # A filter can parse and still be wrong for the column (e.g. a text compared with a number);
-    # Django notices only when the query runs.
+    # A filter can parse and still be wrong for the column; Django or the database notices only
+    # when the query runs. The savepoint keeps a surrounding transaction usable after a database
+    # error (PostgreSQL refuses every later statement in a failed transaction).
     try:
-        return build()
-    except (ValueError, TypeError, ValidationError, FieldError) as exc:
+        with transaction.atomic():
+            return build()
+    except _QUERY_ERRORS as exc:
         raise odata.bad_request(
             _("Invalid $filter: the values do not fit the properties.")
         ) from exc
@@ -118,7 +137,7 @@ def resource(request: HttpRequest, path: str) -> HttpResponse:
         options = odata.parse_options(request.GET.dict())
         queryset = odata.apply_filter(product_item_availability_queryset(), options.filter)
         return _respond(str(_evaluate(queryset.count)), content_type="text/plain")
-    match = _KEY_PATTERN.match(path)
+    match = _KEY_PATTERN.fullmatch(path)
     if match:
         return _entity(request, match.group(1).replace("''", "'"))
     raise odata.ODataError(404, "NotFound", _("Resource not found: '%(path)s'.") % {"path": path})
@@ -151,7 +170,10 @@ def _collection(request: HttpRequest) -> HttpResponse:
     take = page_size if remaining is None else min(page_size, remaining)
     start = options.skip + delivered
     ordered = queryset.order_by(*options.orderby)
-    rows = _evaluate(lambda: list(ordered[start : start + take + 1]))
+    # Past what a database can count to (where OFFSET would overflow) there is nothing left.
+    rows: list[Any] = []
+    if start + take + 1 <= odata.MAX_INTEGER:
+        rows = _evaluate(lambda: list(ordered[start : start + take + 1]))
     more = len(rows) > take and (remaining is None or remaining > take)
     rows = rows[:take]
 

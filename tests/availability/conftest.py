@@ -1,9 +1,13 @@
+import base64
 from collections.abc import Callable
 from decimal import Decimal
+from typing import Any
 
 import pytest
 import requests
 from django.contrib.auth import get_user_model
+from django.http import HttpResponse
+from django.test import Client
 
 from accounts.services import availability_access_set, webservice_key_generate
 from tests.factories.erp import ItemFactory, UnitOfMeasureFactory
@@ -77,3 +81,25 @@ def items(db: None) -> list:
             unit_price=Decimal("99.00"),
         ),
     ]
+
+
+def basic(username: str, key: str) -> str:
+    """An HTTP Basic Authorization header value."""
+    return "Basic " + base64.b64encode(f"{username}:{key}".encode()).decode("ascii")
+
+
+@pytest.fixture
+def service(
+    client: Client, make_service_user: Callable[..., tuple[str, str]], items: list[Any]
+) -> Callable[..., HttpResponse]:
+    """GET below /odata/ through the test client as a permitted service user, with `items`."""
+    authorization = basic(*make_service_user())
+
+    def get(
+        path: str = "/odata/ProductItemAvailability",
+        params: dict[str, str] | None = None,
+        **headers: str,
+    ) -> HttpResponse:
+        return client.get(path, params or {}, HTTP_AUTHORIZATION=authorization, **headers)
+
+    return get

@@ -1,16 +1,21 @@
 import datetime
 import logging
+import re
 import time
 
 import pytest
 import requests
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
+from django.db import connection
 from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.models import WebServiceKey
 from accounts.services import availability_access_set, webservice_key_generate
+from availability import auth
+from tests.availability.conftest import basic
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -21,7 +26,7 @@ def get(
     return requests.get(f"{live_server.url}/odata/{path}", auth=auth, headers=headers, timeout=10)
 
 
-def assert_unauthorized(response: requests.Response) -> None:
+def assert_unauthorized(response) -> None:
     assert response.status_code == 401, response.text
     assert response.headers["WWW-Authenticate"] == 'Basic realm="erpcrm"'
     assert response.json()["error"]["code"] == "Unauthorized"
@@ -142,3 +147,34 @@ def test_failures_from_elsewhere_cannot_lock_a_user_out(live_server, make_servic
     response = get(live_server, (username, key), headers={"X-Forwarded-For": "198.51.100.2"})
 
     assert response.status_code == 200
+
+
+@pytest.mark.parametrize("with_key", [True, False], ids=["user with a key", "user without one"])
+def test_unknown_user_names_cost_the_same_work_as_known_ones(
+    client, make_service_user, monkeypatch, with_key
+):
+    """Equal work, observed rather than timed: the same queries and one key hash each way."""
+    username, _key = make_service_user()
+    if not with_key:
+        WebServiceKey.objects.filter(user__username=username).delete()
+    hashed: list[str] = []
+
+    def spy(*, key: str) -> str:
+        hashed.append(key)
+        return auth.webservice_key_hash.__wrapped__(key=key)  # type: ignore[attr-defined]
+
+    spy.__wrapped__ = auth.webservice_key_hash  # type: ignore[attr-defined]
+    monkeypatch.setattr(auth, "webservice_key_hash", spy)
+
+    def attempt(name: str) -> list[str]:
+        hashed.clear()
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(
+                "/odata/ProductItemAvailability", HTTP_AUTHORIZATION=basic(name, "guess")
+            )
+        assert_unauthorized(response)
+        assert hashed == ["guess"]
+        # The statements without their values (user name, timestamps): nothing else may differ.
+        return [re.sub(r"'[^']*'", "?", query["sql"]) for query in queries.captured_queries]
+
+    assert attempt(username) == attempt("nobody-by-this-name")
