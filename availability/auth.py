@@ -1,9 +1,10 @@
 """HTTP Basic authentication with an ERP user name and web service access key.
 
-Failed attempts are throttled per user name and per client address (LOGIN_THROTTLE_ATTEMPTS
-within LOGIN_THROTTLE_WINDOW_SECONDS, the same settings as the login page): once either is
-over the limit, every request for that user name or from that address gets 429 with
-Retry-After, even with the right key, until the window frees a slot.
+Failed attempts are throttled like sign-ins (the LOGIN_THROTTLE_* settings,
+accounts.selectors.throttle_check), on their own counts: a user name that failed from an
+address waits, longer after each failure, before its next request from there is checked (429
+with Retry-After, even with the right key); an abusive address is refused for every user name.
+Failures from one address never hold up the same user name from another.
 """
 
 import base64
@@ -16,13 +17,8 @@ from django.http import HttpRequest
 from django.utils.translation import gettext as _
 
 from accounts.forms import client_address
-from accounts.selectors import (
-    availability_user_allowed,
-    throttle_retry_after,
-    throttle_scope,
-    webservice_key_check,
-)
-from accounts.services import throttle_failure_record, webservice_key_mark_used
+from accounts.selectors import availability_user_allowed, throttle_check, webservice_key_check
+from accounts.services import throttle_failure_record, throttle_success, webservice_key_mark_used
 from availability.odata import ODataError
 
 logger = logging.getLogger("availability.auth")
@@ -58,11 +54,10 @@ def authenticate(request: HttpRequest) -> User:
         )
     username, key = credentials
     address = client_address(request)
-    # Throttled per client address only. Keys are 256-bit random values, so guessing one for a
-    # known user name is hopeless anyway, while a per-user-name lockout would let anyone who
-    # knows the (not secret) user name lock the CRM out of the service.
-    scopes = [throttle_scope(kind="odata:address", value=address)]
-    wait = throttle_retry_after(scopes=scopes)
+    # Keyed on address and user name: guessing from one address (or under other user names
+    # behind the same proxy) does not hold up the CRM's calls from its own address.
+    throttled = {"service": "odata", "address": address, "username": username}
+    wait = throttle_check(**throttled).wait
     if wait:
         logger.warning(
             "Web service request refused (throttled) for user name %r from %s", username, address
@@ -79,7 +74,7 @@ def authenticate(request: HttpRequest) -> User:
     # The key is checked even for unknown users, so timing does not tell whether a user exists.
     key_ok = webservice_key_check(user=user, key=key)
     if user is None or not user.is_active or not key_ok:
-        throttle_failure_record(scopes=scopes)
+        throttle_failure_record(**throttled)
         logger.warning(
             "Web service authentication failed for user name %r from %s", username, address
         )
@@ -88,5 +83,6 @@ def authenticate(request: HttpRequest) -> User:
         raise ODataError(
             403, "Forbidden", _("This user may not use the item availability web service.")
         )
+    throttle_success(**throttled)
     webservice_key_mark_used(user=user)
     return user

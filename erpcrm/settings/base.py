@@ -230,9 +230,16 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
 
-# Login throttling: failed attempts per user name and per client address within a window.
+# Sign-in (and item availability service) throttling, accounts.selectors.throttle_check.
+# Failures are remembered for the window. A user name that failed LOGIN_THROTTLE_ATTEMPTS times
+# from one address waits before each further attempt from there (1 s, doubling per failure, up
+# to the window); a right password is refused only while its address is abusive: at least
+# LOGIN_THROTTLE_ADDRESS_FAILURES failures, or failures for LOGIN_THROTTLE_ADDRESS_USERNAMES
+# distinct user names, from that address within the window.
 LOGIN_THROTTLE_ATTEMPTS = env.int("LOGIN_THROTTLE_ATTEMPTS", default=5)
 LOGIN_THROTTLE_WINDOW_SECONDS = env.int("LOGIN_THROTTLE_WINDOW_SECONDS", default=300)
+LOGIN_THROTTLE_ADDRESS_FAILURES = env.int("LOGIN_THROTTLE_ADDRESS_FAILURES", default=50)
+LOGIN_THROTTLE_ADDRESS_USERNAMES = env.int("LOGIN_THROTTLE_ADDRESS_USERNAMES", default=10)
 # Reverse proxies in front of the app that append to X-Forwarded-For (0: use REMOTE_ADDR).
 # Throttling per client address needs it behind a proxy, or every client shares one address.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
