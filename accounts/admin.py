@@ -17,8 +17,9 @@ class WebServiceKeyAdmin(admin.ModelAdmin):
 
 @admin.register(FailedAttempt)
 class FailedAttemptAdmin(admin.ModelAdmin):
-    list_display = ("scope", "created_at")
-    readonly_fields = ("scope", "created_at")
+    list_display = ("service", "address", "username", "created_at")
+    list_filter = ("service",)
+    readonly_fields = ("service", "address", "username", "created_at")
 
     def has_add_permission(self, request: object) -> bool:
         return False

@@ -11,8 +11,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from accounts.selectors import throttle_retry_after, throttle_scope
-from accounts.services import throttle_failure_record, throttle_reset
+from accounts.selectors import throttle_check
+from accounts.services import throttle_failure_record, throttle_success
 
 logger = logging.getLogger("accounts.login")
 
@@ -37,6 +37,12 @@ def client_address(request: HttpRequest | None) -> str:
 
 
 def too_many_attempts_message(seconds: int) -> str:
+    if seconds < 60:
+        return ngettext(
+            "Too many failed attempts. Try again in %(seconds)d second.",
+            "Too many failed attempts. Try again in %(seconds)d seconds.",
+            seconds,
+        ) % {"seconds": seconds}
     minutes = max(1, math.ceil(seconds / 60))
     return ngettext(
         "Too many failed attempts. Try again in %(minutes)d minute.",
@@ -45,26 +51,52 @@ def too_many_attempts_message(seconds: int) -> str:
     ) % {"minutes": minutes}
 
 
+def address_blocked_message(seconds: int) -> str:
+    minutes = max(1, math.ceil(seconds / 60))
+    return ngettext(
+        "Too many failed sign-ins from your network. Try again in %(minutes)d minute.",
+        "Too many failed sign-ins from your network. Try again in %(minutes)d minutes.",
+        minutes,
+    ) % {"minutes": minutes}
+
+
 class ThrottledAuthenticationForm(AuthenticationForm):
-    """The login form, refusing every attempt (even a right password) once a user name or a
-    client address has failed LOGIN_THROTTLE_ATTEMPTS times within the window."""
+    """The login form. A right password is accepted unless the client address is abusive
+    (LOGIN_THROTTLE_ADDRESS_*); failures for a user name from one address make each further
+    attempt for it from there wait, longer after each failure (accounts.selectors.throttle_check).
+    A refused attempt is answered at once, without checking the password."""
+
+    service = "login"
+    # Seconds until the next attempt may be checked, when this one was refused (for the view's
+    # Retry-After).
+    retry_after = 0
 
     def clean(self) -> dict[str, Any]:
         username = self.cleaned_data.get("username") or ""
         address = client_address(self.request)
-        user_scope = throttle_scope(kind="login:user", value=username)
-        scopes = [user_scope, throttle_scope(kind="login:address", value=address)]
-        wait = throttle_retry_after(scopes=scopes)
-        if wait:
-            logger.warning("Login refused (throttled) for user name %r from %s", username, address)
-            raise forms.ValidationError(too_many_attempts_message(wait), code="throttled")
+        who = {"service": self.service, "address": address, "username": username}
+        verdict = throttle_check(**who)
+        if verdict.wait:
+            self.retry_after = verdict.wait
+            logger.warning(
+                "Login refused (%s) for user name %r from %s",
+                "abusive address" if verdict.address_blocked else "delay after failures",
+                username,
+                address,
+            )
+            message = (
+                address_blocked_message(verdict.wait)
+                if verdict.address_blocked
+                else too_many_attempts_message(verdict.wait)
+            )
+            raise forms.ValidationError(message, code="throttled")
         try:
             cleaned = super().clean()
         except forms.ValidationError:
-            throttle_failure_record(scopes=scopes)
+            throttle_failure_record(**who)
             logger.warning("Failed login for user name %r from %s", username, address)
             raise
-        throttle_reset(scope=user_scope)
+        throttle_success(**who)
         return cleaned
 
 

@@ -39,17 +39,28 @@ class WebServiceKey(models.Model):
 
 
 class FailedAttempt(models.Model):
-    """One failed login or web service authentication. `scope` is a hash of what was
-    throttled (a user name or a client address, per entry point), so the table never holds
-    what people typed into the user name field."""
+    """One failed sign-in or web service authentication: which entry point, from which client
+    address, for which user name. Address and user name are stored as keyed hashes
+    (accounts.selectors.throttle_hash), so the table never holds what people typed into the
+    user name field, yet failures can be grouped by address, by user name and by both."""
 
-    scope = models.CharField(_("scope"), max_length=64, db_index=True)
+    service = models.CharField(_("service"), max_length=16)
+    address = models.CharField(_("client address hash"), max_length=64)
+    username = models.CharField(_("user name hash"), max_length=64)
     created_at = models.DateTimeField(_("created at"), db_index=True)
 
     class Meta:
         verbose_name = _("failed attempt")
         verbose_name_plural = _("failed attempts")
-        indexes = [models.Index(fields=["scope", "created_at"], name="accounts_failed_scope_time")]
+        indexes = [
+            models.Index(
+                fields=["service", "address", "created_at"], name="accounts_failed_address_time"
+            ),
+            models.Index(
+                fields=["service", "address", "username", "created_at"],
+                name="accounts_failed_pair_time",
+            ),
+        ]
 
     def __str__(self) -> str:
-        return f"{self.scope[:8]}… {self.created_at:%Y-%m-%d %H:%M:%S}"
+        return f"{self.service} {self.address[:8]}… {self.created_at:%Y-%m-%d %H:%M:%S}"

@@ -2,13 +2,16 @@
 
 import hashlib
 import hmac
-from datetime import timedelta
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
-from django.db.models import QuerySet
+from django.db.models import Count, Max, QuerySet
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
 from accounts.models import USE_ITEM_AVAILABILITY_SERVICE, FailedAttempt, WebServiceKey
 
@@ -55,27 +58,102 @@ def user_list() -> QuerySet:
 
 
 # --- Throttling -------------------------------------------------------------------------------
+#
+# Hand-written on purpose. django-axes (8.3, installs here and supports Django 5.2) was the
+# candidate, but its model is a lockout: it counts failures per lockout parameter combination,
+# sums them against one AXES_FAILURE_LIMIT and refuses every attempt, the right password
+# included, until a cool-off has passed. What erpcrm needs does not map onto that cleanly:
+#
+# - a right password is refused only when the client address itself is abusive (many failures,
+#   or many distinct user names, from it), with thresholds of their own;
+# - otherwise failures only slow one user name down from the address they came from, with a
+#   delay that grows with each consecutive failure, answered at once ("try again in N
+#   seconds") instead of a fixed cool-off;
+# - the item availability web service, which authenticates with keys rather than through
+#   Django's authentication backends, uses the same rules.
+#
+# The delay is kept per user name *and* address: per user name alone, anyone who knows a
+# (not secret) user name could keep its owner out by failing from elsewhere. Guessing one
+# password from many addresses is bounded by each address's own budget instead.
+
+# The first delay, in seconds, once a user name has used its free attempts from an address;
+# each further failure doubles it, up to LOGIN_THROTTLE_WINDOW_SECONDS.
+THROTTLE_FIRST_DELAY = 1
 
 
-def throttle_scope(*, kind: str, value: str) -> str:
-    """A hash naming what is throttled, e.g. kind "login:user" and a user name."""
-    return hashlib.sha256(f"{kind}\x00{value.strip().lower()}".encode()).hexdigest()
+@dataclass(frozen=True)
+class ThrottleVerdict:
+    """Whether one more attempt may be checked now. `wait` is in seconds (0: go ahead);
+    `address_blocked` says the whole client address is refused, not one user name."""
+
+    wait: int = 0
+    address_blocked: bool = False
 
 
-def throttle_retry_after(*, scopes: list[str]) -> int:
-    """Seconds until one more attempt is allowed (0 if allowed now): the attempt limit applies
-    to each scope on its own, within a sliding window."""
-    window = timedelta(seconds=settings.LOGIN_THROTTLE_WINDOW_SECONDS)
-    limit = settings.LOGIN_THROTTLE_ATTEMPTS
-    now = timezone.now()
+def throttle_hash(*, kind: str, value: str) -> str:
+    """A keyed hash of a client address or a user name (case and surrounding spaces ignored):
+    the failure table can group by it, but a guessed user name cannot be confirmed against the
+    table without the secret key."""
+    key_salt = f"accounts.throttle.{kind}"
+    return salted_hmac(key_salt, value.strip().lower(), algorithm="sha256").hexdigest()
+
+
+def throttle_delay(*, failures: int) -> int:
+    """Seconds one user name waits from one address after `failures` consecutive failures."""
+    over = failures - settings.LOGIN_THROTTLE_ATTEMPTS
+    if over < 0:
+        return 0
+    window: int = settings.LOGIN_THROTTLE_WINDOW_SECONDS
+    # Capped exponent: 2**over of a long run would be a huge number for nothing.
+    return int(min(THROTTLE_FIRST_DELAY * 2 ** min(over, 32), window))
+
+
+def _seconds_until(moment: datetime) -> int:
+    return max(math.ceil((moment - timezone.now()).total_seconds()), 1)
+
+
+def _address_wait(recent: QuerySet, window: timedelta) -> int:
+    """Seconds until the address is no longer abusive (0 if it is not): too many failures, or
+    failures for too many distinct user names, within the window."""
     wait = 0
-    for scope in scopes:
-        recent = FailedAttempt.objects.filter(scope=scope, created_at__gt=now - window)
-        count = recent.count()
-        if count < limit:
-            continue
-        # The attempt that frees a slot is the (count - limit + 1)-th oldest one in the window.
-        freeing = recent.order_by("created_at").values_list("created_at", flat=True)[count - limit]
-        seconds = int((freeing + window - now).total_seconds()) + 1
-        wait = max(wait, seconds)
+    limit = settings.LOGIN_THROTTLE_ADDRESS_FAILURES
+    count = recent.count()
+    if count >= limit:
+        # The address is allowed again when the (count - limit + 1)-th oldest failure expires.
+        oldest = recent.order_by("created_at").values_list("created_at", flat=True)
+        wait = _seconds_until(oldest[count - limit] + window)
+    names_limit = settings.LOGIN_THROTTLE_ADDRESS_USERNAMES
+    latest_per_name = list(
+        recent.values("username")
+        .annotate(latest=Max("created_at"))
+        .order_by("latest")
+        .values_list("latest", flat=True)
+    )
+    if len(latest_per_name) >= names_limit:
+        # A user name stops counting when its latest failure expires.
+        moment = latest_per_name[len(latest_per_name) - names_limit] + window
+        wait = max(wait, _seconds_until(moment))
     return wait
+
+
+def throttle_check(*, service: str, address: str, username: str) -> ThrottleVerdict:
+    """May an attempt of `service` ("login", "odata") for `username` from `address` be
+    checked now? Nothing here depends on whether the user exists."""
+    window = timedelta(seconds=settings.LOGIN_THROTTLE_WINDOW_SECONDS)
+    recent = FailedAttempt.objects.filter(
+        service=service,
+        address=throttle_hash(kind="address", value=address),
+        created_at__gt=timezone.now() - window,
+    )
+    address_wait = _address_wait(recent, window)
+    if address_wait:
+        return ThrottleVerdict(wait=address_wait, address_blocked=True)
+    pair = recent.filter(username=throttle_hash(kind="username", value=username)).aggregate(
+        failures=Count("id"), latest=Max("created_at")
+    )
+    delay = throttle_delay(failures=pair["failures"])
+    if delay and pair["latest"] is not None:
+        until = pair["latest"] + timedelta(seconds=delay)
+        if until > timezone.now():
+            return ThrottleVerdict(wait=_seconds_until(until))
+    return ThrottleVerdict()

@@ -12,7 +12,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import FailedAttempt, WebServiceKey
-from accounts.selectors import webservice_key_hash
+from accounts.selectors import throttle_hash, webservice_key_hash
 
 logger = logging.getLogger(__name__)
 
@@ -74,15 +74,27 @@ def availability_access_set(*, user: User, allowed: bool) -> None:
         user.__dict__.pop(attr, None)
 
 
-def throttle_failure_record(*, scopes: list[str]) -> None:
+def _throttle_hashes(*, address: str, username: str) -> dict[str, str]:
+    return {
+        "address": throttle_hash(kind="address", value=address),
+        "username": throttle_hash(kind="username", value=username),
+    }
+
+
+def throttle_failure_record(*, service: str, address: str, username: str) -> None:
+    """One failed attempt of `service` for `username` from `address` (see throttle_check)."""
     now = timezone.now()
-    FailedAttempt.objects.bulk_create(
-        [FailedAttempt(scope=scope, created_at=now) for scope in scopes]
+    FailedAttempt.objects.create(
+        service=service, created_at=now, **_throttle_hashes(address=address, username=username)
     )
     # Housekeeping: attempts older than the window never count again.
     cutoff = now - timedelta(seconds=settings.LOGIN_THROTTLE_WINDOW_SECONDS)
     FailedAttempt.objects.filter(created_at__lt=cutoff).delete()
 
 
-def throttle_reset(*, scope: str) -> None:
-    FailedAttempt.objects.filter(scope=scope).delete()
+def throttle_success(*, service: str, address: str, username: str) -> None:
+    """A right password (or key) ends that user name's run of failures from that address; the
+    address's failures for other user names still count towards its own limits."""
+    FailedAttempt.objects.filter(
+        service=service, **_throttle_hashes(address=address, username=username)
+    ).delete()

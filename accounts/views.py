@@ -3,6 +3,7 @@
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.models import User
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -19,6 +20,15 @@ from connection.selectors import crm_connection_get
 
 class ThrottledLoginView(auth_views.LoginView):
     authentication_form = ThrottledAuthenticationForm
+
+    def form_invalid(self, form: AuthenticationForm) -> HttpResponse:
+        # A refused (throttled) attempt says so to scripts too: 429 with Retry-After.
+        response = super().form_invalid(form)
+        retry_after = getattr(form, "retry_after", 0)
+        if retry_after:
+            response.status_code = 429
+            response["Retry-After"] = str(retry_after)
+        return response
 
 
 def _user_page(request: HttpRequest, target: User, *, own: bool) -> HttpResponse:

@@ -1,9 +1,10 @@
 """HTTP Basic authentication with an ERP user name and web service access key.
 
-Failed attempts are throttled per client address (LOGIN_THROTTLE_ATTEMPTS within
-LOGIN_THROTTLE_WINDOW_SECONDS, the same settings as the login page): once over the limit, every
-request from that address gets 429 with Retry-After, even with the right key, until the window
-frees a slot.
+Failed attempts are throttled like sign-ins (the LOGIN_THROTTLE_* settings,
+accounts.selectors.throttle_check), on their own counts: a user name that failed from an
+address waits, longer after each failure, before its next request from there is checked (429
+with Retry-After, even with the right key); an abusive address is refused for every user name.
+Failures from one address never hold up the same user name from another.
 """
 
 import base64
@@ -19,13 +20,8 @@ from django.utils.translation import gettext as _
 
 from accounts.forms import client_address
 from accounts.models import WebServiceKey
-from accounts.selectors import (
-    availability_user_allowed,
-    throttle_retry_after,
-    throttle_scope,
-    webservice_key_hash,
-)
-from accounts.services import throttle_failure_record, webservice_key_mark_used
+from accounts.selectors import availability_user_allowed, throttle_check, webservice_key_hash
+from accounts.services import throttle_failure_record, throttle_success, webservice_key_mark_used
 from availability.odata import ODataError
 
 logger = logging.getLogger("availability.auth")
@@ -58,8 +54,8 @@ def _credentials(request: HttpRequest) -> tuple[str, str] | None:
     return username, key
 
 
-def _fail(scopes: list[str], username: str, address: str) -> NoReturn:
-    throttle_failure_record(scopes=scopes)
+def _fail(throttled: dict[str, str], username: str, address: str) -> NoReturn:
+    throttle_failure_record(**throttled)
     logger.warning("Web service authentication failed for user name %r from %s", username, address)
     raise _unauthorized(_("The user name or web service access key is not valid."))
 
@@ -86,11 +82,10 @@ def authenticate(request: HttpRequest) -> User:
         )
     username, key = credentials
     address = client_address(request)
-    # Throttled per client address only. Keys are 256-bit random values, so guessing one for a
-    # known user name is hopeless anyway, while a per-user-name lockout would let anyone who
-    # knows the (not secret) user name lock the CRM out of the service.
-    scopes = [throttle_scope(kind="odata:address", value=address)]
-    wait = throttle_retry_after(scopes=scopes)
+    # Keyed on address and user name: guessing from one address (or under other user names
+    # behind the same proxy) does not hold up the CRM's calls from its own address.
+    throttled = {"service": "odata", "address": address, "username": username}
+    wait = throttle_check(**throttled).wait
     if wait:
         logger.warning(
             "Web service request refused (throttled) for user name %r from %s", username, address
@@ -104,7 +99,7 @@ def authenticate(request: HttpRequest) -> User:
 
     if "\x00" in username or "\x00" in key:
         # No user name or key contains NUL, and PostgreSQL would refuse the query with it.
-        _fail(scopes, username, address)
+        _fail(throttled, username, address)
     user, stored = _user_and_key(username)
     # The same work whether or not the user exists or has a key (one query, one hash, one
     # comparison), so the answer's timing does not tell which user names exist.
@@ -115,10 +110,11 @@ def authenticate(request: HttpRequest) -> User:
         stored.expires_at is None or stored.expires_at > timezone.now()
     )
     if user is None or not user.is_active or not matches or not current:
-        _fail(scopes, username, address)
+        _fail(throttled, username, address)
     if not availability_user_allowed(user=user):
         raise ODataError(
             403, "Forbidden", _("This user may not use the item availability web service.")
         )
+    throttle_success(**throttled)
     webservice_key_mark_used(user=user)
     return user

@@ -7,15 +7,34 @@ exception messages and third-party libraries (for example a URL-encoded token re
 import logging
 import re
 
-_MASKED_NAMES = r"(?:client_secret|password|access_token|refresh_token|secret|api_key|apikey|key)"
+# Names whose value is a secret, in key=value pairs, JSON bodies and reprs. "token" covers
+# access_token, refresh_token, id_token and bare "token"; "key" covers api_key and friends.
+_MASKED_NAMES = r"(?:client_secret|password|passwd|passphrase|secret|token|api_key|apikey|key)"
+# Names whose value a person typed: it may hold spaces, so an unquoted one is masked up to the
+# end of its field, not its first word.
+_PHRASE_NAMES = r"(?:password|passwd|passphrase)"
+# A quoted value, escaped quotes included (a JSON string may hold \").
+_DQ_VALUE = r'((?:[^"\\]|\\.)*)'
+_SQ_VALUE = r"((?:[^'\\]|\\.)*)"
 _PATTERNS = [
+    # Credentials in a URL: scheme://user:password@host (a database or broker URL).
+    re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://[^\s/:@]*:)([^\s/@]+)(?=@)"),
     # Quoted values first, whole: a password may contain spaces or commas.
-    re.compile(r"(?i)(" + _MASKED_NAMES + r"[\"']?\s*[=:]\s*\")([^\"]*)"),
-    re.compile(r"(?i)(" + _MASKED_NAMES + r"[\"']?\s*[=:]\s*')([^']*)"),
+    re.compile(r"(?i)(" + _MASKED_NAMES + r"[\"']?\s*[=:]\s*\")" + _DQ_VALUE),
+    re.compile(r"(?i)(" + _MASKED_NAMES + r"[\"']?\s*[=:]\s*')" + _SQ_VALUE),
+    # An unquoted password runs to the end of its field: "&" (form bodies), the end of the
+    # line, or the next "name=" pair. The lookahead after the separator keeps the regex from
+    # backtracking into an already masked or quoted value.
+    re.compile(
+        r"(?i)(" + _PHRASE_NAMES + r"[\"']?\s*[=:]\s*)(?![\s\"'*])"
+        r"(.+?)(?=&|\r|\n|\s+[A-Za-z_][\w.-]*\s*=|$)"
+    ),
     # key=value pairs in form bodies, query strings and reprs
     re.compile(r"(?i)(" + _MASKED_NAMES + r"[\"']?\s*[=:]\s*)([^&\s\"',}*][^&\s\"',}]*)"),
     # Authorization headers (OAuth bearer tokens, Basic credentials, DRF API tokens)
     re.compile(r"(?i)(authorization[\"']?\s*[:=]\s*[\"']?(?:bearer|basic|token)\s+)([^\s\"',}]+)"),
+    # A bearer token on its own ("Bearer eyJ..."), wherever it was copied to.
+    re.compile(r"(?i)(\bbearer\s+)([A-Za-z0-9\-._~+/]+=*)"),
 ]
 
 

@@ -13,6 +13,10 @@ if TYPE_CHECKING:
     from sandbox.app import SandboxApp
 
 PAGE_SIZE = 50
+# The browse pages need no sign-in, so a column that may hold a credential (the ERP connection
+# record's web service key, a password, a token) is never shown: only whether it is set.
+SECRET_MARKERS = ("key", "secret", "password", "token")
+MASK = "••••"
 STYLE = (
     "body{font-family:system-ui,sans-serif;margin:1.5rem;color:#222}"
     "table{border-collapse:collapse;font-size:.85rem}td,th{border:1px solid #ccc;padding:.2rem .4rem;"  # noqa: E501
@@ -29,7 +33,14 @@ def _doc(title: str, body: str) -> Response:
     return Response(200, [("Content-Type", "text/html; charset=utf-8")], page.encode())
 
 
-def _cell(value: Any) -> str:
+def is_secret_column(name: str) -> bool:
+    lowered = name.lower()
+    return any(marker in lowered for marker in SECRET_MARKERS)
+
+
+def _cell(column: str, value: Any) -> str:
+    if value is not None and value != "" and is_secret_column(column):
+        return MASK
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
     return html.escape(text)
 
@@ -70,7 +81,7 @@ def page(app: SandboxApp, environ: dict[str, Any], path: str) -> Response:
     columns = [c for c in columns if any(r.get(c) is not None for r in chunk)] or [table.pk]
     head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
     body_rows = "".join(
-        "<tr>" + "".join(f"<td>{_cell(r.get(c))}</td>" for c in columns) + "</tr>" for r in chunk
+        "<tr>" + "".join(f"<td>{_cell(c, r.get(c))}</td>" for c in columns) + "</tr>" for r in chunk
     )
     pages = max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1)
     nav = "<nav><a href='/'>All tables</a>"

@@ -116,7 +116,7 @@ def test_repeated_failures_from_an_address_are_throttled_even_with_the_right_key
     assert key not in caplog.text and "guess" not in caplog.text
 
 
-@override_settings(LOGIN_THROTTLE_ATTEMPTS=3)
+@override_settings(LOGIN_THROTTLE_ATTEMPTS=3, LOGIN_THROTTLE_ADDRESS_USERNAMES=3)
 def test_repeated_failures_from_one_address_are_throttled_for_every_user_name(
     live_server, make_service_user
 ):
