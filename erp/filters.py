@@ -30,20 +30,21 @@ EXTRA_FILTERS: dict[str, tuple[str, ...]] = {
 
 
 class StorableIsoDateTimeField(django_filters.fields.IsoDateTimeField):
-    """An ISO 8601 date and time the database can compare with: stored times are UTC, and
-    9999-12-31T23:00-05:00 or 0001-01-01T00:00+01:00 fall outside the years Python can hold
-    in UTC (OverflowError deep in the database adapter, a 500)."""
+    """An ISO 8601 date and time, handed to the database in UTC. Python accepts offsets up to
+    ±23:59, PostgreSQL only up to ±15:59 ("time zone displacement out of range"); and
+    9999-12-31T23:00-05:00 or 0001-01-01T00:00+01:00 fall outside the years Python can hold in
+    UTC (OverflowError deep in the database adapter). Either was a 500."""
 
     def to_python(self, value: Any) -> datetime.datetime | None:
         parsed = super().to_python(value)
-        if parsed is not None:
-            try:
-                parsed.astimezone(datetime.UTC)
-            except OverflowError as exc:
-                raise forms.ValidationError(
-                    _("Enter a date and time between years 1 and 9999 in UTC."), code="invalid"
-                ) from exc
-        return parsed
+        if parsed is None:
+            return None
+        try:
+            return parsed.astimezone(datetime.UTC)
+        except OverflowError as exc:
+            raise forms.ValidationError(
+                _("Enter a date and time between years 1 and 9999 in UTC."), code="invalid"
+            ) from exc
 
 
 class StorableIsoDateTimeFilter(django_filters.IsoDateTimeFilter):

@@ -1,5 +1,8 @@
 """The REST API answers hostile input with 400 in DRF's error shape, never with a 500."""
 
+import datetime
+from datetime import timedelta
+
 import pytest
 from rest_framework.test import APIClient
 
@@ -58,6 +61,21 @@ def test_a_date_the_database_cannot_hold_is_a_400(reader: APIClient, value: str)
 
     assert response.status_code == 400
     assert "modified_at__gte" in response.json()
+
+
+def test_a_time_zone_offset_postgresql_does_not_know_is_still_understood(
+    reader: APIClient,
+) -> None:
+    customer = f.CustomerFactory()
+    # +22:30 is valid ISO 8601 and Python, but beyond PostgreSQL's ±15:59 (a 500 there).
+    after = (customer.modified_at + timedelta(minutes=1)).astimezone(
+        datetime.timezone(timedelta(hours=22, minutes=30))
+    )
+
+    response = reader.get("/api/customers/", {"modified_at__lt": after.isoformat()})
+
+    assert response.status_code == 200
+    assert [row["no"] for row in response.json()["results"]] == [customer.no]
 
 
 def test_a_record_number_beyond_the_database_range_is_a_404(reader: APIClient) -> None:
