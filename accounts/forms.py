@@ -121,3 +121,16 @@ class AvailabilityAccessForm(forms.Form):
     allowed = forms.BooleanField(
         label=_("May use the item availability web service"), required=False
     )
+
+
+class ApiTokenForm(WebServiceKeyForm):
+    """The expiry of a new REST API token; the same rule as for web service keys."""
+
+    expires_on = forms.DateField(
+        label=_("Token expiration date"),
+        required=False,
+        help_text=_(
+            "Leave empty for a token that never expires. The token works until the end of this day."
+        ),
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )

@@ -1,4 +1,5 @@
-"""Web service access keys and the failed-attempt log that throttles logins and Basic auth."""
+"""Web service access keys, REST API tokens and the failed-attempt log that throttles logins
+and Basic auth."""
 
 from django.conf import settings
 from django.db import models
@@ -64,3 +65,32 @@ class FailedAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.service} {self.address[:8]}… {self.created_at:%Y-%m-%d %H:%M:%S}"
+
+
+class ApiToken(models.Model):
+    """A user's REST API token (`Authorization: Token <key>`). Only a SHA-256 hash of the key
+    is stored, with its first characters to find the row; one token per user, so issuing a
+    new one replaces (and invalidates) the old one at once."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("user"),
+        on_delete=models.CASCADE,
+        related_name="api_token",
+    )
+    # The key is random (32 bytes, or DRF's 20 for tokens carried over), so a fast hash is
+    # enough: there is nothing to brute-force.
+    key_hash = models.CharField(_("key hash"), max_length=64, unique=True)
+    # Tells tokens apart on the user pages and in the admin, and finds the candidate rows; the
+    # hash is then compared in constant time.
+    prefix = models.CharField(_("key prefix"), max_length=8, db_index=True)
+    created_at = models.DateTimeField(_("created at"))
+    expires_at = models.DateTimeField(_("expires at"), null=True, blank=True)
+    last_used_at = models.DateTimeField(_("last used at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("REST API token")
+        verbose_name_plural = _("REST API tokens")
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.prefix}…)"

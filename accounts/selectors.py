@@ -1,4 +1,5 @@
-"""Reads: web service keys, who may use the item availability service, login throttling."""
+"""Reads: web service keys, REST API tokens, who may use the item availability service, login
+throttling."""
 
 import hashlib
 import hmac
@@ -13,7 +14,12 @@ from django.db.models import Count, Max, QuerySet
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
-from accounts.models import USE_ITEM_AVAILABILITY_SERVICE, FailedAttempt, WebServiceKey
+from accounts.models import (
+    USE_ITEM_AVAILABILITY_SERVICE,
+    ApiToken,
+    FailedAttempt,
+    WebServiceKey,
+)
 
 # Compared against when a user has no key, so a missing key takes as long as a wrong one.
 _NO_KEY_HASH = "0" * 64
@@ -41,6 +47,40 @@ def webservice_key_check(*, user: User | None, key: str) -> bool:
 def webservice_key_active(*, user: User) -> bool:
     stored = webservice_key_get(user=user)
     return stored is not None and (stored.expires_at is None or stored.expires_at > timezone.now())
+
+
+# --- REST API tokens -------------------------------------------------------------------------
+
+API_TOKEN_PREFIX_LENGTH = 8
+
+
+def api_token_hash(*, key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def api_token_get(*, user: User) -> ApiToken | None:
+    return ApiToken.objects.filter(user=user).first()
+
+
+def api_token_find(*, key: str) -> ApiToken | None:
+    """The token whose key is `key`, expired or not, with its user; None if there is none."""
+    digest = api_token_hash(key=key)
+    candidates = ApiToken.objects.select_related("user").filter(
+        prefix=key[:API_TOKEN_PREFIX_LENGTH]
+    )
+    for token in candidates:
+        if hmac.compare_digest(token.key_hash, digest):
+            return token
+    return None
+
+
+def api_token_expired(*, token: ApiToken) -> bool:
+    return token.expires_at is not None and token.expires_at <= timezone.now()
+
+
+def api_token_active(*, user: User) -> bool:
+    token = api_token_get(user=user)
+    return token is not None and not api_token_expired(token=token)
 
 
 def availability_users() -> QuerySet:

@@ -1,4 +1,5 @@
-"""Writes: web service access keys, availability service access, failed-attempt records."""
+"""Writes: web service access keys, REST API tokens, availability service access, failed-attempt
+records."""
 
 import datetime
 import logging
@@ -11,8 +12,13 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from accounts.models import FailedAttempt, WebServiceKey
-from accounts.selectors import throttle_hash, webservice_key_hash
+from accounts.models import ApiToken, FailedAttempt, WebServiceKey
+from accounts.selectors import (
+    API_TOKEN_PREFIX_LENGTH,
+    api_token_hash,
+    throttle_hash,
+    webservice_key_hash,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +65,45 @@ def webservice_key_mark_used(*, user: User) -> None:
     now = timezone.now()
     stale = Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - timedelta(minutes=1))
     WebServiceKey.objects.filter(stale, user=user).update(last_used_at=now)
+
+
+def api_token_expiry(*, expires_on: datetime.date | None) -> datetime.datetime | None:
+    """As for web service keys: a token with expiry date D works until the end of D."""
+    return webservice_key_expiry(expires_on=expires_on)
+
+
+@transaction.atomic
+def api_token_issue(*, user: User, expires_at: datetime.datetime | None = None) -> str:
+    """Create a new REST API token for `user` and return its key in plain text; this is the only
+    time it is available. The previous token stops working at once."""
+    key = secrets.token_urlsafe(32)
+    ApiToken.objects.update_or_create(
+        user=user,
+        defaults={
+            "key_hash": api_token_hash(key=key),
+            "prefix": key[:API_TOKEN_PREFIX_LENGTH],
+            "created_at": timezone.now(),
+            "expires_at": expires_at,
+            "last_used_at": None,
+        },
+    )
+    logger.info("New REST API token for user %s (expires %s)", user.pk, expires_at or "never")
+    return key
+
+
+def api_token_revoke(*, user: User) -> bool:
+    """Delete the user's token; False if there was none."""
+    deleted, _ = ApiToken.objects.filter(user=user).delete()
+    if deleted:
+        logger.info("REST API token of user %s revoked", user.pk)
+    return bool(deleted)
+
+
+def api_token_mark_used(*, token: ApiToken) -> None:
+    # At most one write a minute per token, so a busy client does not write on every request.
+    now = timezone.now()
+    stale = Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - timedelta(minutes=1))
+    ApiToken.objects.filter(stale, pk=token.pk).update(last_used_at=now)
 
 
 def availability_access_set(*, user: User, allowed: bool) -> None:

@@ -1,4 +1,5 @@
-"""Login with throttling; account and user pages with the "Change web service key" action."""
+"""Login with throttling; account and user pages with the web service key and REST API token
+actions."""
 
 from django.contrib import messages
 from django.contrib.auth import get_user_model
@@ -13,7 +14,12 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import selectors, services
-from accounts.forms import AvailabilityAccessForm, ThrottledAuthenticationForm, WebServiceKeyForm
+from accounts.forms import (
+    ApiTokenForm,
+    AvailabilityAccessForm,
+    ThrottledAuthenticationForm,
+    WebServiceKeyForm,
+)
 from accounts.roles import INTEGRATION_ADMIN, role_required, signed_in_user
 from connection.selectors import crm_connection_get
 
@@ -43,6 +49,14 @@ def _user_page(request: HttpRequest, target: User, *, own: bool) -> HttpResponse
         "revoke_url": reverse("account-key-revoke")
         if own
         else reverse("user-key-revoke", args=[target.pk]),
+        "api_token": selectors.api_token_get(user=target),
+        "api_token_active": selectors.api_token_active(user=target),
+        "api_token_url": reverse("account-api-token")
+        if own
+        else reverse("user-api-token", args=[target.pk]),
+        "api_token_revoke_url": reverse("account-api-token-revoke")
+        if own
+        else reverse("user-api-token-revoke", args=[target.pk]),
         "access_form": None
         if own
         else AvailabilityAccessForm(
@@ -102,6 +116,37 @@ def _revoke_key(request: HttpRequest, target: User, *, back_url: str) -> HttpRes
     return redirect(back_url)
 
 
+def _issue_api_token(request: HttpRequest, target: User, *, back_url: str) -> HttpResponse:
+    form = ApiTokenForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        expires_at = services.api_token_expiry(expires_on=form.cleaned_data["expires_on"])
+        key = services.api_token_issue(user=target, expires_at=expires_at)
+        # The key is in this one response only: never in the session, a message or a log.
+        response = render(
+            request,
+            "accounts/api_token_created.html",
+            {"target": target, "key": key, "expires_at": expires_at, "back_url": back_url},
+        )
+        response["Cache-Control"] = "no-store"
+        return response
+    return render(
+        request,
+        "accounts/api_token_form.html",
+        {
+            "target": target,
+            "form": form,
+            "has_token": selectors.api_token_get(user=target) is not None,
+            "back_url": back_url,
+        },
+    )
+
+
+def _revoke_api_token(request: HttpRequest, target: User, *, back_url: str) -> HttpResponse:
+    if services.api_token_revoke(user=target):
+        messages.success(request, _("The REST API token was revoked."))
+    return redirect(back_url)
+
+
 @require_http_methods(["GET"])
 def account(request: HttpRequest) -> HttpResponse:
     return _user_page(request, signed_in_user(request), own=True)
@@ -116,6 +161,17 @@ def account_key(request: HttpRequest) -> HttpResponse:
 @require_POST
 def account_key_revoke(request: HttpRequest) -> HttpResponse:
     return _revoke_key(request, signed_in_user(request), back_url=reverse("account"))
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def account_api_token(request: HttpRequest) -> HttpResponse:
+    return _issue_api_token(request, signed_in_user(request), back_url=reverse("account"))
+
+
+@require_POST
+def account_api_token_revoke(request: HttpRequest) -> HttpResponse:
+    return _revoke_api_token(request, signed_in_user(request), back_url=reverse("account"))
 
 
 @role_required(INTEGRATION_ADMIN)
@@ -153,3 +209,18 @@ def user_key(request: HttpRequest, pk: int) -> HttpResponse:
 def user_key_revoke(request: HttpRequest, pk: int) -> HttpResponse:
     target = get_object_or_404(get_user_model(), pk=pk)
     return _revoke_key(request, target, back_url=reverse("user-detail", args=[target.pk]))
+
+
+@role_required(INTEGRATION_ADMIN)
+@never_cache
+@require_http_methods(["GET", "POST"])
+def user_api_token(request: HttpRequest, pk: int) -> HttpResponse:
+    target = get_object_or_404(get_user_model(), pk=pk)
+    return _issue_api_token(request, target, back_url=reverse("user-detail", args=[target.pk]))
+
+
+@role_required(INTEGRATION_ADMIN)
+@require_POST
+def user_api_token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+    target = get_object_or_404(get_user_model(), pk=pk)
+    return _revoke_api_token(request, target, back_url=reverse("user-detail", args=[target.pk]))

@@ -5,23 +5,30 @@ that the API, the list pages and the filters agree on what a table is. Writes go
 `erp.services`, which validate with the model's `full_clean`.
 """
 
+import logging
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import models
+from django.db import DataError, models
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import serializers, status, viewsets
-from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.exceptions import APIException
 from rest_framework.pagination import PageNumberPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
 
+from accounts.authentication import ApiTokenAuthentication
 from accounts.roles import ErpApiPermission
 from erp import services
 from erp.filters import FILTERSETS
 from erp.models import SyncedModel
+from erp.query_input import query_value_problem
 from erp.tables import BIG_TABLES, TABLES, Table, key_field
+
+logger = logging.getLogger(__name__)
 
 MAX_PAGE_SIZE = 1000
 
@@ -38,6 +45,25 @@ class RecordInUseError(APIException):
     default_code = "record_in_use"
 
 
+class ValueRefused(APIException):
+    """A value the database itself refused (out of its range, not storable): the caller's
+    input, so a 400 rather than a 500."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_detail = _("A value is out of the range the database can store or compare.")
+    default_code = "value_refused"
+
+
+class KeyRelatedField(serializers.SlugRelatedField):
+    def to_internal_value(self, data: Any) -> Any:
+        # The key becomes a database lookup: PostgreSQL refuses NUL in it (a 500 otherwise).
+        if isinstance(data, str):
+            problem = query_value_problem(value=data)
+            if problem is not None:
+                raise serializers.ValidationError(problem, code="invalid")
+        return super().to_internal_value(data)
+
+
 class RecordSerializer(serializers.ModelSerializer):
     """Foreign keys are read and written as the related record's code or number."""
 
@@ -52,7 +78,7 @@ class RecordSerializer(serializers.ModelSerializer):
             # The browsable API's form would render up to 1,000 options per field; the number
             # is typed instead, as on the list pages.
             kwargs["style"] = {"base_template": "input.html"}
-        return serializers.SlugRelatedField, kwargs
+        return KeyRelatedField, kwargs
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         # uuid is read-only; a client that sends a different one must hear that it was refused
@@ -95,10 +121,28 @@ class RecordViewSet(viewsets.ModelViewSet):
 
     table: Table
     # Token first, so that an anonymous caller gets 401 with a WWW-Authenticate header.
-    authentication_classes = (TokenAuthentication, SessionAuthentication)
+    authentication_classes = (ApiTokenAuthentication, SessionAuthentication)
     permission_classes = (ErpApiPermission,)
     pagination_class = RecordPagination
     lookup_value_regex = r"[0-9]+"
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)  # authentication and permissions first
+        problems: dict[str, list[str]] = {}
+        for name, values in request.query_params.lists():
+            found = [p for p in (query_value_problem(value=v) for v in values) if p is not None]
+            if found:
+                problems[name] = found[:1]
+        if problems:
+            raise serializers.ValidationError(problems)
+
+    def handle_exception(self, exc: Exception) -> Response:
+        # The checks above and in the fields keep hostile values away from the database; should
+        # one still get through, the caller hears 400 and the log keeps the cause.
+        if isinstance(exc, DataError | OverflowError):
+            logger.warning("Database refused a value from the API: %s", exc)
+            exc = ValueRefused()
+        return super().handle_exception(exc)
 
     def get_queryset(self) -> models.QuerySet:
         model = self.table.model

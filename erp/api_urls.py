@@ -1,6 +1,7 @@
 """URLconf of the REST API, included at /api/: one route per ERP table, schema and docs.
 
-Token: `python manage.py drf_create_token <username>`, then send `Authorization: Token <key>`.
+Token: `python manage.py api_token <username>` (or the user's page), then send
+`Authorization: Token <key>`.
 """
 
 from django.urls import path

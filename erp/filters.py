@@ -5,9 +5,12 @@ same keys the API shows, rather than by database ids. `_none` selects records wh
 empty (no salesperson, not blocked), like the list pages.
 """
 
+import datetime
 from collections.abc import Callable
+from typing import Any
 
 import django_filters
+from django import forms
 from django.db import models
 from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
@@ -24,6 +27,28 @@ EXTRA_FILTERS: dict[str, tuple[str, ...]] = {
     "contacts": ("company",),
     "customers": ("payment_terms", "shipment_method", "shipping_agent", "primary_contact"),
 }
+
+
+class StorableIsoDateTimeField(django_filters.fields.IsoDateTimeField):
+    """An ISO 8601 date and time, handed to the database in UTC. Python accepts offsets up to
+    ±23:59, PostgreSQL only up to ±15:59 ("time zone displacement out of range"); and
+    9999-12-31T23:00-05:00 or 0001-01-01T00:00+01:00 fall outside the years Python can hold in
+    UTC (OverflowError deep in the database adapter). Either was a 500."""
+
+    def to_python(self, value: Any) -> datetime.datetime | None:
+        parsed = super().to_python(value)
+        if parsed is None:
+            return None
+        try:
+            return parsed.astimezone(datetime.UTC)
+        except OverflowError as exc:
+            raise forms.ValidationError(
+                _("Enter a date and time between years 1 and 9999 in UTC."), code="invalid"
+            ) from exc
+
+
+class StorableIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = StorableIsoDateTimeField
 
 
 def _filter_empty_aware(name: str, lookup: str) -> Callable[[QuerySet, str, str], QuerySet]:
@@ -67,10 +92,10 @@ def _declared_filters(table: Table) -> dict[str, django_filters.Filter]:
                 field_name=name, lookup_expr="iexact", label=label
             )
     # Incremental readers ask for what changed since their last run.
-    declared["modified_at__gte"] = django_filters.IsoDateTimeFilter(
+    declared["modified_at__gte"] = StorableIsoDateTimeFilter(
         field_name="modified_at", lookup_expr="gte", label=_("modified at or after")
     )
-    declared["modified_at__lt"] = django_filters.IsoDateTimeFilter(
+    declared["modified_at__lt"] = StorableIsoDateTimeFilter(
         field_name="modified_at", lookup_expr="lt", label=_("modified before")
     )
     declared["uuid"] = django_filters.UUIDFilter(field_name="uuid", label=_("UUID"))

@@ -13,6 +13,7 @@ from django.db import models
 from django.utils.text import capfirst, format_lazy
 from django.utils.translation import gettext_lazy as _
 
+from erp.query_input import query_value_problem
 from erp.tables import BIG_TABLES, Table, key_field
 
 UNIQUE_MESSAGE = _("This %(field_label)s is already used by another record. Choose another one.")
@@ -35,6 +36,10 @@ class RecordByKeyField(forms.ModelChoiceField):
     def to_python(self, value: Any) -> Any:
         if isinstance(value, str):
             value = value.strip().upper()
+            # The value becomes a database lookup: PostgreSQL refuses NUL in it.
+            problem = query_value_problem(value=value)
+            if problem is not None:
+                raise forms.ValidationError(problem, code="invalid")
         return super().to_python(value)
 
     def prepare_value(self, value: Any) -> Any:

@@ -14,6 +14,8 @@ from erp.tables import TABLES, TABLES_BY_MODEL, Table, key_field
 
 # Query-string value that selects records whose field is empty (a blank choice or no FK).
 EMPTY = "_none"
+# The largest id a BigAutoField holds; a bigger number cannot name a record.
+MAX_ID = 2**63 - 1
 BOOLEAN_VALUES = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 
 
@@ -127,7 +129,8 @@ def _filter_condition(*, table: Table, filters: dict[str, str]) -> Q:
         elif isinstance(fld, models.ForeignKey):
             if value == EMPTY:
                 condition &= Q(**{f"{name}__isnull": True})
-            elif value.isdigit():
+            elif value.isascii() and value.isdigit() and int(value) <= MAX_ID:
+                # isascii: "²" is a digit to isdigit() but not to int().
                 condition &= Q(**{f"{name}_id": int(value)})
             else:
                 # An unknown value must narrow the list, not silently show everything.

@@ -4,12 +4,14 @@ from django.contrib import messages
 from django.db import models
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from accounts.roles import ERP_READERS, ERP_WRITERS, role_required
 from erp import selectors, services
 from erp.forms import record_form_class
+from erp.query_input import list_query_clean
 from erp.tables import Table
 
 PAGE_SIZE = 50
@@ -22,9 +24,15 @@ def _get_record(table: Table, pk: int) -> models.Model:
 @role_required(*ERP_READERS)
 @require_http_methods(["GET"])
 def record_list(request: HttpRequest, table: Table) -> HttpResponse:
-    search = request.GET.get("q", "")
+    query = list_query_clean(
+        search=request.GET.get("q", ""),
+        filters={name: request.GET.get(name, "") for name in table.filters},
+    )
+    for name, problem in query.problems:
+        label = _("Search") if name == "q" else capfirst(table.field(name).verbose_name)
+        messages.error(request, f"{label}: {problem}")
+    search, filters = query.search, query.filters
     sort = request.GET.get("sort", "")
-    filters = {name: request.GET.get(name, "") for name in table.filters}
     rows = selectors.table_list(table=table, search=search, sort=sort, filters=filters)
     page = selectors.table_page(rows=rows, number=request.GET.get("page"), per_page=PAGE_SIZE)
     return render(
