@@ -7,6 +7,9 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 # Extra arguments for pytest, e.g. `make test PYTEST_ARGS="-x tests/infra"`.
 PYTEST_ARGS ?=
+# Test processes (pytest-xdist; each test file stays in one process; 3 on 2 cores because many
+# tests wait on real processes). 0: a single process.
+PYTEST_WORKERS ?= 3
 # Extra arguments for seed_demo, e.g. `make run SEED_ARGS="--customers 200"`.
 SEED_ARGS ?=
 WEB_PORT ?= 8000
@@ -62,7 +65,7 @@ run: admin seed
 	$(PY) scripts/run_all.py --web-port $(WEB_PORT)
 
 test: $(VENV)/.installed-dev
-	$(VENV)/bin/pytest $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # The checks CI runs before the tests (and pre-commit runs on a commit): ruff (lint and format),
 # import-linter (the layering, docs/architecture.md) and mypy.

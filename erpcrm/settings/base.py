@@ -154,6 +154,8 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
 # Task state lives in our own models; Celery results are not needed.
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
+# Celery's own default, named so that the test settings can give each test process its own.
+CELERY_TASK_DEFAULT_QUEUE = "celery"
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=60 * 60)

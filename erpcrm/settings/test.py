@@ -30,13 +30,28 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 WHITENOISE_AUTOREFRESH = True
 WHITENOISE_USE_FINDERS = True
 
+# `make test` runs pytest-xdist workers (gw0, gw1, ...): each has its own database (named after
+# its process id, or test_<name>_gwN on PostgreSQL), broker folder, queue and cache keys, so
+# that a Celery worker started by one never takes a task of another.
+XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+
 # A broker folder of our own, so that tasks enqueued by tests never reach the worker of a
 # `make run` in the same checkout. Exported so that child processes (which inherit the
-# environment) use the same folder.
-if CELERY_BROKER_URL.startswith("filesystem://") and "CELERY_BROKER_DIR" not in os.environ:
+# environment) use the same folder; an xdist worker inherits the controller's environment, so it
+# takes a folder of its own when the exported one is not its own.
+_broker_owner = os.environ.get("ERPCRM_TEST_BROKER_OWNER", "")
+if CELERY_BROKER_URL.startswith("filesystem://") and (
+    "CELERY_BROKER_DIR" not in os.environ or _broker_owner != XDIST_WORKER
+):
     BROKER_DIR = TEST_TMP_DIR / f"erpcrm-test-broker-{os.getpid()}"
     os.environ["CELERY_BROKER_DIR"] = str(BROKER_DIR)
+    os.environ["ERPCRM_TEST_BROKER_OWNER"] = XDIST_WORKER
     CELERY_BROKER_TRANSPORT_OPTIONS = filesystem_broker_options(BROKER_DIR)
+if XDIST_WORKER:
+    # On Redis the broker and the cache are shared by the xdist workers: a queue and a key
+    # prefix each.
+    CELERY_TASK_DEFAULT_QUEUE = f"celery-{XDIST_WORKER}"
+    CACHES["default"]["KEY_PREFIX"] = XDIST_WORKER  # noqa: F405
 if CELERY_BROKER_URL.startswith("filesystem://"):
     # The folder is polled; once a second (kombu's default) made each task a test waits for
     # up to a second late. Tests and the worker they start read the test settings.

@@ -12,6 +12,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from django.conf import settings
 from django.db import connection
 from pytest_django import DjangoDbBlocker
 
@@ -101,7 +102,7 @@ def celery_worker_module(
     django_db_blocker: DjangoDbBlocker,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[WorkerProcess]:
-    """One real Celery worker process (solo pool, queue `celery`) per test module.
+    """One real Celery worker process (solo pool, the test process's queue) per test module.
 
     It runs on the test database itself (a file on SQLite, `test_<name>` on PostgreSQL), so it
     sees what each transactional test commits, and pytest-django's flush after each test
@@ -115,7 +116,8 @@ def celery_worker_module(
             proc = subprocess.Popen(
                 [
                     sys.executable, "-m", "celery", "-A", "erpcrm", "worker",
-                    "--pool=solo", "--concurrency=1", "-Q", "celery", "-n", hostname,
+                    "--pool=solo", "--concurrency=1", "-Q", settings.CELERY_TASK_DEFAULT_QUEUE,
+                    "-n", hostname,
                     "-l", "INFO", "--without-gossip", "--without-mingle", "--without-heartbeat",
                 ],
                 cwd=BASE_DIR,
