@@ -13,7 +13,6 @@ import ast
 import io
 import re
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -27,14 +26,10 @@ from erp.tables import TABLES
 from sandbox import seed
 from setup_wizard.views import STEPS
 from tests.factories.accounts import IntegrationAdminFactory, UserFactory
+from tests.support.po import BASE_DIR, PO_FILES, po_blocks
 
 pytestmark = [pytest.mark.browser, pytest.mark.sandbox, pytest.mark.django_db(transaction=True)]
 
-BASE_DIR = Path(__file__).resolve().parents[2]
-PO_FILES = [
-    BASE_DIR / "locale" / "es" / "LC_MESSAGES" / "django.po",
-    *sorted(BASE_DIR.glob("*/locale/es/LC_MESSAGES/django.po")),
-]
 MIN_LENGTH = 12
 PLACEHOLDER = re.compile(r"%\([^)]*\)[-#0 +]*\d*(?:\.\d+)?[sdfrgiex]|%[sdfrgiex]|\{\{[^}]*\}\}")
 TAG = re.compile(r"<[^>]+>")
@@ -46,23 +41,12 @@ def normalise(text: str) -> str:
 
 def po_messages(text: str) -> Iterator[tuple[list[str], list[str], bool]]:
     """(msgid and msgid_plural, the msgstr values, fuzzy) for each live entry of a .po file."""
-    for block in re.split(r"\n\s*\n", text):
-        lines = [line for line in block.splitlines() if not line.startswith("#~")]
-        parts: dict[str, str] = {}
-        current = None
-        for line in lines:
-            match = re.match(r'^(msgid|msgid_plural|msgstr(?:\[\d+\])?|msgctxt) "(.*)"$', line)
-            if match:
-                current = match.group(1)
-                parts[current] = match.group(2)
-            elif line.startswith('"') and current:
-                parts[current] += line[1:-1]
+    for parts, fuzzy in po_blocks(text):
         if not parts.get("msgid"):
             continue
         unescape = lambda s: s.replace('\\"', '"').replace("\\n", "\n").replace("\\\\", "\\")  # noqa: E731
         ids = [unescape(parts[k]) for k in ("msgid", "msgid_plural") if k in parts]
         strs = [unescape(v) for k, v in parts.items() if k.startswith("msgstr")]
-        fuzzy = any(line.startswith("#,") and "fuzzy" in line for line in lines)
         yield ids, strs, fuzzy
 
 

@@ -1,17 +1,14 @@
 import ast
 import gettext
-import re
 from pathlib import Path
 
 import pytest
 from django.test import Client
 
 from tests.factories.erp import CurrencyFactory, CustomerFactory
+from tests.support.po import BASE_DIR, PO_FILES, po_blocks
 
-BASE_DIR = Path(__file__).resolve().parents[2]
-PO_FILE = BASE_DIR / "locale" / "es" / "LC_MESSAGES" / "django.po"
-# makemessages writes an app's strings into the app's own locale folder when it has one.
-PO_FILES = [PO_FILE, *sorted(BASE_DIR.glob("*/locale/es/LC_MESSAGES/django.po"))]
+PO_FILE = PO_FILES[0]
 
 
 def unescape(text: str) -> str:
@@ -20,21 +17,8 @@ def unescape(text: str) -> str:
 
 def po_entries(text: str) -> list[dict[str, str | bool]]:
     """The entries of a .po file: msgid, the msgstr values joined, and the fuzzy flag."""
-    entries = []
-    for block in re.split(r"\n\s*\n", text):
-        lines = [line for line in block.splitlines() if not line.startswith("#~")]
-        if not any(line.startswith("msgid ") for line in lines):
-            continue
-        current = None
-        parts: dict[str, str] = {}
-        for line in lines:
-            match = re.match(r'^(msgid|msgid_plural|msgstr(?:\[\d+\])?|msgctxt) "(.*)"$', line)
-            if match:
-                current = match.group(1)
-                parts[current] = match.group(2)
-            elif line.startswith('"') and current:
-                parts[current] += line[1:-1]
-        fuzzy = any(line.startswith("#,") and "fuzzy" in line for line in lines)
+    entries: list[dict[str, str | bool]] = []
+    for parts, fuzzy in po_blocks(text):
         msgstrs = [v for k, v in parts.items() if k.startswith("msgstr")]
         entries.append(
             {

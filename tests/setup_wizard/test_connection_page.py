@@ -1,7 +1,6 @@
 """The connection page (/connection/ and /setup/connection/)."""
 
 import pytest
-import requests
 from django_celery_beat.models import PeriodicTask
 
 from accounts import selectors as account_selectors
@@ -13,6 +12,7 @@ from sandbox import seed
 from syncjobs.models import IntegrationTableMapping
 from syncjobs.services import JOB_NAME_PREFIX
 from tests.factories.accounts import UserFactory
+from tests.support.sandbox import crm_get
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.django_db]
 
@@ -207,21 +207,7 @@ def test_publishing_item_availability_from_the_page_writes_the_crm_record(
     assert response.status_code == 302
     connection = CrmConnection.objects.get()
     assert account_selectors.webservice_key_check(user=user, key=connection.availability_key)
-    token = requests.post(
-        sandbox_crm.token_url,
-        data={
-            "grant_type": "client_credentials",
-            "client_id": sandbox_crm.client_id,
-            "client_secret": sandbox_crm.client_secret,
-            "scope": f"{sandbox_crm.url}/.default",
-        },
-        timeout=10,
-    ).json()["access_token"]  # fmt: skip
-    rows = requests.get(
-        f"{sandbox_crm.url}/api/data/v9.2/erpcrm_connections",
-        headers={"Authorization": f"Bearer {token}"},
-        timeout=10,
-    ).json()["value"]
+    rows = crm_get(sandbox_crm, "erpcrm_connections").json()["value"]
     assert rows[0]["erpcrm_availabilityusername"] == "odata-page"
     assert rows[0]["erpcrm_availabilitykey"] == connection.availability_key
     history = ConnectionChange.objects.filter(field="availability_key").first()

@@ -4,35 +4,17 @@ later redeploy brings the connection record and the roles."""
 import io
 
 import pytest
-import requests
 from django.core.management import call_command
 from django_celery_beat.models import PeriodicTask
 
 from connection.models import CrmConnection
 from connection.services import JOB_NAME_PREFIX
 from syncjobs.models import IntegrationTableMapping
+from tests.support.sandbox import crm_get
 
 from .wizard_steps import post_step, walk_to
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.django_db]
-
-
-def _crm_rows(sandbox_crm, entity_set: str) -> requests.Response:
-    token = requests.post(
-        sandbox_crm.token_url,
-        data={
-            "grant_type": "client_credentials",
-            "client_id": sandbox_crm.client_id,
-            "client_secret": sandbox_crm.client_secret,
-            "scope": f"{sandbox_crm.url}/.default",
-        },
-        timeout=10,
-    ).json()["access_token"]
-    return requests.get(
-        f"{sandbox_crm.url}/api/data/v9.2/{entity_set}",
-        headers={"Authorization": f"Bearer {token}"},
-        timeout=10,
-    )
 
 
 def test_setup_connection_without_the_solution_enables_the_integration(
@@ -40,7 +22,7 @@ def test_setup_connection_without_the_solution_enables_the_integration(
     monkeypatch,
 ) -> None:
     # A freshly seeded sandbox: no solution, so no erpcrm_connections table and no roles.
-    assert _crm_rows(sandbox_crm, "erpcrm_connections").status_code == 404
+    assert crm_get(sandbox_crm, "erpcrm_connections").status_code == 404
     monkeypatch.setenv("CRM_CLIENT_SECRET", sandbox_crm.client_secret)
     monkeypatch.delenv("CRM_ADMIN_PASSWORD", raising=False)
     out = io.StringIO()
@@ -88,7 +70,7 @@ def test_a_redeploy_later_writes_the_connection_record_and_assigns_the_roles(
     connection = CrmConnection.objects.get()
     assert connection.solution_imported and connection.roles_assigned
     assert connection.crm_record_written_at is not None
-    rows = _crm_rows(sandbox_crm, "erpcrm_connections").json()["value"]
+    rows = crm_get(sandbox_crm, "erpcrm_connections").json()["value"]
     assert len(rows) == 1 and rows[0]["erpcrm_erpwebclienturl"].startswith("http")
 
 

@@ -1,7 +1,6 @@
 """The assisted setup wizard, driven with the Django test client against the live sandbox."""
 
 import pytest
-import requests
 from django.contrib.sessions.models import Session
 from django.views.debug import SafeExceptionReporterFilter
 
@@ -15,6 +14,7 @@ from sandbox.process import free_port
 from setup_wizard import deploy
 from syncjobs.models import IntegrationTableMapping
 from tests.factories.accounts import UserFactory
+from tests.support.sandbox import crm_get
 
 from .wizard_steps import crm_data, post_step, walk_to
 
@@ -280,28 +280,10 @@ def test_the_whole_wizard_saves_an_enabled_connection_with_default_mappings(
         "SALESORDER-ORDER",
     } <= names
     assert account_selectors.webservice_key_check(user=erp_user, key=connection.availability_key)
-    rows = requests.get(
-        f"{sandbox_crm.url}/api/data/v9.2/erpcrm_connections",
-        headers={"Authorization": f"Bearer {_token(sandbox_crm)}"},
-        timeout=10,
-    ).json()["value"]
+    rows = crm_get(sandbox_crm, "erpcrm_connections").json()["value"]
     assert rows[0]["erpcrm_availabilityusername"] == "availability"
     assert rows[0]["erpcrm_availabilityserviceurl"].endswith("/odata/")
     assert rows[0]["erpcrm_availabilitykey"] == connection.availability_key
-
-
-def _token(sandbox_crm) -> str:
-    response = requests.post(
-        sandbox_crm.token_url,
-        data={
-            "grant_type": "client_credentials",
-            "client_id": sandbox_crm.client_id,
-            "client_secret": sandbox_crm.client_secret,
-            "scope": f"{sandbox_crm.url}/.default",
-        },
-        timeout=10,
-    )
-    return response.json()["access_token"]
 
 
 def test_the_wizard_is_resumable_and_back_keeps_what_was_typed(

@@ -121,3 +121,24 @@ def token(sandbox: Any, credentials: tuple[str, str]) -> str:
     response = requests.post(sandbox.token_url, data=data, timeout=10)
     assert response.status_code == 200, response.text
     return response.json()["access_token"]
+
+
+def crm_get(crm: Any, entity_set: str) -> requests.Response:
+    """GET `<crm>/api/data/v9.2/<entity_set>` as the integration user of `crm` (credentials with
+    url, token_url, client_id, client_secret), with a token of its own: what the CRM holds,
+    read past the app's client."""
+    token = requests.post(
+        crm.token_url,
+        data={
+            "grant_type": "client_credentials",
+            "client_id": crm.client_id,
+            "client_secret": crm.client_secret,
+            "scope": f"{crm.url}/.default",
+        },
+        timeout=10,
+    ).json()["access_token"]
+    return requests.get(
+        f"{crm.url}/api/data/v9.2/{entity_set}",
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
+    )
