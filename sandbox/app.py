@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from sandbox import browse, seed, solution
+from sandbox import browse, clock, seed, solution
 from sandbox.api import Api
 from sandbox.control import Control, Settings
 from sandbox.protocol import (
@@ -198,7 +198,7 @@ class SandboxApp:
             user_id = user[1]
         token = secrets.token_urlsafe(32)
         lifetime = self.settings.token_lifetime_seconds
-        expires = time.time() + lifetime
+        expires = clock.now() + lifetime
         with self.tokens_lock:
             self.tokens[token] = (user_id, expires)
         self.store.save_token(token, user_id, expires)
@@ -237,7 +237,7 @@ class SandboxApp:
         if found is None:
             return unauthorized(challenge, "The access token is invalid.")
         user_id, expires = found
-        if time.time() >= expires:
+        if clock.now() >= expires:
             return unauthorized(challenge, "The access token has expired.", expired=True)
         return user_id
 
@@ -271,7 +271,7 @@ class SandboxApp:
                     "system. Consider enabling this user.",
                 )
             )
-        started = time.monotonic()
+        started = time.monotonic()  # a real duration; Control.done stamps it on the clock
         decision = self.control.decide(user, method, path)
         try:
             return self.api_call(environ, method, path, resource, version, headers, user, decision)
@@ -375,6 +375,7 @@ class SandboxApp:
         if name == "stats" and method == "GET":
             return json_response(200, self.control.stats)
         if name == "reset" and method == "POST":
+            clock.reset()  # first, so that the reseeded rows get real-time stamps
             self.reseed()
             self.control.reset_settings()
             with self.tokens_lock:
@@ -391,6 +392,23 @@ class SandboxApp:
                 except (ValueError, TypeError) as exc:
                     return json_response(400, {"error": str(exc)})
                 return json_response(200, self.settings.as_dict())
+        if name in ("clock", "expire-tokens"):
+            return self.time_control(environ, method, name)
+        return json_response(404, {"error": f"unknown control endpoint '{name}'"})
+
+    def time_control(self, environ: dict[str, Any], method: str, name: str) -> Response:
+        """`/_sandbox/clock` (GET: the clock; POST {"advance_seconds": N}: move it forward) and
+        `POST /_sandbox/expire-tokens`."""
+        if name == "clock" and method in ("GET", "POST"):
+            if method == "POST":
+                try:
+                    payload = json.loads(self.read_body(environ) or b"{}")
+                    clock.advance(float(payload.get("advance_seconds", 0)))
+                except (ValueError, TypeError, AttributeError) as exc:
+                    return json_response(400, {"error": str(exc)})
+            return json_response(
+                200, {"offset_seconds": clock.offset(), "now": clock.utcnow().isoformat()}
+            )
         if name == "expire-tokens" and method == "POST":
             with self.tokens_lock:
                 for token, (user, _) in list(self.tokens.items()):
@@ -446,7 +464,7 @@ def unknown_application_error(client_id: str) -> Response:
 
 def entra_error(status: int, error: str, code: int, description: str) -> Response:
     trace, correlation = str(uuid.uuid4()), str(uuid.uuid4())
-    stamp = time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime())
+    stamp = clock.utcnow().strftime("%Y-%m-%d %H:%M:%SZ")
     body = {
         "error": error,
         "error_description": f"{description}\r\nTrace ID: {trace}\r\nCorrelation ID: "

@@ -13,6 +13,8 @@ from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from sandbox import clock
+
 FAULT_KINDS = {"error", "throttle", "latency", "commit_then_fail"}
 
 
@@ -121,7 +123,7 @@ class Control:
     def decide(self, user_id: str, method: str, path: str) -> Decision:
         """Count the request, then apply rules, random faults and the request-count limit."""
         s = self.settings
-        now = time.monotonic()
+        now = clock.monotonic()
         with self.lock:
             self.stats["requests"] += 1
             by_method = self.stats["by_method"]
@@ -185,9 +187,13 @@ class Control:
         return Decision(counted=True)
 
     def done(self, user_id: str, started: float) -> None:
-        """A counted request finished: free its concurrency slot, add its execution time."""
-        now = time.monotonic()
+        """A counted request finished: free its concurrency slot, add its execution time.
+
+        `started` is real `time.monotonic()`: the duration is real time, its place in the
+        window is the sandbox clock's."""
+        duration = time.monotonic() - started
+        now = clock.monotonic()
         with self.lock:
             self.in_flight[user_id] = max(self.in_flight[user_id] - 1, 0)
             if self.settings.execution_time_limit_seconds:
-                self.executions[user_id].append((now, now - started))
+                self.executions[user_id].append((now, duration))

@@ -60,6 +60,11 @@ class SandboxProcess:
     def reset(self) -> None:
         self.control("reset")
 
+    def advance_clock(self, seconds: float) -> dict:
+        """Move the sandbox's clock `seconds` forward (token and delta-token expiry,
+        `modifiedon`, service protection windows) instead of sleeping; `reset()` undoes it."""
+        return self.control("clock", {"advance_seconds": seconds})
+
     def stop(self, timeout: float = 10.0) -> None:
         self.proc.terminate()
         try:

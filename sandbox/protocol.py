@@ -12,12 +12,11 @@ import functools
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import unquote_plus
 
-from sandbox import odata
+from sandbox import clock, odata
 
 JSON_TYPE = "application/json; odata.metadata=minimal"
 MAX_PAGE = 5000
@@ -169,7 +168,7 @@ def error_response(exc: ApiError) -> Response:
 
 
 def utcnow_iso() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return clock.utcnow_iso()
 
 
 def etag(row: dict[str, Any]) -> str:

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote, unquote_plus
 
-from sandbox import odata
+from sandbox import clock, odata
 from sandbox.base import ApiBase
 from sandbox.protocol import (
     ASSOCIATED_NAV,
@@ -386,7 +386,7 @@ class QueryMixin(ApiBase):
             raise ApiError(400, CODE_INVALID_ARGUMENT, "The $skiptoken is not valid.") from exc
 
     def make_deltatoken(self, version: int) -> str:
-        stamp = datetime.now(UTC).strftime("%m/%d/%Y %H:%M:%S")
+        stamp = clock.utcnow().strftime("%m/%d/%Y %H:%M:%S")
         return quote(f"{version}!{stamp}", safe="")
 
     def parse_deltatoken(self, text: str) -> tuple[int, datetime]:
@@ -397,7 +397,7 @@ class QueryMixin(ApiBase):
         except ValueError as exc:
             raise ApiError(400, CODE_INVALID_ARGUMENT, "The $deltatoken is not valid.") from exc
         expiry = timedelta(seconds=self.settings.change_tracking_expiry_seconds)
-        if datetime.now(UTC) - issued > expiry or version > self.store.current_version:
+        if clock.utcnow() - issued > expiry or version > self.store.current_version:
             raise ApiError(
                 400,
                 CODE_EXPIRED_VERSION,

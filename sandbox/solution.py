@@ -10,11 +10,10 @@ import io
 import json
 import uuid
 import zipfile
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from xml.etree import ElementTree as ET
 
-from sandbox import seed
+from sandbox import clock, seed
 from sandbox.protocol import (
     CODE_DUPLICATE_JOB,
     CODE_INVALID_ARGUMENT,
@@ -279,7 +278,7 @@ def import_solution(api: ApiBase, req: Request) -> Response:
             "solutionname": package["uniquename"],
             "progress": 100.0,
             "startedon": started,
-            "completedon": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "completedon": clock.utcnow_iso(),
             "data": result_xml,
         },
     )

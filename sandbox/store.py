@@ -10,10 +10,11 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
+
+from sandbox import clock
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS rows (
@@ -202,7 +203,7 @@ class Store:
         self.conn.execute("DELETE FROM ukeys WHERE set_name=? AND id=?", (set_name, row_id))
         self.conn.execute(
             "INSERT INTO tombstones (set_name, id, version, deleted_at) VALUES (?, ?, ?, ?)",
-            (set_name, row_id, version, time.time()),
+            (set_name, row_id, version, clock.now()),
         )
         for rel_side in ("a", "b"):
             self.conn.execute(f"DELETE FROM links WHERE {rel_side}=?", (row_id,))  # noqa: S608
@@ -248,7 +249,7 @@ class Store:
                 "INSERT INTO tokens (token, user_id, expires) VALUES (?, ?, ?)",
                 (token, user_id, expires),
             )
-            self.conn.execute("DELETE FROM tokens WHERE expires < ?", (time.time() - 3600,))
+            self.conn.execute("DELETE FROM tokens WHERE expires < ?", (clock.now() - 3600,))
 
     def load_token(self, token: str) -> tuple[str, float] | None:
         found = self.conn.execute(

@@ -108,7 +108,7 @@ def test_changes_report_new_updated_and_deleted_rows(sandbox_client):
 def test_expired_delta_link_starts_a_full_resync(sandbox_client, configured):
     token = list(sandbox_client.changes("accounts", ["name"]))[-1].delta_link
     configured.control("config", {"change_tracking_expiry_seconds": 1})
-    time.sleep(2.1)
+    configured.advance_clock(2.1)
     batches = list(sandbox_client.changes("accounts", ["name"], token))
     assert batches[-1].full_resync and batches[-1].mode == "delta"
     assert sum(len(b.upserts) for b in batches) == sandbox_client.count("accounts")
@@ -121,10 +121,14 @@ def test_table_without_change_tracking_uses_modifiedon_watermark(sandbox_client)
     assert batches[-1].delta_link.startswith("watermark:")
 
 
-def test_watermark_returns_rows_modified_since_the_last_run(sandbox_client):
+def test_watermark_returns_rows_modified_since_the_last_run(sandbox_client, dataverse_sandbox):
+    # A row later than every other, so that the watermark is not the second the sandbox was
+    # seeded in (`modifiedon ge` would then return every seeded row, as when run alone).
+    dataverse_sandbox.advance_clock(1.1)
+    sandbox_client.create("accounts", {"name": "watermark marker"})
     token = list(sandbox_client.changes("accounts", ["name"], "watermark:"))[-1].delta_link
     assert token.startswith("watermark:") and len(token) > len("watermark:")
-    time.sleep(1.1)  # modifiedon has one-second resolution
+    dataverse_sandbox.advance_clock(1.1)  # modifiedon has one-second resolution
     changed = sandbox_client.create("accounts", {"name": "watermark new"})
     batches = list(sandbox_client.changes("accounts", ["name"], token))
     ids = [r["accountid"] for b in batches for r in b.upserts]

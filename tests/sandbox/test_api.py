@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import base64
+import io
 import os
 import subprocess
 import sys
 import threading
 import time
 import uuid
+from datetime import UTC, datetime
 
 import pytest
 import requests
 
+from sandbox.app import SandboxApp
 from sandbox.process import BASE_DIR, SandboxProcess, free_port, wait_for_http
 from tests.sandbox.test_replay import solution_zip
 from tests.support.examples import parse_multipart
@@ -85,7 +88,7 @@ def test_expired_token_gets_the_bearer_challenge(fresh) -> None:
     fresh.control("config", {"token_lifetime_seconds": 1})
     integration_session = Crm(fresh)
     assert integration_session.get("WhoAmI").status_code == 200
-    time.sleep(1.2)
+    fresh.advance_clock(1.2)
     response = integration_session.get("WhoAmI")
     assert response.status_code == 401
     assert "expired" in response.headers["WWW-Authenticate"]
@@ -420,7 +423,7 @@ def test_change_tracking_refuses_query_options_and_expired_tokens(
         "accounts?$select=name", headers={"Prefer": "odata.track-changes"}
     ).json()["@odata.deltaLink"]
     fresh.control("config", {"change_tracking_expiry_seconds": 0})
-    time.sleep(1.1)
+    fresh.advance_clock(1.1)
     expired = integration_session.get(link)
     assert expired.status_code == 400
     assert expired.json()["error"]["code"] == "0x80044352"
@@ -624,7 +627,7 @@ def test_service_protection_limit_answers_429_with_retry_after(
     retry = int(throttled.headers["Retry-After"])
     assert 1 <= retry <= 2
     assert int(statuses[2].headers["x-ms-ratelimit-burst-remaining-xrm-requests"]) == 0
-    time.sleep(retry + 0.1)
+    fresh.advance_clock(retry + 0.1)
     assert integration_session.get("WhoAmI").status_code == 200
     stats = requests.get(f"{fresh.url}/_sandbox/stats", timeout=5).json()
     assert stats["throttled"] >= 1
@@ -676,6 +679,43 @@ def test_fault_rules_hit_only_matching_requests_for_their_count(
 def test_control_endpoints_reject_bad_settings(fresh) -> None:
     response = requests.post(f"{fresh.url}/_sandbox/config", json={"nope": 1}, timeout=5)
     assert response.status_code == 400
+
+
+def test_clock_moves_forward_and_reset_sets_it_back(integration_session: Crm, fresh) -> None:
+    assert requests.get(f"{fresh.url}/_sandbox/clock", timeout=5).json()["offset_seconds"] == 0
+    assert fresh.advance_clock(600)["offset_seconds"] == 600
+    moved = fresh.advance_clock(0.5)
+    assert moved["offset_seconds"] == 600.5
+    account = integration_session.create("accounts", {"name": "From the future"})
+    createdon = integration_session.row("accounts", account, "createdon")["createdon"]
+    ahead = datetime.fromisoformat(createdon.replace("Z", "+00:00")) - datetime.now(UTC)
+    assert 590 <= ahead.total_seconds() <= 610
+    fresh.advance_clock(3600)  # past the token lifetime (3599 s)
+    assert integration_session.get("WhoAmI").status_code == 401
+    for bad in ({"advance_seconds": -1}, {"advance_seconds": "soon"}, [1]):
+        refused = requests.post(f"{fresh.url}/_sandbox/clock", json=bad, timeout=5)
+        assert refused.status_code == 400
+    assert fresh.advance_clock(0)["offset_seconds"] == 4200.5
+    fresh.reset()
+    assert requests.get(f"{fresh.url}/_sandbox/clock", timeout=5).json()["offset_seconds"] == 0
+
+
+def test_clock_endpoint_answers_loopback_callers_only(tmp_path) -> None:
+    app = SandboxApp(str(tmp_path / "crm.sqlite3"))
+    statuses: list[str] = []
+    body = b"".join(
+        app(
+            {
+                "REQUEST_METHOD": "POST",
+                "PATH_INFO": "/_sandbox/clock",
+                "REMOTE_ADDR": "10.1.2.3",
+                "CONTENT_LENGTH": "25",
+                "wsgi.input": io.BytesIO(b'{"advance_seconds": 3600}'),
+            },
+            lambda status, headers: statuses.append(status),
+        )
+    )
+    assert statuses == ["403 Forbidden"] and b"loopback" in body
 
 
 # ----------------------------------------------------------------------------- business rules
