@@ -1,11 +1,14 @@
 """The one error type of the connection: a problem the user can act on, with the field it
 concerns. The wizard, the connection page and `setup_connection` each show it their own way."""
 
+import logging
 from urllib.parse import urlsplit
 
 from django.utils.translation import gettext as _
 
 from dataverse import errors as dv
+
+logger = logging.getLogger(__name__)
 
 
 class ConnectionProblem(Exception):
@@ -36,13 +39,16 @@ def problem_from_dataverse(
     """Translate a client error into a specific message
     (docs/reference/business-central.md §1.7, §1.8)."""
     if isinstance(exc, dv.AddressNotAllowed):
+        # The address itself goes to the log only: shown on the page, the form would tell an
+        # administrator what internal names resolve to.
+        logger.warning("CRM address refused: %s resolves to %s", exc.host, exc.address)
         return ConnectionProblem(
             _(
-                "%(host)s resolves to %(address)s, a private, loopback or reserved network "
-                "address. This installation connects only to public addresses; an on-premises "
-                "CRM on a private network needs CRM_ALLOW_PRIVATE_ADDRESSES=true."
+                "%(host)s resolves to a private, loopback or reserved network address. This "
+                "installation connects only to public addresses; an on-premises CRM on a "
+                "private network needs CRM_ALLOW_PRIVATE_ADDRESSES=true."
             )
-            % {"host": exc.host, "address": exc.address},
+            % {"host": exc.host},
             field=_field_for_host(exc.host, environment_url=environment_url, token_url=token_url),
             code="address_not_allowed",
         )

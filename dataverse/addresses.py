@@ -21,6 +21,8 @@ from typing import Any
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
+from urllib3.util.connection import create_connection
 
 from .errors import AddressNotAllowed
 
@@ -34,12 +36,34 @@ def system_resolver(host: str, port: int) -> list[str]:
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
+# IPv6 prefixes that carry an IPv4 address in their last 32 bits (NAT64, IPv4-compatible): the
+# packet ends up at that IPv4 address, so that is the one to judge.
+_EMBEDDING_IPV4 = [ipaddress.ip_network(n) for n in ("64:ff9b::/96", "64:ff9b:1::/48", "::/96")]
+
+
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip.sixtofour is not None:
+        return ip.sixtofour
+    if ip.teredo is not None:
+        return ip.teredo[1]
+    if any(ip in network for network in _EMBEDDING_IPV4) and int(ip) > 1:
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return None
+
+
 def is_public(address: str) -> bool:
-    """A globally routable unicast address (not private, loopback, link-local, shared,
-    reserved, multicast or unspecified); an IPv4-mapped IPv6 address counts as its IPv4."""
+    """A globally routable unicast address (not private, loopback, link-local, site-local,
+    shared, reserved, multicast or unspecified). An IPv6 address that carries an IPv4 one
+    (mapped, NAT64, 6to4, Teredo, IPv4-compatible) is judged by that IPv4 address too."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.is_site_local:
+            return False
+        embedded = _embedded_ipv4(ip)
+        if embedded is not None and not is_public(str(embedded)):
+            return False
     return ip.is_global and not ip.is_multicast
 
 
@@ -69,26 +93,44 @@ class AddressPolicy:
 
 
 class _GuardedMixin:
-    """Resolves and checks the host before each connect, then connects to a checked address."""
+    """Resolves and checks the host before each connect (a reconnect checks again), then opens
+    the socket to a checked address. The connection's host name is left as it is, so TLS (SNI
+    and the certificate check) and the Host header still use the name."""
 
     address_policy: AddressPolicy
     _dns_host: str
     port: int
+    host: str
+    timeout: Any
+    source_address: Any
+    socket_options: Any
 
     def _new_conn(self) -> socket.socket:
-        host = getattr(self, "_policy_host", None) or self._dns_host
-        self._policy_host = host  # a reconnect checks the name again, not the last address
+        try:
+            addresses = self.address_policy.resolve(self._dns_host, self.port)
+        except socket.gaierror as exc:
+            raise NameResolutionError(self.host, self, exc) from exc  # type: ignore[arg-type]
         last_error: OSError | None = None
-        for address in self.address_policy.resolve(host, self.port):
-            # TLS still verifies the certificate against the host name (self.host).
-            self._dns_host = address
+        for address in addresses:
             try:
-                return super()._new_conn()  # type: ignore[misc, no-any-return]
+                sock = create_connection(
+                    (address, self.port),
+                    self.timeout,
+                    source_address=self.source_address,
+                    socket_options=self.socket_options,
+                )
+            except TimeoutError as exc:
+                raise ConnectTimeoutError(
+                    self, f"Connection to {self.host} timed out. (connect timeout={self.timeout})"
+                ) from exc
             except OSError as exc:
                 last_error = exc
-        if last_error is not None:
-            raise last_error
-        raise OSError(f"{host} has no address")
+                continue
+            return sock
+        raise NewConnectionError(
+            self,  # type: ignore[arg-type]
+            f"Failed to establish a new connection: {last_error or 'no address'}",
+        ) from last_error
 
 
 class _GuardedHTTPConnection(_GuardedMixin, HTTPConnection):
@@ -100,7 +142,16 @@ class _GuardedHTTPSConnection(_GuardedMixin, HTTPSConnection):
 
 
 class GuardedAdapter(HTTPAdapter):
-    """A requests adapter whose connections obey `policy`."""
+    """A requests adapter whose connections obey `policy`. It never goes through a proxy: a
+    proxy resolves and connects on our behalf, where no check can run (the transport also turns
+    off proxies from the environment when a policy is set)."""
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        raise AddressNotAllowed(
+            "A proxy is configured, but the outbound-address policy cannot be checked through "
+            "a proxy; unset HTTP(S)_PROXY for this service or allow private addresses.",
+            host=proxy,
+        )
 
     def __init__(self, policy: AddressPolicy, **kwargs: Any) -> None:
         self.policy = policy

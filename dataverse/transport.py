@@ -231,6 +231,10 @@ class Transport:
             session.mount("http://", adapter)
             session.mount("https://", adapter)
             session.verify = self.settings.verify_tls
+            if policy is not None:
+                # A proxy from the environment would resolve and connect where the policy
+                # cannot look (GuardedAdapter refuses one as a backstop).
+                session.trust_env = False
             self._local.session = session
             with self._sessions_lock:
                 self._sessions.append(session)

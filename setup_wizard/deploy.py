@@ -9,6 +9,7 @@ integration runs, but the CRM has no connection record (so no item availability 
 and no integration roles; both arrive with a later redeploy.
 """
 
+import dataclasses
 import logging
 import uuid
 from dataclasses import dataclass, field
@@ -44,13 +45,11 @@ def _admin_client(
             field="admin_password",
             code="required",
         )
-    admin_connection = ConnectionSettings(
-        environment_url=connection.environment_url,
-        token_url=connection.token_url,
-        client_id=connection.client_id,
-        client_secret=connection.client_secret,
-        username=admin_username.strip(),
-        password=admin_password,
+    # The caller's settings with the administrator's credentials: the same URLs, timeouts and
+    # outbound-address policy. Not the cached client of connection.clients: the password must
+    # not outlive this call.
+    admin_connection = dataclasses.replace(
+        connection, username=admin_username.strip(), password=admin_password
     )
     return DataverseClient(admin_connection)
 

@@ -6,6 +6,7 @@ Host names are resolved by a stub resolver and every connection that is made goe
 """
 
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 
 import pytest
 
@@ -15,6 +16,7 @@ from dataverse.addresses import AddressPolicy
 from dataverse.client import ConnectionSettings, DataverseClient
 from sandbox.process import free_port
 from tests.support.stand_in import _Handler, stand_in_server
+from tests.support.tls_server import self_signed
 
 STUB_DNS = {
     "internal.example.test": ["10.0.0.7"],
@@ -116,3 +118,49 @@ def test_with_private_addresses_allowed_the_checked_address_is_the_one_connected
     with pytest.raises(dv.ConnectionFailed) as info:
         closed.whoami()
     assert info.value.reason == "refused"
+
+
+def test_tls_and_the_host_header_still_use_the_host_name(tmp_path: Path) -> None:
+    # A certificate for the name only: the connection goes to the checked address, but TLS
+    # (SNI and the certificate check) and the Host header must still name the host.
+    certificate = self_signed(tmp_path, "loopback.example.test")
+    with stand_in_server(tls=certificate) as (port, handler):
+        handler.api_status = 200
+        settings = ConnectionSettings(
+            environment_url=f"https://loopback.example.test:{port}",
+            token_url=f"https://loopback.example.test:{port}/tenant/oauth2/v2.0/token",
+            client_id="c",
+            client_secret="s",
+            verify_tls=str(certificate[0]),
+            address_policy=AddressPolicy(allow_private=True, resolver=stub_resolver),
+        )
+        client = DataverseClient(settings)
+        for _attempt in range(2):
+            response = client.session.get(
+                f"https://loopback.example.test:{port}/", headers={"Connection": "close"}
+            )
+            assert response.status_code == 200
+        assert handler.hosts == [f"loopback.example.test:{port}"] * 2
+
+
+def test_a_proxy_from_the_environment_does_not_bypass_the_policy(
+    stand_in: tuple[int, type[_Handler]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    port, proxy = stand_in
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{port}")
+    monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{port}")
+    client = _client(
+        "http://internal.example.test", AddressPolicy(allow_private=False, resolver=stub_resolver)
+    )
+    with pytest.raises(dv.AddressNotAllowed):
+        client.whoami()
+    assert proxy.hosts == []  # nothing reached the proxy
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["64:ff9b::a00:1", "64:ff9b::7f00:1", "2002:a00:1::1", "::a00:1", "fec0::1",
+     "2001:0:4136:e378:8000:63bf:f5ff:fffe"],
+)  # fmt: skip
+def test_ipv6_addresses_that_lead_to_private_networks_are_not_public(address: str) -> None:
+    assert not addresses.is_public(address)

@@ -3,11 +3,16 @@
 Host names are resolved by a stub resolver; every connection goes to 127.0.0.1.
 """
 
+import uuid
 from collections.abc import Sequence
 
 import pytest
 
+from connection.errors import ConnectionProblem
 from dataverse import addresses
+from dataverse.addresses import AddressPolicy
+from dataverse.client import ConnectionSettings
+from setup_wizard import deploy
 from tests.support.stand_in import stand_in_server
 
 from .wizard_steps import crm_data, post_step, walk_to
@@ -40,7 +45,7 @@ def test_the_wizard_refuses_private_and_plain_http_addresses_in_production(
         (
             "https://metadata.example.test",
             "https://metadata.example.test/tenant/oauth2/v2.0/token",
-            "resolves to 169.254.169.254",
+            "metadata.example.test resolves to a private, loopback or reserved",
         ),
     ]
     for url, token_url, message in cases:
@@ -69,3 +74,24 @@ def test_the_body_of_a_server_that_is_not_dataverse_is_never_shown(
     text = response.content.decode()
     assert "SECRET-BANNER" not in text
     assert "not an answer of a Dataverse Web API" in text
+
+
+def test_the_administrators_client_keeps_the_policy() -> None:
+    # The wizard's solution step signs in as the administrator: that client obeys the same
+    # policy (its password must not reach an internal address either).
+    policy = AddressPolicy(allow_private=False, resolver=lambda host, port: ["10.0.0.7"])
+    settings = ConnectionSettings(
+        environment_url="https://internal.example.test",
+        token_url="https://internal.example.test/t",
+        client_id="c",
+        client_secret="s",
+        address_policy=policy,
+    )
+    with pytest.raises(ConnectionProblem) as info:
+        deploy.solution_deploy(
+            connection=settings,
+            admin_username="admin@example.test",
+            admin_password="pw",
+            integration_user_id=uuid.uuid4(),
+        )
+    assert info.value.code == "address_not_allowed"

@@ -3,9 +3,11 @@ sets (an HTML error page of some other server, or a redirect)."""
 
 import http.server
 import json
+import ssl
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -14,6 +16,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     api_status = 502
     api_body = b"<html>SECRET-BANNER of some other server</html>"
     redirect_to = ""
+    # The Host header of every request, in order (class-level: one list per stand_in_server).
+    hosts: list[str]
 
     def log_message(self, *args: object) -> None:
         pass
@@ -24,6 +28,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self._send(200, body, "application/json")
 
     def do_GET(self) -> None:
+        self.hosts.append(self.headers.get("Host", ""))
         if self.redirect_to:
             self.send_response(302)
             self.send_header("Location", self.redirect_to)
@@ -41,9 +46,17 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 
 @contextmanager
-def stand_in_server() -> Iterator[tuple[int, type["_Handler"]]]:
-    handler = type("Handler", (_Handler,), {})
+def stand_in_server(
+    tls: tuple[Path, Path] | None = None,
+) -> Iterator[tuple[int, type["_Handler"]]]:
+    """The server's port and handler class (set its attributes to change the answers).
+    `tls`: (certificate, key) to serve HTTPS with."""
+    handler = type("Handler", (_Handler,), {"hosts": []})
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    if tls is not None:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(*tls)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

@@ -74,7 +74,7 @@ def failure_sentence(exc: errors.DataverseError, settings: ConnectionSettings) -
         return _(
             "%(host)s resolves to %(address)s, a private, loopback or reserved address: this "
             "installation connects only to public addresses (CRM_ALLOW_PRIVATE_ADDRESSES)."
-        ) % {"host": exc.host, "address": exc.address}
+        ) % {"host": exc.host, "address": exc.address}  # an operator's command: say which
     return crm_answer_text(exc, environment_url=settings.environment_url)
 
 
