@@ -195,7 +195,9 @@ class Transport:
         self.api_root = settings.api_root
         self.stats = stats or ClientStats()
         self._local = threading.local()
-        self._sessions: list[requests.Session] = []
+        # One session per thread (requests.Session is not thread-safe), by thread id: a long-lived
+        # client (connection.clients keeps one per process) closes those of finished threads.
+        self._sessions: dict[int, requests.Session] = {}
         self._sessions_lock = threading.Lock()
         self._dop_hint: int | None = None
         redis_url = settings.throttle_redis_url
@@ -237,12 +239,19 @@ class Transport:
                 session.trust_env = False
             self._local.session = session
             with self._sessions_lock:
-                self._sessions.append(session)
+                alive = {thread.ident for thread in threading.enumerate()}
+                for ident in [i for i in self._sessions if i not in alive]:
+                    self._sessions.pop(ident).close()
+                # An id is reused by a new thread: whatever is stored under it was a dead one's.
+                previous = self._sessions.pop(threading.get_ident(), None)
+                if previous is not None:
+                    previous.close()
+                self._sessions[threading.get_ident()] = session
         return session
 
     def close(self) -> None:
         with self._sessions_lock:
-            for session in self._sessions:
+            for session in self._sessions.values():
                 session.close()
             self._sessions.clear()
         self._local = threading.local()
