@@ -117,7 +117,9 @@ class Supervisor:
             self.say(child.name, raw.decode("utf-8", "replace").rstrip("\n"))
 
     def start(self) -> None:
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        # ERPCRM_DIE_WITH_PARENT: each Django process asks for the parent-death signal itself
+        # (core/supervision.py), so that runserver's serving grandchild dies with its leader too.
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "ERPCRM_DIE_WITH_PARENT": "1"}
         # The parent-death signal is tied to the thread that forks the child: this one, the
         # main thread, which lives as long as the supervisor.
         preexec_fn = parent_death_signal(os.getpid())
