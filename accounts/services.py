@@ -9,13 +9,12 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth.models import Permission, User
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import ApiToken, FailedAttempt, WebServiceKey
 from accounts.selectors import (
     API_TOKEN_PREFIX_LENGTH,
-    api_token_hash,
     throttle_hash,
     webservice_key_hash,
 )
@@ -33,20 +32,42 @@ def webservice_key_expiry(*, expires_on: datetime.date | None) -> datetime.datet
     return timezone.make_aware(next_day, timezone.get_default_timezone())
 
 
-@transaction.atomic
-def webservice_key_generate(*, user: User, expires_at: datetime.datetime | None = None) -> str:
-    """Create a new key for `user` and return it in plain text; this is the only time it is
-    available. The previous key stops working at once."""
+def _secret_issue(
+    *,
+    model: type[WebServiceKey] | type[ApiToken],
+    user: User,
+    prefix_length: int,
+    expires_at: datetime.datetime | None,
+) -> str:
+    """A new random key for `user` in `model` (one row per user: the previous key stops working
+    at once); only its hash and first characters are stored. Returns the key in plain text."""
     key = secrets.token_urlsafe(32)
-    WebServiceKey.objects.update_or_create(
+    model.objects.update_or_create(
         user=user,
         defaults={
             "key_hash": webservice_key_hash(key=key),
-            "prefix": key[:KEY_PREFIX_LENGTH],
+            "prefix": key[:prefix_length],
             "created_at": timezone.now(),
             "expires_at": expires_at,
             "last_used_at": None,
         },
+    )
+    return key
+
+
+def _mark_used(queryset: QuerySet[WebServiceKey] | QuerySet[ApiToken]) -> None:
+    # At most one write a minute, so a busy client does not write on every request.
+    now = timezone.now()
+    stale = Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - timedelta(minutes=1))
+    queryset.filter(stale).update(last_used_at=now)
+
+
+@transaction.atomic
+def webservice_key_generate(*, user: User, expires_at: datetime.datetime | None = None) -> str:
+    """Create a new key for `user` and return it in plain text; this is the only time it is
+    available. The previous key stops working at once."""
+    key = _secret_issue(
+        model=WebServiceKey, user=user, prefix_length=KEY_PREFIX_LENGTH, expires_at=expires_at
     )
     logger.info(
         "New web service access key for user %s (expires %s)", user.pk, expires_at or "never"
@@ -61,10 +82,7 @@ def webservice_key_revoke(*, user: User) -> None:
 
 
 def webservice_key_mark_used(*, user: User) -> None:
-    # At most one write a minute per user, so a busy client does not write on every request.
-    now = timezone.now()
-    stale = Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - timedelta(minutes=1))
-    WebServiceKey.objects.filter(stale, user=user).update(last_used_at=now)
+    _mark_used(WebServiceKey.objects.filter(user=user))
 
 
 def api_token_expiry(*, expires_on: datetime.date | None) -> datetime.datetime | None:
@@ -76,16 +94,8 @@ def api_token_expiry(*, expires_on: datetime.date | None) -> datetime.datetime |
 def api_token_issue(*, user: User, expires_at: datetime.datetime | None = None) -> str:
     """Create a new REST API token for `user` and return its key in plain text; this is the only
     time it is available. The previous token stops working at once."""
-    key = secrets.token_urlsafe(32)
-    ApiToken.objects.update_or_create(
-        user=user,
-        defaults={
-            "key_hash": api_token_hash(key=key),
-            "prefix": key[:API_TOKEN_PREFIX_LENGTH],
-            "created_at": timezone.now(),
-            "expires_at": expires_at,
-            "last_used_at": None,
-        },
+    key = _secret_issue(
+        model=ApiToken, user=user, prefix_length=API_TOKEN_PREFIX_LENGTH, expires_at=expires_at
     )
     logger.info("New REST API token for user %s (expires %s)", user.pk, expires_at or "never")
     return key
@@ -100,10 +110,7 @@ def api_token_revoke(*, user: User) -> bool:
 
 
 def api_token_mark_used(*, token: ApiToken) -> None:
-    # At most one write a minute per token, so a busy client does not write on every request.
-    now = timezone.now()
-    stale = Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - timedelta(minutes=1))
-    ApiToken.objects.filter(stale, pk=token.pk).update(last_used_at=now)
+    _mark_used(ApiToken.objects.filter(pk=token.pk))
 
 
 def availability_access_set(*, user: User, allowed: bool) -> None:

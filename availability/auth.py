@@ -15,12 +15,16 @@ from typing import NoReturn
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
 from django.http import HttpRequest
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.forms import client_address
 from accounts.models import WebServiceKey
-from accounts.selectors import availability_user_allowed, throttle_check, webservice_key_hash
+from accounts.selectors import (
+    availability_user_allowed,
+    secret_current,
+    throttle_check,
+    webservice_key_hash,
+)
 from accounts.services import throttle_failure_record, throttle_success, webservice_key_mark_used
 from availability.odata import ODataError
 
@@ -106,9 +110,7 @@ def authenticate(request: HttpRequest) -> User:
     matches = hmac.compare_digest(
         webservice_key_hash(key=key), stored.key_hash if stored else _NO_KEY_HASH
     )
-    current = stored is not None and (
-        stored.expires_at is None or stored.expires_at > timezone.now()
-    )
+    current = stored is not None and secret_current(expires_at=stored.expires_at)
     if user is None or not user.is_active or not matches or not current:
         _fail(throttled, username, address)
     if not availability_user_allowed(user=user):
