@@ -52,9 +52,8 @@ def _erp_url() -> str:
     return connection_selectors.availability_service_url().rsplit("/odata/", 1)[0] + "/"
 
 
-@sensitive_variables("key")
 def _crm_record_write(
-    *, connection: CrmConnection, settings_: ConnectionSettings | None, key: str, required: bool
+    *, connection: CrmConnection, settings_: ConnectionSettings | None, required: bool
 ) -> bool:
     """Write the CRM's connection record; False when the CRM has no such table yet (no
     solution) and the caller can do without it (`required` False)."""
@@ -65,7 +64,7 @@ def _crm_record_write(
             connection=settings_,
             service_url=connection.availability_service_url,
             username=user.get_username() if user is not None else "",
-            key=key if user is not None else "",
+            key=connection.availability_key if user is not None else "",
             erp_url=_erp_url(),
         )
     except ConnectionProblem as problem:
@@ -75,7 +74,53 @@ def _crm_record_write(
     return True
 
 
-@sensitive_variables("setup", "key")
+def _verified_apply(connection: CrmConnection, verified: VerifiedConnection) -> None:
+    """The credentials the CRM accepted, and what its check established."""
+    connection.environment_url = verified.environment_url
+    connection.token_url = verified.token_url
+    connection.client_id = verified.client_id
+    connection.client_secret = verified.client_secret
+    connection.integration_user_id = verified.integration_user.id
+    connection.integration_user_name = verified.integration_user.name
+    connection.organization_id = verified.check.organization_id
+    connection.crm_base_currency = verified.check.base_currency
+
+
+def _choices_apply(connection: CrmConnection, setup: ValidSetup) -> None:
+    """Areas, owner, sales orders and item availability, as validated. A new web service key is
+    generated here when asked for (inside the caller's transaction, so a refusal by the CRM
+    afterwards rolls it back)."""
+    connection.sync_areas = list(setup.areas)
+    default_owner = setup.owner_mode == OwnerMode.DEFAULT_OWNER
+    connection.owner_mode = setup.owner_mode
+    connection.default_owner_id = setup.default_owner_id if default_owner else None
+    connection.default_owner_name = setup.default_owner_name if default_owner else ""
+    orders = setup.sales_order_integration
+    connection.sales_order_integration = orders
+    # No processor chosen: the integration user (the connection's, once verified is applied).
+    processor_id = setup.order_processor_id or connection.integration_user_id
+    processor_name = setup.order_processor_name or connection.integration_user_name
+    connection.order_processor_id = processor_id if orders else None
+    connection.order_processor_name = processor_name if orders else ""
+    connection.auto_create_sales_orders = orders and setup.auto_create_sales_orders
+    connection.availability_enabled = setup.availability_enabled
+    if setup.availability_enabled:
+        assert setup.availability_user is not None  # validation guarantees it
+        connection.availability_user = setup.availability_user
+        # Otherwise the key entered, or the stored one kept (validation checked either).
+        connection.availability_key = (
+            account_services.webservice_key_generate(user=setup.availability_user)
+            if setup.availability_generate_key
+            else setup.availability_key
+        )
+        connection.availability_service_url = connection_selectors.availability_service_url()
+    else:
+        connection.availability_user = None
+        connection.availability_key = ""
+        connection.availability_service_url = ""
+
+
+@sensitive_variables("setup")
 def setup_apply(*, setup: ValidSetup, actor: Actor, source: str) -> CrmConnection:
     """Finish the setup: write the CRM connection record (when the solution is there), save the
     connection (secrets encrypted), create the default mappings and jobs when none exist, and
@@ -87,40 +132,12 @@ def setup_apply(*, setup: ValidSetup, actor: Actor, source: str) -> CrmConnectio
         before = connection_services.connection_snapshot(connection)
         if connection is None:
             connection = CrmConnection(pk=CrmConnection.SINGLETON_ID)
-        connection.environment_url = verified.environment_url
-        connection.token_url = verified.token_url
-        connection.client_id = verified.client_id
-        connection.client_secret = verified.client_secret
-        connection.integration_user_id = user.id
-        connection.integration_user_name = user.name
-        connection.organization_id = verified.check.organization_id
-        connection.crm_base_currency = verified.check.base_currency
+        _verified_apply(connection, verified)
         if setup.solution_imported:
             connection.solution_imported = True
             connection.solution_imported_at = timezone.now()
         connection.roles_assigned = not user.missing_roles
-        connection.sync_areas = list(setup.areas)
-        default_owner = setup.owner_mode == OwnerMode.DEFAULT_OWNER
-        connection.owner_mode = setup.owner_mode
-        connection.default_owner_id = setup.default_owner_id if default_owner else None
-        connection.default_owner_name = setup.default_owner_name if default_owner else ""
-        key = ""
-        if setup.availability_enabled:
-            assert setup.availability_user is not None  # validation guarantees it
-            key = setup.availability_key
-            if setup.availability_generate_key:
-                key = account_services.webservice_key_generate(user=setup.availability_user)
-        connection.availability_enabled = setup.availability_enabled
-        connection.availability_user = setup.availability_user
-        connection.availability_key = key
-        connection.availability_service_url = (
-            connection_selectors.availability_service_url() if setup.availability_enabled else ""
-        )
-        orders = setup.sales_order_integration
-        connection.sales_order_integration = orders
-        connection.order_processor_id = setup.order_processor_id if orders else None
-        connection.order_processor_name = setup.order_processor_name if orders else ""
-        connection.auto_create_sales_orders = orders and setup.auto_create_sales_orders
+        _choices_apply(connection, setup)
         connection.is_enabled = setup.enable
         if setup.enable:
             connection.disable_reason = ""
@@ -131,7 +148,6 @@ def setup_apply(*, setup: ValidSetup, actor: Actor, source: str) -> CrmConnectio
         written = _crm_record_write(
             connection=connection,
             settings_=verified.settings,
-            key=key,
             required=setup.solution_imported,
         )
         connection.crm_record_written_at = timezone.now() if written else None
@@ -172,7 +188,7 @@ def saved_users(connection: CrmConnection) -> list[connection_selectors.CrmUser]
     return users
 
 
-@sensitive_variables("data", "key")
+@sensitive_variables("data")
 def connection_settings_save(*, data: SetupInput, actor: Actor) -> tuple[CrmConnection, str]:
     """Save the connection page. (connection, notice about URL normalisation).
 
@@ -194,41 +210,8 @@ def connection_settings_save(*, data: SetupInput, actor: Actor) -> tuple[CrmConn
         connection = CrmConnection.objects.select_for_update().get(pk=CrmConnection.SINGLETON_ID)
         before = connection_services.connection_snapshot(connection)
         if verified is not None:
-            connection.environment_url = verified.environment_url
-            connection.token_url = verified.token_url
-            connection.client_id = verified.client_id
-            connection.client_secret = verified.client_secret
-            connection.integration_user_id = verified.integration_user.id
-            connection.integration_user_name = verified.integration_user.name
-            connection.crm_base_currency = verified.check.base_currency
-            connection.organization_id = verified.check.organization_id
-        connection.sync_areas = setup.areas
-        default_owner = setup.owner_mode == OwnerMode.DEFAULT_OWNER
-        connection.owner_mode = setup.owner_mode
-        connection.default_owner_id = setup.default_owner_id if default_owner else None
-        connection.default_owner_name = setup.default_owner_name if default_owner else ""
-        orders = setup.sales_order_integration
-        connection.sales_order_integration = orders
-        processor_id = setup.order_processor_id or connection.integration_user_id
-        processor_name = setup.order_processor_name or connection.integration_user_name
-        connection.order_processor_id = processor_id if orders else None
-        connection.order_processor_name = processor_name if orders else ""
-        connection.auto_create_sales_orders = orders and setup.auto_create_sales_orders
-        connection.availability_enabled = setup.availability_enabled
-        if setup.availability_enabled:
-            assert setup.availability_user is not None
-            connection.availability_user = setup.availability_user
-            if setup.availability_generate_key:
-                connection.availability_key = account_services.webservice_key_generate(
-                    user=setup.availability_user
-                )
-            elif setup.availability_key:
-                connection.availability_key = setup.availability_key
-            connection.availability_service_url = connection_selectors.availability_service_url()
-        else:
-            connection.availability_user = None
-            connection.availability_key = ""
-            connection.availability_service_url = ""
+            _verified_apply(connection, verified)
+        _choices_apply(connection, setup)
         after = connection_services.connection_snapshot(connection)
         availability_fields = (
             "availability_enabled",
@@ -242,7 +225,6 @@ def connection_settings_save(*, data: SetupInput, actor: Actor) -> tuple[CrmConn
                 settings_=connection_selectors.crm_connection_settings(interactive=True)
                 if verified is None
                 else verified.settings,
-                key=connection.availability_key,
                 required=connection.solution_imported,
             )
             connection.crm_record_written_at = timezone.now() if written else None
@@ -286,7 +268,6 @@ def connection_solution_redeploy(
         _crm_record_write(
             connection=connection,
             settings_=settings_,
-            key=connection.availability_key,
             required=True,
         )
         connection.crm_record_written_at = timezone.now()
