@@ -297,6 +297,17 @@ class Customer(SyncedModel, AddressFields):
     fax = models.CharField(_("fax no."), max_length=30, blank=True)
     home_page = models.URLField(_("home page"), blank=True)
     contact_name = models.CharField(_("contact"), max_length=100, blank=True)
+    # The company contact that is this customer (Business Central's contact business
+    # relation): the people of that company are this customer's contacts.
+    company_contact = models.OneToOneField(
+        Contact,
+        verbose_name=_("company contact"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="customer",
+        limit_choices_to={"type": "company"},
+    )
     primary_contact = models.ForeignKey(
         Contact,
         verbose_name=_("primary contact"),

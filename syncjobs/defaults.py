@@ -51,6 +51,10 @@ class FieldDef:
     not_null: bool = False
     match: bool = False
     owner: bool = False  # present only when new CRM records are owned by the salesperson's user
+    lookup: str = ""  # CRM table a lookup column points to (through the coupling)
+    option: str = ""  # option mapping translating ERP codes to option set values
+    transformation: str = ""
+    match_priority: int = 0
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,10 @@ class MappingDef:
     integration_table_filter: str = ""
     sync_only_coupled: bool = True
     dependency_filter: str = ""
+    crm_uid_type: str = "guid"
+    synch_after_match_coupling: bool = False
+    create_new_if_no_match: bool = False
+    deletion_conflict_resolution: str = "none"
     inactivity_timeout_minutes: int = 720
     has_scheduled_job: bool = True
     priority: int = 100
@@ -75,7 +83,7 @@ class MappingDef:
 def _owner_fields() -> list[FieldDef]:
     return [
         FieldDef("", "owneridtype", TO, constant_value="systemuser", owner=True),
-        FieldDef("salesperson", "ownerid", TO, not_null=True, owner=True),
+        FieldDef("salesperson", "ownerid", TO, not_null=True, owner=True, lookup="systemuser"),
     ]
 
 
@@ -122,9 +130,34 @@ DEFAULT_MAPPINGS: list[MappingDef] = [
             FieldDef("code", "isocurrencycode", TO, match=True),
             FieldDef("symbol", "currencysymbol", TO),
             FieldDef("description", "currencyname", TO),
+            # Computed in the reference (§2.3): same convention, units per base currency unit.
+            FieldDef("exchange_rate", "exchangerate", TO),
+            FieldDef("", "currencyprecision", TO, constant_value="2"),
         ],
         priority=2,
     ),
+    *[
+        MappingDef(
+            name,
+            Area.CUSTOMERS,
+            erp_table,
+            "account",
+            "accounts",
+            attribute,
+            TO,
+            [FieldDef("code", attribute, TO, match=True)],
+            crm_uid_type="option",
+            synch_after_match_coupling=True,
+            create_new_if_no_match=True,
+            inactivity_timeout_minutes=1440,
+            priority=priority,
+        )
+        for name, erp_table, attribute, priority in (
+            ("PAYMENT TERMS", "erp.PaymentTerms", "paymenttermscode", 3),
+            ("SHIPMENT METHOD", "erp.ShipmentMethod", "address1_freighttermscode", 3),
+            ("SHIPPING AGENT", "erp.ShippingAgent", "address1_shippingmethodcode", 3),
+        )
+    ],
     MappingDef(
         "UNIT OF MEASURE",
         Area.UNITS,
@@ -133,7 +166,11 @@ DEFAULT_MAPPINGS: list[MappingDef] = [
         "uomschedules",
         "uomscheduleid",
         TO,
-        [FieldDef("code", "baseuomname", TO)],
+        [
+            FieldDef("code", "baseuomname", TO),
+            # The unit group's own name (the reference computes "NAV <code>").
+            FieldDef("code", "name", TO, match=True),
+        ],
         priority=3,
     ),
     MappingDef(
@@ -149,20 +186,28 @@ DEFAULT_MAPPINGS: list[MappingDef] = [
             FieldDef("name", "name", BI),
             FieldDef("contact_name", "address1_primarycontactname", BI, validate_field=False),
             *_address("address1"),
-            FieldDef("currency", "transactioncurrencyid", BI),
+            FieldDef("currency", "transactioncurrencyid", BI, lookup="transactioncurrency"),
             FieldDef("email", "emailaddress1", BI),
             FieldDef("fax", "fax", BI),
             FieldDef("home_page", "websiteurl", BI),
             FieldDef("phone", "telephone1", BI),
-            FieldDef("shipment_method", "address1_freighttermscode", BI),
-            FieldDef("shipping_agent", "address1_shippingmethodcode", BI),
-            FieldDef("payment_terms", "paymenttermscode", BI),
+            FieldDef("shipment_method", "address1_freighttermscode", BI, option="SHIPMENT METHOD"),
+            FieldDef("shipping_agent", "address1_shippingmethodcode", BI, option="SHIPPING AGENT"),
+            FieldDef("payment_terms", "paymenttermscode", BI, option="PAYMENT TERMS"),
             FieldDef("credit_limit", "creditlimit", TO),
-            FieldDef("primary_contact", "primarycontactid", BI, clear_value_on_failed_sync=True),
+            FieldDef(
+                "primary_contact",
+                "primarycontactid",
+                BI,
+                clear_value_on_failed_sync=True,
+                lookup="contact",
+            ),
+            # New accounts are customers (the reference's CRMACCOUNT template, §2.7).
+            FieldDef("", "customertypecode", TO, constant_value="3"),
         ],
         table_filter={"blocked": ""},
         integration_table_filter="statecode eq 0 and customertypecode eq 3",
-        dependency_filter="SALESPEOPLE|CURRENCY",
+        dependency_filter="SALESPEOPLE|CURRENCY|PAYMENT TERMS|SHIPMENT METHOD|SHIPPING AGENT",
         priority=4,
     ),
     MappingDef(
@@ -175,7 +220,7 @@ DEFAULT_MAPPINGS: list[MappingDef] = [
         BI,
         [
             *_owner_fields(),
-            FieldDef("currency", "transactioncurrencyid", BI),
+            FieldDef("currency", "transactioncurrencyid", BI, lookup="transactioncurrency"),
             *_address("address1"),
             FieldDef("email", "emailaddress1", BI),
             FieldDef("first_name", "firstname", BI),
@@ -187,6 +232,9 @@ DEFAULT_MAPPINGS: list[MappingDef] = [
             FieldDef("phone", "telephone1", BI),
             FieldDef("type", "", FROM, constant_value="person"),
             FieldDef("", "parentcustomeridtype", TO, constant_value="account"),
+            # The company link (§2.3): the person's company contact is a customer, coupled to
+            # an account, which becomes the CRM contact's parent account; and back.
+            FieldDef("company__customer", "parentcustomerid", BI, lookup="account"),
         ],
         table_filter={"type": "person", "company__isnull": False},
         integration_table_filter="_parentcustomerid_value ne null and statecode eq 0",
@@ -211,7 +259,9 @@ DEFAULT_MAPPINGS: list[MappingDef] = [
             FieldDef("gross_weight", "stockweight", TO),
             FieldDef("vendor_no", "vendorid", TO),
             FieldDef("vendor_item_no", "vendorpartnumber", TO),
-            FieldDef("base_unit_of_measure", "defaultuomscheduleid", BI),
+            FieldDef("base_unit_of_measure", "defaultuomscheduleid", BI, lookup="uomschedule"),
+            # Computed in the reference: the product type of an item.
+            FieldDef("", "producttypecode", TO, constant_value="1"),
         ],
         table_filter={"blocked": False},
         integration_table_filter="producttypecode eq 1 and statecode eq 0",
@@ -234,6 +284,7 @@ DEFAULT_MAPPINGS: list[MappingDef] = [
             FieldDef("unit_cost", "standardcost", TO),
             FieldDef("unit_cost", "currentcost", TO),
             FieldDef("capacity", "quantityonhand", TO),
+            FieldDef("", "producttypecode", TO, constant_value="3"),
         ],
         table_filter={"blocked": False},
         integration_table_filter="producttypecode eq 3 and statecode eq 0",
@@ -262,10 +313,10 @@ DEFAULT_MAPPINGS: list[MappingDef] = [
         "productpricelevelid",
         TO,
         [
-            FieldDef("price_group", "pricelevelid", TO),
-            FieldDef("item", "productid", TO),
-            FieldDef("item", "productnumber", TO),
-            FieldDef("currency", "transactioncurrencyid", TO),
+            FieldDef("price_group", "pricelevelid", TO, lookup="pricelevel"),
+            FieldDef("item", "productid", TO, lookup="product"),
+            FieldDef("item__no", "productnumber", TO),
+            FieldDef("currency", "transactioncurrencyid", TO, lookup="transactioncurrency"),
             FieldDef("", "pricingmethodcode", TO, constant_value="1"),
             FieldDef("unit_price", "amount", TO),
         ],

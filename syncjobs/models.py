@@ -14,6 +14,28 @@ class Direction(models.TextChoices):
     FROM_CRM = "from_crm", _("From CRM")
 
 
+class UpdateConflictResolution(models.TextChoices):
+    """What to do with a pair changed on both sides since its last synchronization
+    (docs/reference/business-central.md §5.5)."""
+
+    NONE = "none", _("None: keep the conflict for a person")
+    SEND_TO_CRM = "send_to_crm", _("Send the ERP data to the CRM (ERP wins)")
+    GET_FROM_CRM = "get_from_crm", _("Get the CRM data into the ERP (CRM wins)")
+
+
+class DeletionConflictResolution(models.TextChoices):
+    """What to do when a coupled record was deleted on one side (§5.5)."""
+
+    NONE = "none", _("None: report it")
+    RESTORE = "restore", _("Restore the deleted record from the other side")
+    REMOVE_COUPLING = "remove_coupling", _("Remove the coupling")
+
+
+class UidType(models.TextChoices):
+    GUID = "guid", _("Row id")
+    OPTION = "option", _("Option set value")
+
+
 class IntegrationTableMapping(models.Model):
     name = models.CharField(_("name"), max_length=30, unique=True)
     erp_table = models.CharField(_("ERP table"), max_length=100)
@@ -35,6 +57,33 @@ class IntegrationTableMapping(models.Model):
     has_scheduled_job = models.BooleanField(_("has a recurring job"), default=True)
     priority = models.PositiveIntegerField(_("priority"), default=100)
     user_defined = models.BooleanField(_("user defined"), default=False)
+    enabled = models.BooleanField(_("enabled"), default=True)
+    crm_uid_type = models.CharField(
+        _("CRM key type"), max_length=10, choices=UidType.choices, default=UidType.GUID
+    )
+    update_conflict_resolution = models.CharField(
+        _("update-conflict resolution"),
+        max_length=20,
+        choices=UpdateConflictResolution.choices,
+        default=UpdateConflictResolution.NONE,
+    )
+    deletion_conflict_resolution = models.CharField(
+        _("deletion-conflict resolution"),
+        max_length=20,
+        choices=DeletionConflictResolution.choices,
+        default=DeletionConflictResolution.NONE,
+    )
+    synch_after_match_coupling = models.BooleanField(
+        _("synchronize after match-based coupling"), default=False
+    )
+    create_new_if_no_match = models.BooleanField(
+        _("create a new record when nothing matches"), default=False
+    )
+    # Where the incremental passes resume. ERP -> CRM: rows with modified_at >= this instant
+    # (minus a safety overlap, settings.SYNC_WATERMARK_OVERLAP_SECONDS). CRM -> ERP: the delta
+    # link (or "watermark:<modifiedon>") the client returned at the end of the last pass.
+    erp_watermark_at = models.DateTimeField(_("ERP watermark"), null=True, blank=True)
+    crm_sync_token = models.TextField(_("CRM change token"), blank=True, editable=False)
     periodic_task = models.OneToOneField(
         "django_celery_beat.PeriodicTask",
         verbose_name=_("scheduled job"),
@@ -56,6 +105,14 @@ class IntegrationTableMapping(models.Model):
     @property
     def dependencies(self) -> list[str]:
         return [d for d in self.dependency_filter.split("|") if d]
+
+
+class Transformation(models.TextChoices):
+    NONE = "", _("None")
+    TRIM = "trim", _("Trim spaces")
+    UPPER = "upper", _("Upper case")
+    LOWER = "lower", _("Lower case")
+    TITLE = "title", _("Title case")
 
 
 class IntegrationFieldMapping(models.Model):
@@ -80,6 +137,39 @@ class IntegrationFieldMapping(models.Model):
     use_for_match_based_coupling = models.BooleanField(
         _("use for match-based coupling"), default=False
     )
+    case_sensitive_match = models.BooleanField(_("case-sensitive matching"), default=False)
+    match_priority = models.PositiveIntegerField(_("match priority"), default=0)
+    crm_lookup_entity = models.CharField(
+        _("CRM lookup target"),
+        max_length=100,
+        blank=True,
+        help_text=_(
+            "For a lookup column: the CRM table it points to (the value goes through the "
+            "coupling of the ERP record the ERP field refers to)."
+        ),
+    )
+    option_mapping = models.CharField(
+        _("option mapping"),
+        max_length=30,
+        blank=True,
+        help_text=_(
+            "For an option set column: the option mapping whose couplings translate ERP codes "
+            "to option values (for example PAYMENT TERMS)."
+        ),
+    )
+    transformation = models.CharField(
+        _("transformation"),
+        max_length=10,
+        choices=Transformation.choices,
+        default=Transformation.NONE,
+        blank=True,
+    )
+    value_map = models.JSONField(
+        _("value map"),
+        default=dict,
+        blank=True,
+        help_text=_("ERP value → CRM value; applied in reverse from the CRM."),
+    )
     status = models.CharField(
         _("status"), max_length=10, choices=Status.choices, default=Status.ENABLED
     )
@@ -103,7 +193,19 @@ class JobRun(models.Model):
         WAITING = "waiting", _("Waiting")
         SKIPPED = "skipped", _("Skipped")
 
+    class Kind(models.TextChoices):
+        SYNCHRONIZATION = "sync", _("Synchronization")
+        DRY_RUN = "dry_run", _("Dry run")
+        COUPLING = "coupling", _("Coupling")
+        UNCOUPLING = "uncoupling", _("Uncoupling")
+        JOB = "job", _("Job")
+
     job_name = models.CharField(_("job"), max_length=100, db_index=True)
+    kind = models.CharField(_("type"), max_length=10, choices=Kind.choices, default=Kind.JOB)
+    direction = models.CharField(
+        _("direction"), max_length=20, choices=Direction.choices, blank=True
+    )
+    full = models.BooleanField(_("full synchronization"), default=False)
     mapping = models.ForeignKey(
         IntegrationTableMapping,
         verbose_name=_("mapping"),
@@ -122,6 +224,11 @@ class JobRun(models.Model):
     modified = models.PositiveIntegerField(_("modified"), default=0)
     failed = models.PositiveIntegerField(_("failed"), default=0)
     skipped = models.PositiveIntegerField(_("skipped"), default=0)
+    deleted = models.PositiveIntegerField(_("deleted"), default=0)
+    unchanged = models.PositiveIntegerField(_("unchanged"), default=0)
+    coupled = models.PositiveIntegerField(_("coupled"), default=0)
+    uncoupled = models.PositiveIntegerField(_("uncoupled"), default=0)
+    conflicts = models.PositiveIntegerField(_("conflicts"), default=0)
 
     class Meta:
         ordering = ["-started_at", "-id"]
@@ -130,3 +237,72 @@ class JobRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.job_name} {self.started_at:%Y-%m-%d %H:%M} {self.status}"
+
+
+class SyncError(models.Model):
+    """One record a job could not synchronize, with why (docs/reference/business-central.md
+    §5.7, "Integration Synch. Job Errors")."""
+
+    job = models.ForeignKey(
+        JobRun, verbose_name=_("job"), on_delete=models.CASCADE, related_name="errors"
+    )
+    erp_table = models.CharField(_("ERP table"), max_length=100, blank=True)
+    erp_uuid = models.UUIDField(_("ERP record UUID"), null=True, blank=True)
+    crm_entity = models.CharField(_("CRM table"), max_length=100, blank=True)
+    crm_id = models.UUIDField(_("CRM row id"), null=True, blank=True)
+    source = models.CharField(_("source"), max_length=250, blank=True)
+    destination = models.CharField(_("destination"), max_length=250, blank=True)
+    message = models.TextField(_("message"))
+    detail = models.TextField(_("detail"), blank=True)
+    created_at = models.DateTimeField(_("date/time"), auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("synchronization error")
+        verbose_name_plural = _("synchronization errors")
+        indexes = [models.Index(fields=["erp_table", "erp_uuid"], name="syncerror_erp_record")]
+
+    def __str__(self) -> str:
+        return f"{self.source}: {self.message[:80]}"
+
+
+class RecordChange(models.Model):
+    """What one job did to one record: the fields it changed with their old and new values.
+
+    The reference cannot tell anyone what a run changed; this can. A dry run writes these rows
+    too (its job's kind says so) and nothing else.
+    """
+
+    class Action(models.TextChoices):
+        INSERT = "insert", _("Inserted")
+        MODIFY = "modify", _("Modified")
+        DELETE = "delete", _("Deleted")
+        COUPLE = "couple", _("Coupled")
+        UNCOUPLE = "uncouple", _("Uncoupled")
+        CONFLICT = "conflict", _("Conflict")
+        FAIL = "fail", _("Failed")
+
+    job = models.ForeignKey(
+        JobRun, verbose_name=_("job"), on_delete=models.CASCADE, related_name="changes"
+    )
+    action = models.CharField(_("action"), max_length=10, choices=Action.choices)
+    erp_table = models.CharField(_("ERP table"), max_length=100)
+    erp_uuid = models.UUIDField(_("ERP record UUID"), null=True, blank=True)
+    crm_entity = models.CharField(_("CRM table"), max_length=100)
+    crm_id = models.UUIDField(_("CRM row id"), null=True, blank=True)
+    record = models.CharField(_("record"), max_length=250, blank=True)
+    # [{"erp_field": ..., "crm_field": ..., "old": ..., "new": ...}, ...] (values as JSON).
+    fields = models.JSONField(_("changed fields"), default=list, blank=True)
+    created_at = models.DateTimeField(_("date/time"), auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = _("record change")
+        verbose_name_plural = _("record changes")
+        indexes = [
+            models.Index(fields=["erp_table", "erp_uuid"], name="recordchange_erp_record"),
+            models.Index(fields=["crm_entity", "crm_id"], name="recordchange_crm_row"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.record}"

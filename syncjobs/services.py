@@ -67,12 +67,16 @@ def _mapping_create(
         crm_entity=definition.crm_entity,
         crm_entity_set=definition.crm_entity_set,
         crm_uid_field=definition.crm_uid_field,
-        crm_modified_on_field="modifiedon",
+        crm_modified_on_field="" if definition.crm_uid_type == "option" else "modifiedon",
         direction=definition.direction,
         table_filter=definition.table_filter,
         integration_table_filter=definition.integration_table_filter,
         sync_only_coupled=definition.sync_only_coupled,
         dependency_filter=dependencies,
+        crm_uid_type=definition.crm_uid_type,
+        synch_after_match_coupling=definition.synch_after_match_coupling,
+        create_new_if_no_match=definition.create_new_if_no_match,
+        deletion_conflict_resolution=definition.deletion_conflict_resolution,
         inactivity_timeout_minutes=definition.inactivity_timeout_minutes,
         has_scheduled_job=definition.has_scheduled_job,
         priority=definition.priority,
@@ -98,6 +102,10 @@ def _mapping_create(
                 clear_value_on_failed_sync=f.clear_value_on_failed_sync,
                 not_null=f.not_null,
                 use_for_match_based_coupling=f.match,
+                match_priority=f.match_priority,
+                crm_lookup_entity=f.lookup if erp_field else "",
+                option_mapping=f.option,
+                transformation=f.transformation,
             )
         )
     IntegrationFieldMapping.objects.bulk_create(rows)

@@ -60,7 +60,7 @@ def test_secrets_from_standard_input(sandbox_crm, monkeypatch) -> None:
         stdout=io.StringIO(),
     )
     names = set(IntegrationTableMapping.objects.values_list("name", flat=True))
-    assert names == {"CUSTOMER", "CONTACT"}
+    assert names == {"CUSTOMER", "CONTACT", "PAYMENT TERMS", "SHIPMENT METHOD", "SHIPPING AGENT"}
 
 
 def test_availability_key_is_generated_and_published(sandbox_crm, monkeypatch) -> None:

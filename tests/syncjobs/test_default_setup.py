@@ -25,6 +25,9 @@ def test_all_areas_create_the_reference_mappings_with_their_directions() -> None
     assert directions == {
         "SALESPEOPLE": "from_crm",
         "CURRENCY": "to_crm",
+        "PAYMENT TERMS": "to_crm",
+        "SHIPMENT METHOD": "to_crm",
+        "SHIPPING AGENT": "to_crm",
         "UNIT OF MEASURE": "to_crm",
         "CUSTOMER": "bidirectional",
         "CONTACT": "bidirectional",
@@ -43,7 +46,13 @@ def test_customer_mapping_has_filters_dependencies_and_field_directions() -> Non
     assert customer.crm_entity == "account"
     assert customer.table_filter == {"blocked": ""}
     assert "customertypecode eq 3" in customer.integration_table_filter
-    assert customer.dependencies == ["SALESPEOPLE", "CURRENCY"]
+    assert customer.dependencies == [
+        "SALESPEOPLE",
+        "CURRENCY",
+        "PAYMENT TERMS",
+        "SHIPMENT METHOD",
+        "SHIPPING AGENT",
+    ]
     fields = {(f.erp_field, f.crm_field): f for f in customer.field_mappings.all()}
     assert fields[("name", "name")].direction == "bidirectional"
     assert fields[("credit_limit", "creditlimit")].direction == "to_crm"
@@ -57,6 +66,9 @@ def test_only_the_chosen_areas_get_mappings_and_sales_orders_only_when_on() -> N
     _reset(areas=["customers", "items"])
     assert set(IntegrationTableMapping.objects.values_list("name", flat=True)) == {
         "CUSTOMER",
+        "PAYMENT TERMS",
+        "SHIPMENT METHOD",
+        "SHIPPING AGENT",
         "ITEM-PRODUCT",
     }
 
