@@ -34,6 +34,7 @@ class SyncResult(models.TextChoices):
 class CrmCoupling(models.Model):
     class State(models.TextChoices):
         PENDING = "pending", _("Being created in the CRM")
+        PENDING_ERP = "pending_erp", _("Being created in the ERP")
         COUPLED = "coupled", _("Coupled")
 
     erp_table = models.CharField(_("ERP table"), max_length=100)
@@ -41,7 +42,7 @@ class CrmCoupling(models.Model):
     crm_entity = models.CharField(_("CRM table"), max_length=100)
     crm_id = models.UUIDField(_("CRM row id"))
     state = models.CharField(
-        _("state"), max_length=10, choices=State.choices, default=State.COUPLED
+        _("state"), max_length=12, choices=State.choices, default=State.COUPLED
     )
     coupled_at = models.DateTimeField(_("coupled at"), default=timezone.now)
     last_synced_at = models.DateTimeField(_("last synchronized at"), null=True, blank=True)

@@ -84,6 +84,9 @@ class IntegrationTableMapping(models.Model):
     # link (or "watermark:<modifiedon>") the client returned at the end of the last pass.
     erp_watermark_at = models.DateTimeField(_("ERP watermark"), null=True, blank=True)
     crm_sync_token = models.TextField(_("CRM change token"), blank=True, editable=False)
+    # One run of a mapping at a time: a run takes the mapping by moving this into the future
+    # with a conditional UPDATE, and gives it back when it ends (a crashed run's lease expires).
+    running_until = models.DateTimeField(_("running until"), null=True, blank=True, editable=False)
     periodic_task = models.OneToOneField(
         "django_celery_beat.PeriodicTask",
         verbose_name=_("scheduled job"),

@@ -1,9 +1,16 @@
 """Writes: the default synchronization setup, the scheduled jobs and job runs."""
 
 import json
+import logging
+import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
+from functools import partial
 
+from celery import current_app
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
@@ -16,6 +23,7 @@ from coupling.models import CRM_PRODUCT, ERP_ITEM, CrmCoupling
 from dataverse import errors as dv
 from erp.models import Item
 
+from . import engine
 from .defaults import (
     AUTO_CREATE_ORDERS_JOB,
     DEFAULT_MAPPINGS,
@@ -24,11 +32,13 @@ from .defaults import (
     JobDef,
     MappingDef,
 )
+from .engine.run import MappingBusy, NoConnection
 from .models import IntegrationFieldMapping, IntegrationTableMapping, JobRun
 
 ENGINE_MISSING = (
-    "waiting: the synchronization engine is not installed yet; nothing was synchronized"
+    "waiting: creating sales orders from the CRM is not built yet; nothing was synchronized"
 )
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -277,3 +287,73 @@ def item_availability_push(*, run: JobRun) -> JobRun:
     )
     status = JobRun.Status.FAILED if run.failed else JobRun.Status.SUCCEEDED
     return job_run_finish(run=run, status=status, message=message)
+
+
+# -- running the engine -------------------------------------------------------------------
+
+
+def mapping_synchronize(
+    *,
+    mapping: IntegrationTableMapping,
+    direction: str | None = None,
+    full: bool = False,
+    dry_run: bool = False,
+    erp_uuids: Iterable[uuid.UUID] | None = None,
+    crm_ids: Iterable[uuid.UUID] | None = None,
+) -> engine.EngineResult:
+    """Synchronize one mapping now and wake the mappings whose records waited for it.
+
+    A disabled mapping or one already running records a skipped run instead.
+    """
+    if not mapping.enabled:
+        run = job_run_start(job_name=mapping.name, mapping=mapping)
+        job_run_finish(run=run, status=JobRun.Status.SKIPPED, message="the mapping is disabled")
+        return engine.EngineResult(jobs=[run])
+    try:
+        result = engine.synchronize(
+            mapping,
+            direction=direction,
+            full=full,
+            dry_run=dry_run,
+            erp_uuids=erp_uuids,
+            crm_ids=crm_ids,
+        )
+    except (MappingBusy, NoConnection) as exc:
+        run = job_run_start(job_name=mapping.name, mapping=mapping)
+        job_run_finish(run=run, status=JobRun.Status.SKIPPED, message=str(exc))
+        return engine.EngineResult(jobs=[run])
+    if not dry_run and any(j.inserted or j.coupled or j.modified for j in result.jobs):
+        dependants_wake(mapping=mapping)
+    return result
+
+
+def dependants_wake(*, mapping: IntegrationTableMapping) -> list[str]:
+    """Queue a run of every mapping with records waiting for this one (their salesperson was
+    not coupled yet, say), after the current transaction commits."""
+    waiting = set(
+        CrmCoupling.objects.filter(waiting_for=mapping.name, skipped=False).values_list(
+            "erp_table", "crm_entity"
+        )
+    )
+    names = []
+    for candidate in IntegrationTableMapping.objects.filter(enabled=True).exclude(pk=mapping.pk):
+        if (candidate.erp_table.lower(), candidate.crm_entity) in waiting:
+            names.append(candidate.name)
+            transaction.on_commit(partial(_mapping_job_send, candidate.pk))
+    if names:
+        logger.info("%s synchronized: waking %s", mapping.name, ", ".join(names))
+    return names
+
+
+def _mapping_job_send(mapping_id: int) -> None:
+    current_app.send_task("syncjobs.synchronize_mapping", args=[mapping_id])
+
+
+def sync_log_cleanup(*, days: int | None = None) -> int:
+    """Delete job runs (with their errors and field changes) older than the retention."""
+    keep = settings.SYNC_LOG_RETENTION_DAYS if days is None else days
+    cutoff = timezone.now() - timedelta(days=keep)
+    deleted, _ = (
+        JobRun.objects.filter(started_at__lt=cutoff).exclude(status=JobRun.Status.RUNNING).delete()
+    )
+    return deleted

@@ -1,7 +1,7 @@
 """Scheduled integration jobs. They take ids, are idempotent and record each run in JobRun.
 
-The synchronization engine is a later issue: until it lands a run records an honest
-"waiting" outcome instead of pretending to have synchronized anything.
+A mapping job runs the synchronization engine (syncjobs/engine/) for its mapping; a run that
+finds the mapping busy, disabled or the integration off records why and does nothing.
 """
 
 from celery import shared_task
@@ -24,18 +24,23 @@ def _availability_enabled() -> bool:
 
 
 @shared_task(name="syncjobs.synchronize_mapping", ignore_result=True)
-def synchronize_mapping(mapping_id: int) -> None:
+def synchronize_mapping(mapping_id: int, full: bool = False) -> None:
     mapping = IntegrationTableMapping.objects.filter(pk=mapping_id).first()
     if mapping is None:
         # The mapping was deleted (e.g. reset to defaults) after the run was queued.
         return
-    run = services.job_run_start(job_name=mapping.name, mapping=mapping)
     if not _integration_enabled():
+        run = services.job_run_start(job_name=mapping.name, mapping=mapping)
         services.job_run_finish(
             run=run, status=JobRun.Status.SKIPPED, message=_("The integration is disabled.")
         )
         return
-    services.job_run_finish(run=run, status=JobRun.Status.WAITING, message=services.ENGINE_MISSING)
+    services.mapping_synchronize(mapping=mapping, full=full)
+
+
+@shared_task(name="syncjobs.sync_log_cleanup", ignore_result=True)
+def sync_log_cleanup() -> None:
+    services.sync_log_cleanup()
 
 
 def _waiting_job(job_name: str) -> None:

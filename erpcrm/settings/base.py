@@ -281,7 +281,21 @@ CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 CELERY_BEAT_SCHEDULE = {
     # Keeps /healthz's worker check fresh; see core.selectors.HEARTBEAT_INTERVAL.
     "worker-heartbeat": {"task": "core.heartbeat", "schedule": 15.0},
+    # Deletes synchronization job logs older than SYNC_LOG_RETENTION_DAYS.
+    "sync-log-cleanup": {"task": "syncjobs.sync_log_cleanup", "schedule": 6 * 3600.0},
 }
+
+# --- Synchronization engine ---------------------------------------------------------------
+# ERP -> CRM passes read rows modified since the last pass's start minus this overlap, so a
+# row whose transaction committed late is not skipped (re-reading an unchanged row is cheap).
+SYNC_WATERMARK_OVERLAP_SECONDS = env.int("SYNC_WATERMARK_OVERLAP_SECONDS", default=30)
+# Records per chunk: one read, one bulk write and one transaction per chunk.
+SYNC_CHUNK_SIZE = env.int("SYNC_CHUNK_SIZE", default=1000)
+# A record failing this many times in a row with the same message is skipped until either side
+# changes it or someone retries it. Records waiting for a dependency are never skipped.
+SYNC_SKIP_AFTER_FAILURES = env.int("SYNC_SKIP_AFTER_FAILURES", default=3)
+# Job logs (runs, errors, per-record field changes) are kept this many days.
+SYNC_LOG_RETENTION_DAYS = env.int("SYNC_LOG_RETENTION_DAYS", default=30)
 
 # --- ERP ----------------------------------------------------------------------------------
 # The ERP's local currency (ISO code). The setup wizard compares it with the CRM

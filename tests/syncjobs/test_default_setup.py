@@ -117,23 +117,23 @@ def test_reset_replaces_edited_mappings_and_leaves_other_periodic_tasks_alone() 
     )
 
 
-def test_scheduled_run_records_an_honest_waiting_status(db) -> None:
-
+def test_a_scheduled_run_is_skipped_with_its_reason_when_it_cannot_run(db) -> None:
     mapping = _reset()[0]
     CrmConnection.objects.create(
         pk=1,
         environment_url="https://x.crm.dynamics.com",
         token_url="https://l.example/t",
         client_id="c",
-        is_enabled=True,
+        is_enabled=False,
     )
     tasks.synchronize_mapping(mapping.pk)
     run = JobRun.objects.get()
-    assert run.status == JobRun.Status.WAITING
-    assert "not installed yet" in run.message
-    CrmConnection.objects.update(is_enabled=False)
+    assert (run.status, run.message) == (JobRun.Status.SKIPPED, "The integration is disabled.")
+    CrmConnection.objects.update(is_enabled=True)
+    IntegrationTableMapping.objects.filter(pk=mapping.pk).update(enabled=False)
     tasks.synchronize_mapping(mapping.pk)
-    assert JobRun.objects.filter(status=JobRun.Status.SKIPPED).count() == 1
+    latest = JobRun.objects.latest("id")
+    assert (latest.status, latest.message) == (JobRun.Status.SKIPPED, "the mapping is disabled")
 
 
 def test_sync_page_lists_mappings_with_directions_and_jobs(client, db) -> None:

@@ -1,0 +1,321 @@
+"""What one pass of one mapping carries around: the two sides, the rules, the job and its log,
+and the bookkeeping of couplings (success, failure, skip, wait, conflict)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.utils import timezone
+
+from coupling.models import CrmCoupling, SyncResult
+from syncjobs.models import (
+    Direction,
+    IntegrationTableMapping,
+    JobRun,
+    RecordChange,
+    SyncError,
+)
+
+from .crm import CrmAdapter, CrmTable
+from .erp import ErpTable
+from .fields import Rules, rules_of
+
+MISSING = object()
+
+
+@dataclass(frozen=True)
+class Options:
+    full: bool = False
+    dry_run: bool = False
+    # Only these records ("synchronize now"); None: every changed record.
+    erp_uuids: frozenset[uuid.UUID] | None = None
+    crm_ids: frozenset[uuid.UUID] | None = None
+    # Write mapped fields even when they look unchanged (manual synchronization).
+    force: bool = False
+
+
+@dataclass
+class LookupFailure:
+    message: str
+    waiting_for: str = ""
+
+
+@dataclass
+class Log:
+    """Counters on the job row, error and change rows written a chunk at a time."""
+
+    job: JobRun
+    errors: list[SyncError] = field(default_factory=list)
+    changes: list[RecordChange] = field(default_factory=list)
+
+    def error(
+        self,
+        *,
+        message: str,
+        erp_table: str,
+        crm_entity: str,
+        erp_uuid: uuid.UUID | None = None,
+        crm_id: uuid.UUID | None = None,
+        source: str = "",
+        destination: str = "",
+        detail: str = "",
+    ) -> None:
+        self.errors.append(
+            SyncError(
+                job=self.job,
+                erp_table=erp_table,
+                erp_uuid=erp_uuid,
+                crm_entity=crm_entity,
+                crm_id=crm_id,
+                source=source[:250],
+                destination=destination[:250],
+                message=message,
+                detail=detail,
+            )
+        )
+
+    def change(
+        self,
+        action: str,
+        *,
+        erp_table: str,
+        crm_entity: str,
+        erp_uuid: uuid.UUID | None,
+        crm_id: uuid.UUID | None,
+        record: str,
+        fields: list[dict[str, Any]] | None = None,
+    ) -> None:
+        self.changes.append(
+            RecordChange(
+                job=self.job,
+                action=action,
+                erp_table=erp_table,
+                erp_uuid=erp_uuid,
+                crm_entity=crm_entity,
+                crm_id=crm_id,
+                record=record[:250],
+                fields=fields or [],
+            )
+        )
+
+    def flush(self) -> None:
+        if self.errors:
+            SyncError.objects.bulk_create(self.errors, batch_size=500)
+            self.errors = []
+        if self.changes:
+            RecordChange.objects.bulk_create(self.changes, batch_size=500)
+            self.changes = []
+        self.job.save(
+            update_fields=[
+                "inserted",
+                "modified",
+                "deleted",
+                "unchanged",
+                "skipped",
+                "failed",
+                "coupled",
+                "uncoupled",
+                "conflicts",
+            ]
+        )
+
+
+class Context:
+    def __init__(
+        self,
+        *,
+        mapping: IntegrationTableMapping,
+        crm: CrmAdapter,
+        job: JobRun,
+        options: Options,
+    ) -> None:
+        self.mapping = mapping
+        self.crm = crm
+        self.job = job
+        self.options = options
+        self.log = Log(job)
+        self.rules: Rules = rules_of(mapping)
+        self.erp = ErpTable(mapping.erp_table, mapping.table_filter)
+        self.table = CrmTable(
+            entity=mapping.crm_entity,
+            key=mapping.crm_uid_field,
+            columns=tuple(self.rules.crm_columns()),
+            lookups=self.rules.crm_lookups(),
+            filter=mapping.integration_table_filter,
+        )
+        self.chunk_size = max(1, int(settings.SYNC_CHUNK_SIZE))
+        self.skip_after = max(1, int(settings.SYNC_SKIP_AFTER_FAILURES))
+        self.dependencies = {
+            (m.erp_table.lower(), m.crm_entity): m.name
+            for m in IntegrationTableMapping.objects.only("name", "erp_table", "crm_entity")
+            if m.crm_uid_type == "guid"
+        }
+        self.started = timezone.now()
+
+    @property
+    def dry_run(self) -> bool:
+        return self.options.dry_run
+
+    def dependency_of(self, target_label: str, crm_entity: str) -> str:
+        return self.dependencies.get((target_label, crm_entity), "")
+
+    # -- coupling bookkeeping --------------------------------------------------------------
+
+    def succeed(
+        self,
+        coupling: CrmCoupling,
+        *,
+        direction: str,
+        snapshot: dict[str, Any],
+        erp_modified_at: datetime | None = None,
+        crm_modified_on: datetime | None = None,
+        crm_version: int | None = None,
+    ) -> None:
+        now = timezone.now()
+        coupling.state = CrmCoupling.State.COUPLED
+        coupling.snapshot = snapshot
+        coupling.last_synced_at = now
+        if erp_modified_at is not None:
+            coupling.erp_modified_at = max(
+                erp_modified_at, coupling.erp_modified_at or erp_modified_at
+            )
+        if crm_modified_on is not None:
+            coupling.crm_modified_on = max(
+                crm_modified_on, coupling.crm_modified_on or crm_modified_on
+            )
+        if crm_version is not None:
+            coupling.crm_version = crm_version
+        if direction == Direction.TO_CRM:
+            coupling.last_result_to_crm = SyncResult.SUCCESS
+            coupling.last_job_to_crm = self.job.pk
+        else:
+            coupling.last_result_from_crm = SyncResult.SUCCESS
+            coupling.last_job_from_crm = self.job.pk
+        coupling.failure_count = 0
+        coupling.skipped = False
+        coupling.waiting_for = ""
+        coupling.last_error = ""
+        coupling.conflict = False
+        coupling.conflict_fields = []
+
+    def fail(
+        self,
+        coupling: CrmCoupling,
+        *,
+        direction: str,
+        message: str,
+        waiting_for: str = "",
+        source: str = "",
+        destination: str = "",
+        detail: str = "",
+        erp_attempted_at: datetime | None = None,
+        crm_attempted_on: datetime | None = None,
+    ) -> None:
+        """Record a failed record; a repeated identical failure skips it (never a wait)."""
+        self.job.failed += 1
+        self.log.error(
+            message=message,
+            erp_table=coupling.erp_table,
+            crm_entity=coupling.crm_entity,
+            erp_uuid=coupling.erp_uuid,
+            crm_id=coupling.crm_id,
+            source=source,
+            destination=destination,
+            detail=detail,
+        )
+        self.log.change(
+            RecordChange.Action.FAIL,
+            erp_table=coupling.erp_table,
+            crm_entity=coupling.crm_entity,
+            erp_uuid=coupling.erp_uuid,
+            crm_id=coupling.crm_id,
+            record=source,
+            fields=[{"message": message}],
+        )
+        if self.dry_run:
+            return
+        coupling.failure_count = coupling.failure_count + 1 if coupling.last_error == message else 1
+        coupling.last_error = message
+        coupling.last_error_at = timezone.now()
+        coupling.waiting_for = waiting_for
+        if erp_attempted_at is not None:
+            coupling.erp_attempted_at = erp_attempted_at
+        if crm_attempted_on is not None:
+            coupling.crm_attempted_on = crm_attempted_on
+        if not waiting_for and coupling.failure_count >= self.skip_after:
+            coupling.skipped = True
+        if direction == Direction.TO_CRM:
+            coupling.last_result_to_crm = SyncResult.FAILURE
+            coupling.last_job_to_crm = self.job.pk
+        else:
+            coupling.last_result_from_crm = SyncResult.FAILURE
+            coupling.last_job_from_crm = self.job.pk
+
+    def conflict(
+        self,
+        coupling: CrmCoupling,
+        *,
+        fields: list[dict[str, Any]],
+        source: str,
+    ) -> None:
+        self.job.conflicts += 1
+        names = ", ".join(f"{f['erp_field']} / {f['crm_field']}" for f in fields)
+        message = (
+            f"Changed on both sides since the last synchronization ({names}); nothing was "
+            "overwritten. Choose which side to keep."
+        )
+        self.log.error(
+            message=message,
+            erp_table=coupling.erp_table,
+            crm_entity=coupling.crm_entity,
+            erp_uuid=coupling.erp_uuid,
+            crm_id=coupling.crm_id,
+            source=source,
+        )
+        self.log.change(
+            RecordChange.Action.CONFLICT,
+            erp_table=coupling.erp_table,
+            crm_entity=coupling.crm_entity,
+            erp_uuid=coupling.erp_uuid,
+            crm_id=coupling.crm_id,
+            record=source,
+            fields=fields,
+        )
+        if self.dry_run:
+            return
+        coupling.conflict = True
+        coupling.conflict_fields = fields
+        coupling.last_error = message
+        coupling.last_error_at = timezone.now()
+
+
+COUPLING_FIELDS = [
+    "state",
+    "snapshot",
+    "last_synced_at",
+    "erp_modified_at",
+    "crm_modified_on",
+    "crm_version",
+    "last_result_to_crm",
+    "last_result_from_crm",
+    "last_job_to_crm",
+    "last_job_from_crm",
+    "last_error",
+    "last_error_at",
+    "failure_count",
+    "skipped",
+    "waiting_for",
+    "conflict",
+    "conflict_fields",
+    "erp_attempted_at",
+    "crm_attempted_on",
+]
+
+
+def couplings_save(couplings: list[CrmCoupling]) -> None:
+    if couplings:
+        CrmCoupling.objects.bulk_update(couplings, COUPLING_FIELDS, batch_size=500)

@@ -1,0 +1,191 @@
+"""Running the passes of one mapping, with a lease so that one mapping runs once at a time."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+
+from connection.clients import client_get
+from connection.selectors import crm_connection_settings
+from syncjobs.models import Direction, IntegrationTableMapping, JobRun, UidType
+
+from . import from_crm, options, to_crm
+from .context import Context, Options
+from .crm import CrmAdapter, CrmUnavailable
+from .dataverse_crm import DataverseCrm
+from .erp import MappingBroken
+
+
+class MappingBusy(Exception):
+    """Another run of the same mapping is in progress."""
+
+
+class NoConnection(Exception):
+    """No CRM connection is set up."""
+
+
+@dataclass
+class EngineResult:
+    jobs: list[JobRun] = field(default_factory=list)
+
+    @property
+    def failed(self) -> int:
+        return sum(j.failed + j.conflicts for j in self.jobs)
+
+    @property
+    def ok(self) -> bool:
+        return all(j.status == JobRun.Status.SUCCEEDED for j in self.jobs)
+
+
+def crm_adapter(mapping: IntegrationTableMapping) -> CrmAdapter:
+    connection = crm_connection_settings()
+    if connection is None:
+        raise NoConnection("No CRM connection is set up.")
+    return DataverseCrm(
+        client_get(settings=connection),
+        entity_sets={mapping.crm_entity: mapping.crm_entity_set},
+    )
+
+
+def directions_of(mapping: IntegrationTableMapping, wanted: str | None) -> list[str]:
+    possible = {
+        Direction.BIDIRECTIONAL: [Direction.TO_CRM, Direction.FROM_CRM],
+        Direction.TO_CRM: [Direction.TO_CRM],
+        Direction.FROM_CRM: [Direction.FROM_CRM],
+    }[Direction(mapping.direction)]
+    if wanted is None:
+        return list(possible)
+    if wanted not in possible:
+        raise ValueError(
+            f"The mapping {mapping.name} does not synchronize {Direction(wanted).label}."
+        )
+    return [wanted]
+
+
+def _lease(mapping: IntegrationTableMapping) -> bool:
+    now = timezone.now()
+    until = now + timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT)
+    taken = IntegrationTableMapping.objects.filter(
+        Q(running_until__isnull=True) | Q(running_until__lt=now), pk=mapping.pk
+    ).update(running_until=until)
+    return taken == 1
+
+
+def _release(mapping: IntegrationTableMapping) -> None:
+    IntegrationTableMapping.objects.filter(pk=mapping.pk).update(running_until=None)
+
+
+def synchronize(
+    mapping: IntegrationTableMapping,
+    *,
+    direction: str | None = None,
+    full: bool = False,
+    dry_run: bool = False,
+    erp_uuids: Iterable[uuid.UUID] | None = None,
+    crm_ids: Iterable[uuid.UUID] | None = None,
+    force: bool | None = None,
+    crm: CrmAdapter | None = None,
+) -> EngineResult:
+    """Synchronize one mapping now (both directions unless `direction` is given)."""
+    directions = directions_of(mapping, direction)
+    only_erp = frozenset(erp_uuids) if erp_uuids is not None else None
+    only_crm = frozenset(crm_ids) if crm_ids is not None else None
+    if only_erp is not None and only_crm is None:
+        directions = [d for d in directions if d == Direction.TO_CRM] or directions
+    opts = Options(
+        full=full,
+        dry_run=dry_run,
+        erp_uuids=only_erp,
+        crm_ids=only_crm,
+        force=bool(force) if force is not None else (only_erp is not None or only_crm is not None),
+    )
+    if not _lease(mapping):
+        raise MappingBusy(f"The mapping {mapping.name} is being synchronized already.")
+    result = EngineResult()
+    try:
+        adapter = crm or crm_adapter(mapping)
+        for d in directions:
+            mapping.refresh_from_db()
+            job = _pass(mapping, adapter, d, opts)
+            result.jobs.append(job)
+            if job.status == JobRun.Status.FAILED and job.message.startswith("stopped"):
+                break
+    finally:
+        _release(mapping)
+    return result
+
+
+def _pass(
+    mapping: IntegrationTableMapping, adapter: CrmAdapter, direction: str, opts: Options
+) -> JobRun:
+    job = JobRun.objects.create(
+        job_name=mapping.name,
+        mapping=mapping,
+        kind=JobRun.Kind.DRY_RUN if opts.dry_run else JobRun.Kind.SYNCHRONIZATION,
+        direction=direction,
+        full=opts.full,
+        status=JobRun.Status.RUNNING,
+    )
+    message = ""
+    status = JobRun.Status.SUCCEEDED
+    try:
+        ctx = Context(mapping=mapping, crm=adapter, job=job, options=opts)
+        if mapping.crm_uid_type == UidType.OPTION:
+            options.run(ctx, direction)
+        elif direction == Direction.TO_CRM:
+            to_crm.run(ctx)
+            if not opts.dry_run and opts.erp_uuids is None and opts.crm_ids is None:
+                # Rows modified during this pass have modified_at >= its start.
+                IntegrationTableMapping.objects.filter(pk=mapping.pk).update(
+                    erp_watermark_at=ctx.started
+                )
+        else:
+            token = from_crm.run(ctx)
+            if token and not opts.dry_run:
+                IntegrationTableMapping.objects.filter(pk=mapping.pk).update(crm_sync_token=token)
+    except CrmUnavailable as exc:
+        status, message = JobRun.Status.FAILED, f"stopped: the CRM did not answer: {exc}"
+    except MappingBroken as exc:
+        status, message = JobRun.Status.FAILED, f"stopped: {exc}"
+    except BaseException as exc:
+        # A time limit or a worker shutdown: the run must not stay "running" forever.
+        job.save()
+        _finish(job, JobRun.Status.FAILED, f"interrupted: {exc!r}")
+        raise
+    if status == JobRun.Status.SUCCEEDED and (job.failed or job.conflicts):
+        status = JobRun.Status.FAILED
+    return _finish(job, status, message or _summary(job))
+
+
+def _summary(job: JobRun) -> str:
+    parts = [
+        f"{n} {label}"
+        for n, label in (
+            (job.inserted, "inserted"),
+            (job.modified, "modified"),
+            (job.deleted, "deleted"),
+            (job.coupled, "coupled"),
+            (job.uncoupled, "uncoupled"),
+            (job.unchanged, "unchanged"),
+            (job.skipped, "skipped"),
+            (job.conflicts, "in conflict"),
+            (job.failed, "failed"),
+        )
+        if n
+    ]
+    prefix = "dry run, nothing written: " if job.kind == JobRun.Kind.DRY_RUN else ""
+    return prefix + (", ".join(parts) if parts else "nothing to synchronize")
+
+
+def _finish(job: JobRun, status: str, message: str) -> JobRun:
+    job.status = status
+    job.message = message
+    job.finished_at = timezone.now()
+    job.save()
+    return job

@@ -1,0 +1,58 @@
+"""The engine against the live sandbox: create, update, unchanged, lookups, no echo."""
+
+from decimal import Decimal
+
+import pytest
+
+from coupling.models import CrmCoupling
+from syncjobs import services
+from syncjobs.engine import synchronize
+from syncjobs.models import IntegrationTableMapping, JobRun, RecordChange
+from tests.factories.erp import CurrencyFactory
+from tests.support.sandbox import Crm
+
+pytestmark = [pytest.mark.django_db, pytest.mark.sandbox]
+
+
+@pytest.fixture
+def mappings(saved_connection):
+    services.default_setup_reset(
+        options=services.DefaultSetupOptions(areas=["currencies", "customers", "items", "units"])
+    )
+    return {m.name: m for m in IntegrationTableMapping.objects.all()}
+
+
+def test_currency_is_created_then_updated_then_unchanged(mappings, sandbox) -> None:
+    currency = CurrencyFactory(
+        code="XQA", description="Quatloo", symbol="Q", exchange_rate=Decimal("2.5")
+    )
+    result = synchronize(mappings["CURRENCY"], full=True)
+    job = result.jobs[0]
+    assert (job.inserted, job.failed, job.status) == (1, 0, JobRun.Status.SUCCEEDED), job.message
+    coupling = CrmCoupling.objects.get(erp_uuid=currency.uuid)
+    crm = Crm(sandbox)
+    row = crm.row("transactioncurrencies", str(coupling.crm_id))
+    assert (row["isocurrencycode"], row["currencyname"], row["currencysymbol"]) == (
+        "XQA",
+        "Quatloo",
+        "Q",
+    )
+    assert Decimal(str(row["exchangerate"])) == Decimal("2.5")
+
+    currency.description = "Quatloo Dollar"
+    currency.save()
+    job = synchronize(mappings["CURRENCY"]).jobs[0]
+    assert (job.modified, job.inserted) == (1, 0), job.message
+    assert (
+        crm.row("transactioncurrencies", str(coupling.crm_id))["currencyname"] == "Quatloo Dollar"
+    )
+    change = RecordChange.objects.get(job=job, action="modify")
+    assert {
+        "erp_field": "description",
+        "crm_field": "currencyname",
+        "old": "Quatloo",
+        "new": "Quatloo Dollar",
+    } in change.fields
+
+    job = synchronize(mappings["CURRENCY"]).jobs[0]
+    assert (job.modified, job.inserted, job.failed) == (0, 0, 0)
