@@ -83,9 +83,19 @@ def _message(exc: dv.DataverseError) -> str:
 
 
 class DataverseCrm:
-    def __init__(self, client: DataverseClient, *, entity_sets: dict[str, str] | None = None):
+    def __init__(
+        self,
+        client: DataverseClient,
+        *,
+        entity_sets: dict[str, str] | None = None,
+        write_method: str = "auto",
+    ) -> None:
+        """`write_method`: how writes travel (the client's `write_many` methods): "auto" (bulk
+        messages where the table has them, else $batch), or "single" (one request per record,
+        what the benchmark compares with)."""
         self.client = client
         self.entity_sets = {**ENTITY_SETS, **(entity_sets or {})}
+        self.write_method = write_method
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -216,7 +226,11 @@ class DataverseCrm:
                 body[table.key] = str(write.id)
         try:
             results = self.client.write_many(
-                entity_set, bodies, operation, keys=[str(w.id) for w in writes]
+                entity_set,
+                bodies,
+                operation,
+                keys=[str(w.id) for w in writes],
+                method=self.write_method,
             )
         except UNAVAILABLE as exc:
             raise CrmUnavailable(_message(exc)) from exc
