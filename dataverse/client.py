@@ -7,7 +7,8 @@
 - `records`: single-record writes;
 - `changes`: change tracking (delta links, or a modifiedon watermark);
 - `bulk`: $batch and CreateMultiple/UpdateMultiple/UpsertMultiple;
-- `solutions`: ImportSolution and the import job's outcome.
+- `solutions`: ImportSolution and the import job's outcome;
+- `metadata`: column definitions: the options of Choice columns, InsertOptionValue.
 
 Each layer builds on the ones below it (`Queries` on `Transport`, `BulkWrites` on
 `RecordWrites`...), so every method keeps one definition and the type checker sees what each
@@ -20,6 +21,7 @@ from __future__ import annotations
 from .batch import BatchRequest, BatchResponse, ChangeSet
 from .bulk import MAX_BATCH_OPERATIONS, BulkWrites
 from .changes import WATERMARK_PREFIX, ChangeTracking
+from .metadata import Metadata
 from .odata import (
     ASSOCIATED_NAVIGATION_PROPERTY,
     FORMATTED_VALUE,
@@ -78,7 +80,7 @@ __all__ = [
 ]
 
 
-class DataverseClient(ChangeTracking, BulkWrites, SolutionImport):
+class DataverseClient(ChangeTracking, BulkWrites, SolutionImport, Metadata):
     """A client of one Dataverse environment as one user (see docs/contracts.md).
 
     Thread-safe: one pooled HTTP session per thread; tokens, table metadata and the throttle

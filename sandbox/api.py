@@ -4,7 +4,8 @@ into one response (`$batch`, in sandbox/batch.py, calls it for every part).
 This module routes resource paths; the work is done by the mixins it combines:
 sandbox/queries.py (reads), sandbox/writes.py and sandbox/values.py (writes),
 sandbox/relations.py (`$ref`), sandbox/bulk.py (CreateMultiple...), sandbox/functions.py
-(WhoAmI, ImportSolution, `$metadata`)."""
+(WhoAmI, ImportSolution, `$metadata`), sandbox/optionsets.py (Choice columns: their
+definitions, InsertOptionValue, UpdateOptionValue)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from sandbox import batch, odata
 from sandbox.bulk import BulkMixin
 from sandbox.functions import FunctionMixin
 from sandbox.odata import ODataError
+from sandbox.optionsets import OptionSetMixin
 from sandbox.protocol import (
     CODE_INVALID_ARGUMENT,
     CODE_METHOD,
@@ -33,7 +35,9 @@ from sandbox.values import ValuesMixin
 from sandbox.writes import WriteMixin
 
 
-class Api(QueryMixin, WriteMixin, ValuesMixin, RelationMixin, BulkMixin, FunctionMixin):
+class Api(
+    QueryMixin, WriteMixin, ValuesMixin, RelationMixin, BulkMixin, FunctionMixin, OptionSetMixin
+):
     """The sandbox Web API: request routing on top of the mixins that do the work."""
 
     # ------------------------------------------------------------------ entry point
@@ -102,7 +106,16 @@ class Api(QueryMixin, WriteMixin, ValuesMixin, RelationMixin, BulkMixin, Functio
             if req.method != "POST":
                 raise ApiError(405, CODE_METHOD, "ImportSolution is an action: use POST.")
             return self.import_solution(req)
+        action = first.removeprefix("Microsoft.Dynamics.CRM.")
+        if action in ("InsertOptionValue", "UpdateOptionValue") and len(segments) == 1:
+            if req.method != "POST":
+                raise ApiError(405, CODE_METHOD, f"{action} is an action: use POST.")
+            if action == "InsertOptionValue":
+                return self.insert_option_value(req)
+            return self.update_option_value(req)
         name, key = odata.split_name_and_key(first)
+        if name == "EntityDefinitions":
+            return self.entity_definitions(req, segments)
         table = self.table_by_set(name)
         if table is None:
             raise ApiError(

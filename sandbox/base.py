@@ -173,13 +173,15 @@ class ApiBase(ABC):
                 )
         return keys
 
-    def require_admin(self, req: Request) -> None:
+    def require_admin(self, req: Request, privilege: str = "prvAssignRole") -> None:
+        """The caller must hold the System Administrator role (the one role the sandbox checks;
+        `privilege` names the Dataverse privilege in the 403's message)."""
         roles = self.store.linked("systemuserroles", "a", req.user_id)
         if seed.SYSTEM_ADMINISTRATOR_ROLE_ID not in roles:
             raise ApiError(
                 403,
                 CODE_PRIVILEGE,
-                f"Principal user (Id={req.user_id}, type=8) is missing prvAssignRole privilege. "
+                f"Principal user (Id={req.user_id}, type=8) is missing {privilege} privilege. "
                 "The user does not hold the necessary privileges.",
             )
 
@@ -226,6 +228,11 @@ class ApiBase(ABC):
         ref_id: str | None,
         target: str | None,
     ) -> None: ...
+
+    # sandbox/optionsets.py (OptionSetMixin)
+
+    @abstractmethod
+    def column_options(self, table: Table, name: str) -> dict[int, str]: ...
 
     # sandbox/values.py (ValuesMixin)
 

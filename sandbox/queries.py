@@ -487,7 +487,7 @@ class QueryMixin(ApiBase):
             return
         formatted: str | None = None
         if col.type == CHOICE:
-            formatted = col.options.get(value)
+            formatted = self.column_options(table, prop).get(value)
         elif col.type == BOOL:
             formatted = "Yes" if value else "No"
         elif col.type == MONEY:

@@ -169,12 +169,15 @@ def seed(api: Api) -> None:
             },
         )
 
+    # Interactive users hold a licence; application users never do (Dataverse's islicensed).
+    # isintegrationuser ("integration user mode") is false for every user, the default.
     user(
         ADMIN_USER_ID,
         "Sandbox",
         "Administrator",
         ADMIN_USERNAME,
         azureactivedirectoryobjectid=stable_id("aad", ADMIN_USERNAME),
+        islicensed=True,
     )
     user(
         INTEGRATION_USER_ID,
@@ -183,6 +186,7 @@ def seed(api: Api) -> None:
         "integration@sandbox.example",
         applicationid=INTEGRATION_CLIENT_ID,
         accessmode=4,
+        islicensed=False,
         azureactivedirectoryobjectid=stable_id("aad", INTEGRATION_CLIENT_ID),
     )
     user(
@@ -192,9 +196,10 @@ def seed(api: Api) -> None:
         "admin-app@sandbox.example",
         applicationid=ADMIN_APP_CLIENT_ID,
         accessmode=4,
+        islicensed=False,
         azureactivedirectoryobjectid=stable_id("aad", ADMIN_APP_CLIENT_ID),
     )
-    user(DISABLED_USER_ID, "Dana", "Disabled", DISABLED_USERNAME)
+    user(DISABLED_USER_ID, "Dana", "Disabled", DISABLED_USERNAME, islicensed=True)
     set_state("systemuser", DISABLED_USER_ID, isdisabled=True)
     for uid in (ADMIN_USER_ID, ADMIN_APP_USER_ID):
         api.store.link("systemuserroles", uid, SYSTEM_ADMINISTRATOR_ROLE_ID)
@@ -211,6 +216,7 @@ def seed(api: Api) -> None:
             f"{person['login']}@sandbox.example",
             mobilephone=person["phone"],
             title="Salesperson",
+            islicensed=True,
         )
         api.store.link("systemuserroles", uid, SALESPERSON_ROLE_ID)
 
@@ -286,6 +292,10 @@ def seed(api: Api) -> None:
                 "address1_country": "United States",
                 "telephone1": f"+1 425 555 01{n:02d}",
                 "emailaddress1": f"info@{name.split()[0].lower()}.example",
+                # Dataverse's default options (sandbox/tables.py), one mix per account
+                "paymenttermscode": n % 4 + 1,
+                "address1_shippingmethodcode": n % 7 + 1,
+                "address1_freighttermscode": n % 2 + 1,
             },
         )
     for index, person in enumerate(data["contacts"]):
@@ -307,6 +317,8 @@ def seed(api: Api) -> None:
             set_state(
                 "account",
                 account_id(person["company_no"]),
+                # the ERP maps its customer's Contact to Address1_PrimaryContactName
+                address1_primarycontactname=f"{person['first_name']} {person['last_name']}",
                 _primarycontactid_value=body["contactid"],
                 **{"_primarycontactid_value@Microsoft.Dynamics.CRM.lookuplogicalname": "contact"},
             )

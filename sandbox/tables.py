@@ -140,6 +140,14 @@ ADDRESS_COLUMNS = [
     Column("address1_longitude", DECIMAL, minimum=-180, maximum=180, precision=5),
 ]
 
+# The default options of account's Choice columns that the ERP's option mappings write
+# (Dataverse's out-of-the-box values and labels; InsertOptionValue adds more at run time).
+FREIGHT_TERMS = {1: "FOB", 2: "No Charge"}
+SHIPPING_METHODS = {
+    1: "Airborne", 2: "DHL", 3: "FedEx", 4: "UPS", 5: "Postal Mail", 6: "Full Load", 7: "Will Call",
+}  # fmt: skip
+PAYMENT_TERMS = {1: "Net 30", 2: "2% 10, Net 30", 3: "Net 45", 4: "Net 60"}
+
 
 def _table(
     logical: str,
@@ -221,6 +229,8 @@ def build_standard_tables() -> dict[str, Table]:
                 Column("azureactivedirectoryobjectid", GUID),
                 Column("applicationid", GUID),
                 Column("isdisabled", BOOL),
+                Column("islicensed", BOOL),
+                Column("isintegrationuser", BOOL),
                 Column("accessmode", CHOICE, options={0: "Read-Write", 4: "Non-interactive"}),
                 Column("mobilephone", max_length=64),
                 Column("title", max_length=128),
@@ -351,6 +361,11 @@ def build_standard_tables() -> dict[str, Table]:
                 ),
                 Column("validfromdate", DATE),
                 Column("validtodate", DATE),
+                Column("stockvolume", DECIMAL, minimum=0, maximum=1000000000, precision=2),
+                Column("stockweight", DECIMAL, minimum=0, maximum=1000000000, precision=2),
+                Column("vendorid", max_length=100),
+                Column("vendorname", max_length=100),
+                Column("vendorpartnumber", max_length=100),
             ],
             [
                 Lookup("defaultuomscheduleid", {"defaultuomscheduleid": "uomschedule"}),
@@ -462,6 +477,10 @@ def build_standard_tables() -> dict[str, Table]:
                 Column("emailaddress1", max_length=100),
                 Column("websiteurl", max_length=200),
                 *ADDRESS_COLUMNS,
+                Column("address1_primarycontactname", max_length=100),
+                Column("address1_freighttermscode", CHOICE, options=FREIGHT_TERMS),
+                Column("address1_shippingmethodcode", CHOICE, options=SHIPPING_METHODS),
+                Column("paymenttermscode", CHOICE, options=PAYMENT_TERMS),
                 Column("description", MEMO, max_length=2000),
                 Column("creditonhold", BOOL),
                 Column("creditlimit", MONEY),
@@ -517,11 +536,15 @@ def build_standard_tables() -> dict[str, Table]:
             [
                 Column("fullname", max_length=160, read_only=True),
                 Column("firstname", max_length=50),
+                Column("middlename", max_length=50),
                 Column("lastname", max_length=50),
                 Column("jobtitle", max_length=100),
                 Column("emailaddress1", max_length=100),
                 Column("telephone1", max_length=50),
                 Column("mobilephone", max_length=50),
+                Column("pager", max_length=50),
+                Column("fax", max_length=50),
+                Column("websiteurl", max_length=200),
                 *ADDRESS_COLUMNS,
                 Column("description", MEMO, max_length=2000),
             ],

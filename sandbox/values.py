@@ -56,13 +56,14 @@ class ValuesMixin(ApiBase):
         if col.type in (INT, BIGINT, CHOICE):
             if isinstance(value, bool) or not isinstance(value, int):
                 raise invalid()
-            if col.type == CHOICE and col.options and value not in col.options:
+            options = self.column_options(table, name) if col.type == CHOICE else {}
+            if options and value not in options:
                 raise ApiError(
                     400,
                     CODE_VALIDATION,
                     f"A validation error occurred.  The value {value} of '{name}' on record of "
                     f"type '{table.logical}' is outside the valid range. Accepted Values: "
-                    + ",".join(str(k) for k in col.options),
+                    + ",".join(str(k) for k in options),
                 )
         elif col.type in (DECIMAL, MONEY):
             if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -158,10 +159,14 @@ class ValuesMixin(ApiBase):
             row["productnumber"] = product.get("productnumber") if product else None
         if table.logical == "uom":
             row.setdefault("isschedulebaseuom", False)
-        if table.logical == "systemuser" and row.get("isdisabled") is None:
-            # Dataverse's isdisabled is a two-option column that defaults to "Enabled" (false),
-            # so `$filter=isdisabled eq false` finds every enabled user.
-            row["isdisabled"] = False
+        if table.logical == "systemuser":
+            # Dataverse's isdisabled, islicensed and isintegrationuser are two-option columns
+            # that are never null: isdisabled defaults to "Enabled" (false), so
+            # `$filter=isdisabled eq false` finds every enabled user; a user nobody gave a
+            # licence is unlicensed; "integration user mode" is off unless set.
+            for flag in ("isdisabled", "islicensed", "isintegrationuser"):
+                if row.get(flag) is None:
+                    row[flag] = False
 
     def check_state(self, table: Table, row: dict[str, Any], body: dict[str, Any]) -> None:
         if not table.states:

@@ -55,6 +55,7 @@ def test_client_offers_every_concern() -> None:
         "changes",  # change tracking
         "write_many",  # bulk
         "import_solution",  # solutions
+        "option_set",  # metadata
     ):
         assert callable(getattr(DataverseClient, method)), method
 
