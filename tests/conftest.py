@@ -9,6 +9,8 @@ system), registered here because pytest accepts `pytest_plugins` only in the roo
   `integration_admin_client`).
 - tests/plugins/crm_setup.py: the sandbox as the CRM the setup connects to (`sandbox_crm`,
   `saved_connection`).
+- tests/plugins/sync.py: the default mappings on that connection (`sync_setup`), a
+  salesperson coupled to the sandbox's CRM user (`crm_salesperson`).
 
 PostgreSQL and Redis are used when DATABASE_URL / CELERY_BROKER_URL point at them (CI's second
 pass); otherwise SQLite and the file-system broker.
@@ -28,6 +30,7 @@ pytest_plugins = [
     "tests.plugins.browser",
     "tests.plugins.accounts",
     "tests.plugins.crm_setup",
+    "tests.plugins.sync",
 ]
 
 

@@ -96,6 +96,15 @@ class CrmAdapter(Protocol):
 
     def delete(self, table: CrmTable, row_id: uuid.UUID) -> CrmWriteOutcome: ...
 
+    def find(self, table: CrmTable, column: str, values: Sequence[Any]) -> list[CrmRow]:
+        """Rows in scope whose `column` equals one of `values` (for matching before a create)."""
+        ...
+
+    def default_reference(self, entity: str) -> uuid.UUID | None:
+        """The row an empty ERP reference stands for (the organization's base currency for
+        an ERP record in the local currency), or None."""
+        ...
+
     def options(self, entity: str, attribute: str) -> dict[int, str]:
         """The option set of a choice column: value -> label."""
         ...

@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from dataverse import errors as dv
-from dataverse.client import KNOWN_TABLES, DataverseClient
+from dataverse.client import KNOWN_TABLES, DataverseClient, odata_literal
 
 from . import crm_filter
 from .crm import (
@@ -96,6 +96,7 @@ class DataverseCrm:
         self.client = client
         self.entity_sets = {**ENTITY_SETS, **(entity_sets or {})}
         self.write_method = write_method
+        self._defaults: dict[str, uuid.UUID | None] = {}
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -169,6 +170,39 @@ class DataverseCrm:
         except dv.DataverseError as exc:
             raise CrmUnavailable(_message(exc)) from exc
         return rows
+
+    def find(self, table: CrmTable, column: str, values: Sequence[Any]) -> list[CrmRow]:
+        found: list[CrmRow] = []
+        unique = [v for v in dict.fromkeys(values) if v is not None]
+        try:
+            for start in range(0, len(unique), READ_CHUNK):
+                chunk = unique[start : start + READ_CHUNK]
+                expression = " or ".join(f"{column} eq {odata_literal(v)}" for v in chunk)
+                if table.filter:
+                    expression = f"({table.filter}) and ({expression})"
+                for raw in self.client.iter_rows(
+                    self._entity_set(table.entity),
+                    select=list(dict.fromkeys([*self._select(table), column])),
+                    filter=expression,
+                ):
+                    row = self._row(table, raw)
+                    row.values.setdefault(column, raw.get(column))
+                    found.append(row)
+        except dv.DataverseError as exc:
+            raise CrmUnavailable(_message(exc)) from exc
+        return found
+
+    def default_reference(self, entity: str) -> uuid.UUID | None:
+        if entity != "transactioncurrency":
+            return None
+        if entity not in self._defaults:
+            try:
+                self._defaults[entity] = self.client.organization_base_currency().id
+            except dv.NotFound:
+                self._defaults[entity] = None
+            except dv.DataverseError as exc:
+                raise CrmUnavailable(_message(exc)) from exc
+        return self._defaults[entity]
 
     # -- writing ---------------------------------------------------------------------------
 

@@ -74,6 +74,9 @@ class Rule:
     not_null: bool = False
     clear_on_failed: bool = False
     validate: bool = True
+    match: bool = False
+    case_sensitive: bool = False
+    match_priority: int = 0
 
     @property
     def to_crm(self) -> bool:
@@ -193,6 +196,9 @@ def rules_of(mapping: IntegrationTableMapping) -> Rules:
                 not_null=f.not_null,
                 clear_on_failed=f.clear_value_on_failed_sync,
                 validate=f.validate_field,
+                match=f.use_for_match_based_coupling,
+                case_sensitive=f.case_sensitive_match,
+                match_priority=f.match_priority,
             )
         )
     return Rules(mapping_name=mapping.name, rules=tuple(rules))

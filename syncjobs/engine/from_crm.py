@@ -29,7 +29,13 @@ from syncjobs.models import (
 from .context import MISSING, Context, LookupFailure, couplings_save
 from .crm import CrmChanges, CrmRow, CrmWrite
 from .fields import Rule, canonical
-from .values import crm_to_erp_references, crm_values, erp_in_crm_space, reference_failure
+from .values import (
+    EMPTY,
+    crm_to_erp_references,
+    crm_values,
+    erp_in_crm_space,
+    reference_failure,
+)
 
 # Number series for records created from the CRM (the reference names new salespeople
 # "SP NO. 1", "SP NO. 2"...).
@@ -120,12 +126,13 @@ def _rows(ctx: Context, rows: Sequence[CrmRow], rules: list[Rule]) -> None:
         if coupling.conflict and not ctx.options.crm_ids:
             ctx.job.conflicts += 1
             continue
+        # The row version, not modifiedon (whole seconds: two changes in one second look
+        # alike), says the row is the one last synchronized.
         unchanged = (
             coupling.state == CrmCoupling.State.COUPLED
             and coupling.last_result_from_crm != SyncResult.FAILURE
-            and coupling.crm_modified_on is not None
-            and row.modified_on is not None
-            and row.modified_on <= coupling.crm_modified_on
+            and coupling.crm_version is not None
+            and row.version == coupling.crm_version
         )
         if unchanged and not force:
             ctx.job.unchanged += 1
@@ -319,6 +326,9 @@ def _apply(
                 written.append(ctx.erp.set_reference(record, rule, None))
                 continue
             fk = references.get(rule.key, {}).get(value)
+            if fk is EMPTY:
+                written.append(ctx.erp.set_reference(record, rule, None))
+                continue
             if fk is None:
                 if rule.clear_on_failed:
                     written.append(ctx.erp.set_reference(record, rule, None))

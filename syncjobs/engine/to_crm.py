@@ -310,9 +310,8 @@ def _insert(
                 state=CrmCoupling.State.PENDING,
             )
             fresh.append(coupling)
-        send = {
-            k: v for k, v in record_values.items() if not (v is None and _rule(rules, k).not_null)
-        }
+        # A new row gets the values that are set; empty columns are the CRM's defaults.
+        send = {k: v for k, v in record_values.items() if v is not None}
         plan.append((record, coupling, send, is_retry))
     if ctx.dry_run:
         for record, _coupling, send, _ in plan:
@@ -327,6 +326,13 @@ def _insert(
                 fields=[_field_entry(_rule(rules, k), None, v) for k, v in send.items()],
             )
         return
+    matched = _match_existing(ctx, rules, plan)
+    if matched:
+        plan = [p for p in plan if p[0].uuid not in matched]
+        fresh = [c for c in fresh if c.erp_uuid not in matched]
+        _update(ctx, rules, list(matched.values()), touched)
+        if not plan:
+            return
     if fresh:
         # Committed before the CRM is called: the id is known whatever happens next.
         CrmCoupling.objects.bulk_create(fresh, batch_size=500)
@@ -367,6 +373,82 @@ def _insert(
         touched.append(coupling)
 
 
+def _match_existing(
+    ctx: Context,
+    rules: list[Rule],
+    plan: list[tuple[Any, CrmCoupling, dict[str, Any], bool]],
+) -> dict[uuid.UUID, tuple[Any, CrmCoupling, dict[str, Any], dict[str, Any], CrmRow | None]]:
+    """Couple new records to the CRM rows that already hold them (same match-field values,
+    §3.5) instead of creating a duplicate; they are then updated like any coupled pair."""
+    match_rules = sorted(
+        (r for r in rules if r.match and r.erp_field), key=lambda r: r.match_priority
+    )
+    candidates = [(record, send) for record, _c, send, retry in plan if not retry]
+    if not match_rules or not candidates:
+        return {}
+    taken = set(
+        CrmCoupling.objects.filter(crm_entity=ctx.table.entity).values_list("crm_id", flat=True)
+    )
+    out: dict[
+        uuid.UUID, tuple[Any, CrmCoupling, dict[str, Any], dict[str, Any], CrmRow | None]
+    ] = {}
+    for rule in match_rules:
+        wanted = [
+            (r, s) for r, s in candidates if r.uuid not in out and s.get(rule.key) is not None
+        ]
+        if not wanted:
+            continue
+        rows = ctx.crm.find(ctx.table, rule.crm_field, [s[rule.key] for _, s in wanted])
+
+        def norm(value: Any, rule: Rule = rule) -> Any:
+            text = canonical(value)
+            return text if rule.case_sensitive or not isinstance(text, str) else text.casefold()
+
+        by_value: dict[Any, list[CrmRow]] = {}
+        for row in rows:
+            if row.id not in taken:
+                by_value.setdefault(norm(row.values.get(rule.crm_field)), []).append(row)
+        for record, send in wanted:
+            found = by_value.get(norm(send[rule.key]), [])
+            if len(found) != 1:
+                continue  # none (create it) or several (a person chooses, see coupling pages)
+            row = found[0]
+            taken.add(row.id)
+            coupling = CrmCoupling(
+                erp_table=ctx.erp.label,
+                erp_uuid=record.uuid,
+                crm_entity=ctx.table.entity,
+                crm_id=row.id,
+                state=CrmCoupling.State.COUPLED,
+            )
+            ctx.job.coupled += 1
+            ctx.log.change(
+                RecordChange.Action.COUPLE,
+                erp_table=ctx.erp.label,
+                crm_entity=ctx.table.entity,
+                erp_uuid=record.uuid,
+                crm_id=row.id,
+                record=_label(ctx, record),
+                fields=[
+                    {
+                        "erp_field": rule.erp_field,
+                        "crm_field": rule.crm_field,
+                        "old": None,
+                        "new": send[rule.key],
+                    }
+                ],
+            )
+            if not ctx.dry_run:
+                coupling.save()
+            change = {
+                k: v
+                for k, v in send.items()
+                if canonical(row.values.get(_rule(rules, k).crm_field)) != v
+            }
+            out[record.uuid] = (record, coupling, send, change, row)
+    return out
+
+
 def _rule(rules: list[Rule], key: str) -> Rule:
     return next(r for r in rules if r.key == key)
 
@@ -377,6 +459,19 @@ def _update(
     updates: list[tuple[Any, CrmCoupling, dict[str, Any], dict[str, Any], CrmRow | None]],
     touched: list[CrmCoupling],
 ) -> None:
+    for record, coupling, record_values, send, crm_row in updates:
+        if not send:  # a matched row that already holds the ERP's values
+            ctx.job.unchanged += 1
+            if not ctx.dry_run:
+                snapshot = {**coupling.snapshot, **_agreed(rules, record_values, crm_row)}
+                ctx.succeed(
+                    coupling,
+                    direction=Direction.TO_CRM,
+                    snapshot=snapshot,
+                    erp_modified_at=record.modified_at,
+                )
+                touched.append(coupling)
+    updates = [u for u in updates if u[3]]
     if not updates:
         return
     entries = {}

@@ -45,9 +45,12 @@ def erp_in_crm_space(
         else:
             translated = {k: str(v) for k, v in crm_ids_of(label, wanted).items()}
             dependency = ctx.dependency_of(label, rule.lookup)
+        default = ctx.crm.default_reference(rule.lookup) if rule.lookup else None
         for values in raw.values():
             source = values.get(rule.key)
             if source is None:
+                # An empty ERP reference may stand for a CRM row (the local currency).
+                values[rule.key] = str(default) if default is not None else None
                 continue
             found = translated.get(uuid.UUID(source))
             if found is not None:
@@ -87,7 +90,16 @@ def crm_to_erp_references(ctx: Context, rule: Rule, values: Sequence[Any]) -> di
         owners_ = erp_uuids_of(label, rule.lookup, ids)
         by_value = {v: owners_[uuid.UUID(str(v))] for v in present if uuid.UUID(str(v)) in owners_}
     pks = ctx.erp.reference_pks(rule, by_value.values())
-    return {v: pks[u] for v, u in by_value.items() if u in pks}
+    resolved: dict[Any, Any] = {v: pks[u] for v, u in by_value.items() if u in pks}
+    default = ctx.crm.default_reference(rule.lookup) if rule.lookup else None
+    if default is not None and str(default) not in resolved:
+        # The CRM's default row that no ERP record is coupled to is the ERP's empty reference.
+        resolved[str(default)] = EMPTY
+    return resolved
+
+
+# An ERP reference that is deliberately empty (not a failed lookup).
+EMPTY = object()
 
 
 def reference_failure(ctx: Context, rule: Rule, value: Any) -> LookupFailure:

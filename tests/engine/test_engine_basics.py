@@ -56,3 +56,26 @@ def test_currency_is_created_then_updated_then_unchanged(mappings, sandbox) -> N
 
     job = synchronize(mappings["CURRENCY"]).jobs[0]
     assert (job.modified, job.inserted, job.failed) == (0, 0, 0)
+
+
+def test_a_currency_that_exists_in_the_crm_is_coupled_not_duplicated(mappings, sandbox) -> None:
+    crm = Crm(sandbox)
+    existing = crm.create(
+        "transactioncurrencies",
+        {
+            "isocurrencycode": "XQB",
+            "currencyname": "Old name",
+            "currencysymbol": "B",
+            "exchangerate": 3,
+            "currencyprecision": 2,
+        },
+    )
+    currency = CurrencyFactory(
+        code="XQB", description="Bee", symbol="B", exchange_rate=Decimal("3")
+    )
+    job = synchronize(mappings["CURRENCY"], full=True).jobs[0]
+    assert (job.coupled, job.inserted, job.modified, job.failed) == (1, 0, 1, 0), job.message
+    assert str(CrmCoupling.objects.get(erp_uuid=currency.uuid).crm_id) == existing
+    assert crm.row("transactioncurrencies", existing)["currencyname"] == "Bee"
+    rows = crm.all_rows("transactioncurrencies", "?$filter=isocurrencycode eq 'XQB'")
+    assert len(rows) == 1
