@@ -357,3 +357,41 @@ def sync_log_cleanup(*, days: int | None = None) -> int:
         JobRun.objects.filter(started_at__lt=cutoff).exclude(status=JobRun.Status.RUNNING).delete()
     )
     return deleted
+
+
+class ConflictChoiceInvalid(ValueError):
+    pass
+
+
+def conflict_resolve(*, coupling: CrmCoupling, choices: dict[str, str]) -> engine.EngineResult:
+    """Resolve a pair changed on both sides: per conflicting field keep the ERP's value ("erp")
+    or take the CRM's ("crm"), then synchronize the pair now.
+
+    The choice is recorded as the common ancestor: keeping the ERP's value makes the CRM's look
+    unchanged (so the ERP's is sent), taking the CRM's makes the ERP's look unchanged.
+    """
+    fields = {entry["key"]: entry for entry in coupling.conflict_fields}
+    if not fields:
+        raise ConflictChoiceInvalid("This record has no conflict to resolve.")
+    missing = sorted(set(fields) - set(choices))
+    if missing:
+        raise ConflictChoiceInvalid(f"Choose a side for every field: {', '.join(missing)}.")
+    wrong = sorted(k for k, v in choices.items() if v not in ("erp", "crm"))
+    if wrong:
+        raise ConflictChoiceInvalid(f"Choose erp or crm for {', '.join(wrong)}.")
+    snapshot = dict(coupling.snapshot)
+    for key, entry in fields.items():
+        snapshot[key] = entry["crm"] if choices[key] == "erp" else entry["erp"]
+    coupling.snapshot = snapshot
+    coupling.conflict = False
+    coupling.conflict_fields = []
+    coupling.last_error = ""
+    coupling.save(update_fields=["snapshot", "conflict", "conflict_fields", "last_error"])
+    mapping = IntegrationTableMapping.objects.filter(
+        erp_table__iexact=coupling.erp_table, crm_entity=coupling.crm_entity
+    ).first()
+    if mapping is None:
+        return engine.EngineResult()
+    return engine.synchronize(
+        mapping, erp_uuids=[coupling.erp_uuid], crm_ids=[coupling.crm_id], force=False
+    )
