@@ -483,7 +483,8 @@ def build_standard_tables() -> dict[str, Table]:
                 Column("paymenttermscode", CHOICE, options=PAYMENT_TERMS),
                 Column("description", MEMO, max_length=2000),
                 Column("creditonhold", BOOL),
-                Column("creditlimit", MONEY),
+                # Dataverse's creditlimit: MinValue 0, MaxValue 100,000,000,000,000.
+                Column("creditlimit", MONEY, minimum=0, maximum=100_000_000_000_000),
                 Column("revenue", MONEY),
                 Column("numberofemployees", INT, minimum=0, maximum=1000000000),
                 Column(

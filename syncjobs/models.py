@@ -87,6 +87,9 @@ class IntegrationTableMapping(models.Model):
     # One run of a mapping at a time: a run takes the mapping by moving this into the future
     # with a conditional UPDATE, and gives it back when it ends (a crashed run's lease expires).
     running_until = models.DateTimeField(_("running until"), null=True, blank=True, editable=False)
+    # "<host>:<pid>" of the process holding the lease: a process that died on this host (kill -9)
+    # gives its lease up at once instead of when it expires.
+    running_by = models.CharField(_("running in"), max_length=300, blank=True, editable=False)
     periodic_task = models.OneToOneField(
         "django_celery_beat.PeriodicTask",
         verbose_name=_("scheduled job"),

@@ -294,6 +294,9 @@ SYNC_CHUNK_SIZE = env.int("SYNC_CHUNK_SIZE", default=1000)
 # A record failing this many times in a row with the same message is skipped until either side
 # changes it or someone retries it. Records waiting for a dependency are never skipped.
 SYNC_SKIP_AFTER_FAILURES = env.int("SYNC_SKIP_AFTER_FAILURES", default=3)
+# A run holds its mapping for this long, renewed at every chunk (a run killed on another
+# machine frees its mapping after this; on the same machine at once).
+SYNC_LEASE_SECONDS = env.int("SYNC_LEASE_SECONDS", default=300)
 # Job logs (runs, errors, per-record field changes) are kept this many days.
 SYNC_LOG_RETENTION_DAYS = env.int("SYNC_LOG_RETENTION_DAYS", default=30)
 

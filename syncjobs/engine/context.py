@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -103,6 +103,12 @@ class Log:
         )
 
     def flush(self) -> None:
+        if self.job.mapping_id is not None:
+            # Progress made: the run keeps its lease on the mapping.
+            IntegrationTableMapping.objects.filter(pk=self.job.mapping_id).update(
+                running_until=timezone.now()
+                + timedelta(seconds=max(60, settings.SYNC_LEASE_SECONDS))
+            )
         if self.errors:
             SyncError.objects.bulk_create(self.errors, batch_size=500)
             self.errors = []

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import socket
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -68,17 +70,56 @@ def directions_of(mapping: IntegrationTableMapping, wanted: str | None) -> list[
     return [wanted]
 
 
+def _owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _holder_is_dead(holder: str) -> bool:
+    """Is the lease held by a process of this host that no longer exists?"""
+    host, _, pid = holder.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def lease_seconds() -> int:
+    return max(60, int(settings.SYNC_LEASE_SECONDS))
+
+
 def _lease(mapping: IntegrationTableMapping) -> bool:
     now = timezone.now()
-    until = now + timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT)
-    taken = IntegrationTableMapping.objects.filter(
-        Q(running_until__isnull=True) | Q(running_until__lt=now), pk=mapping.pk
-    ).update(running_until=until)
+    until = now + timedelta(seconds=lease_seconds())
+    free = Q(running_until__isnull=True) | Q(running_until__lt=now)
+    holder = (
+        IntegrationTableMapping.objects.filter(pk=mapping.pk)
+        .values_list("running_by", flat=True)
+        .first()
+    )
+    if holder and _holder_is_dead(holder):
+        free |= Q(running_by=holder)
+    taken = IntegrationTableMapping.objects.filter(free, pk=mapping.pk).update(
+        running_until=until, running_by=_owner()
+    )
     return taken == 1
 
 
+def lease_renew(mapping_id: int) -> None:
+    """Called as a run makes progress: a live run keeps its lease however long it takes."""
+    IntegrationTableMapping.objects.filter(pk=mapping_id, running_by=_owner()).update(
+        running_until=timezone.now() + timedelta(seconds=lease_seconds())
+    )
+
+
 def _release(mapping: IntegrationTableMapping) -> None:
-    IntegrationTableMapping.objects.filter(pk=mapping.pk).update(running_until=None)
+    IntegrationTableMapping.objects.filter(pk=mapping.pk, running_by=_owner()).update(
+        running_until=None, running_by=""
+    )
 
 
 def synchronize(
