@@ -24,6 +24,8 @@ ALL_ROLES = (INTEGRATION_ADMIN, SALESPERSON, SUPPORT)
 # Who may read ERP records, and who may change them.
 ERP_READERS = (INTEGRATION_ADMIN, SALESPERSON, SUPPORT)
 ERP_WRITERS = (INTEGRATION_ADMIN, SALESPERSON)
+# Who may read the synchronization setup and its logs; only integration administrators change it.
+INTEGRATION_READERS = (INTEGRATION_ADMIN, SUPPORT)
 
 # The user's roles are cached on the user object (like Django's permission caches).
 _ROLES_CACHE = "_erpcrm_roles"
@@ -85,3 +87,11 @@ class ErpApiPermission(BasePermission):
 class IsIntegrationAdmin(BasePermission):
     def has_permission(self, request: Any, view: Any) -> bool:
         return has_role(request.user, (INTEGRATION_ADMIN,))
+
+
+class IntegrationApiPermission(BasePermission):
+    """REST API of the synchronization setup and logs: support reads, administrators change."""
+
+    def has_permission(self, request: Any, view: Any) -> bool:
+        allowed = INTEGRATION_READERS if request.method in SAFE_METHODS else (INTEGRATION_ADMIN,)
+        return has_role(request.user, allowed)

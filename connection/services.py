@@ -131,9 +131,13 @@ def connection_for_update() -> CrmConnection | None:
 
 def integration_jobs_set_enabled(*, enabled: bool) -> int:
     """Pause or resume every scheduled integration job. Returns how many were changed."""
-    tasks = list(
-        PeriodicTask.objects.filter(name__startswith=JOB_NAME_PREFIX).exclude(enabled=enabled)
-    )
+    found = PeriodicTask.objects.filter(name__startswith=JOB_NAME_PREFIX).exclude(enabled=enabled)
+    if enabled:
+        # The job of a mapping switched off on the synchronization page stays paused. The
+        # reverse name belongs to syncjobs' IntegrationTableMapping.periodic_task (a lookup by
+        # name: this layer does not import syncjobs).
+        found = found.exclude(integration_table_mapping__enabled=False)
+    tasks = list(found)
     for task in tasks:
         # save() (not a bulk update) so django_celery_beat notices the schedule change.
         task.enabled = enabled

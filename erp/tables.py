@@ -114,6 +114,7 @@ TABLES: tuple[Table, ...] = (
             "fax",
             "home_page",
             "contact_name",
+            "company_contact",
             "primary_contact",
             "salesperson",
             "currency",

@@ -4,6 +4,7 @@ from django.urls import include, path
 urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("healthz", include("core.health_urls")),
+    path("api/integration/", include("syncjobs.api_urls")),
     path("api/", include("erp.api_urls")),
     path("odata/", include("availability.urls")),
     path("", include("core.urls")),

@@ -9,7 +9,6 @@ import logging
 
 from django.db import transaction
 from django.utils import timezone
-from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_variables
 
 from accounts import services as account_services
@@ -37,15 +36,7 @@ logger = logging.getLogger(__name__)
 
 
 def sync_options(*, connection: CrmConnection) -> sync_services.DefaultSetupOptions:
-    return sync_services.DefaultSetupOptions(
-        areas=list(connection.sync_areas),
-        owner_is_salesperson=connection.owner_mode == OwnerMode.SALESPERSON,
-        default_owner_id=str(connection.default_owner_id or ""),
-        sales_order_integration=connection.sales_order_integration,
-        item_availability=connection.availability_enabled,
-        auto_create_sales_orders=connection.auto_create_sales_orders,
-        enabled=connection.is_enabled,
-    )
+    return sync_services.default_setup_options(connection=connection)
 
 
 def _erp_url() -> str:
@@ -280,12 +271,4 @@ def connection_solution_redeploy(
 
 def connection_default_setup_reset(*, actor: Actor) -> int:
     """ "Use default synchronization setup": delete all mappings and jobs, recreate the defaults."""
-    connection = connection_services.connection_required()
-    mappings = sync_services.default_setup_reset(options=sync_options(connection=connection))
-    connection_services.connection_event_record(
-        field="synchronization_setup",
-        new_value=_("reset to default (%(count)s mappings)") % {"count": len(mappings)},
-        actor=actor,
-        source=ConnectionChange.Source.PAGE,
-    )
-    return len(mappings)
+    return sync_services.default_setup_restore_all(actor=actor, source=ConnectionChange.Source.PAGE)

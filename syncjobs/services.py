@@ -3,22 +3,25 @@
 import json
 import logging
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 from functools import partial
+from typing import Any
 
 from celery import current_app
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
 from connection import selectors as connection_selectors
 from connection import services as connection_services
 from connection.clients import client_get
-from connection.services import JOB_NAME_PREFIX, integration_jobs_set_enabled
+from connection.models import ConnectionChange, CrmConnection, OwnerMode
+from connection.services import JOB_NAME_PREFIX, Actor, integration_jobs_set_enabled
 from coupling.models import CRM_PRODUCT, ERP_ITEM, CrmCoupling
 from dataverse import errors as dv
 from erp.models import Item
@@ -33,12 +36,21 @@ from .defaults import (
     MappingDef,
 )
 from .engine.run import MappingBusy, NoConnection
-from .models import IntegrationFieldMapping, IntegrationTableMapping, JobRun
+from .models import (
+    IntegrationFieldMapping,
+    IntegrationTableMapping,
+    JobRun,
+    UpdateConflictResolution,
+)
+from .validation import MappingInvalid, mapping_validate
 
 ENGINE_MISSING = (
     "waiting: creating sales orders from the CRM is not built yet; nothing was synchronized"
 )
 logger = logging.getLogger(__name__)
+
+
+DEFAULT_INTERVAL_MINUTES = 30
 
 
 @dataclass(frozen=True)
@@ -52,6 +64,19 @@ class DefaultSetupOptions:
     enabled: bool = True
 
 
+def default_setup_options(*, connection: CrmConnection) -> DefaultSetupOptions:
+    """The options of the default setup as the saved connection chose them."""
+    return DefaultSetupOptions(
+        areas=list(connection.sync_areas),
+        owner_is_salesperson=connection.owner_mode == OwnerMode.SALESPERSON,
+        default_owner_id=str(connection.default_owner_id or ""),
+        sales_order_integration=connection.sales_order_integration,
+        item_availability=connection.availability_enabled,
+        auto_create_sales_orders=connection.auto_create_sales_orders,
+        enabled=connection.is_enabled,
+    )
+
+
 def _interval(minutes: int) -> IntervalSchedule:
     schedule, _created = IntervalSchedule.objects.get_or_create(
         every=minutes, period=IntervalSchedule.MINUTES
@@ -63,34 +88,41 @@ def _job_name(name: str) -> str:
     return f"{JOB_NAME_PREFIX}{name}"
 
 
-def _mapping_create(
-    *, definition: MappingDef, options: DefaultSetupOptions
-) -> IntegrationTableMapping:
+def _mapping_values(*, definition: MappingDef, options: DefaultSetupOptions) -> dict[str, Any]:
+    """The default settings of a mapping, as its model fields (the schedule's too)."""
     dependencies = definition.dependency_filter
     if not options.owner_is_salesperson:
         # Without salesperson ownership SALESPEOPLE is not a prerequisite
         # (docs/reference/business-central.md §2.4).
         dependencies = "|".join(d for d in dependencies.split("|") if d and d != "SALESPEOPLE")
-    mapping = IntegrationTableMapping.objects.create(
-        name=definition.name,
-        erp_table=definition.erp_table,
-        crm_entity=definition.crm_entity,
-        crm_entity_set=definition.crm_entity_set,
-        crm_uid_field=definition.crm_uid_field,
-        crm_modified_on_field="" if definition.crm_uid_type == "option" else "modifiedon",
-        direction=definition.direction,
-        table_filter=definition.table_filter,
-        integration_table_filter=definition.integration_table_filter,
-        sync_only_coupled=definition.sync_only_coupled,
-        dependency_filter=dependencies,
-        crm_uid_type=definition.crm_uid_type,
-        synch_after_match_coupling=definition.synch_after_match_coupling,
-        create_new_if_no_match=definition.create_new_if_no_match,
-        deletion_conflict_resolution=definition.deletion_conflict_resolution,
-        inactivity_timeout_minutes=definition.inactivity_timeout_minutes,
-        has_scheduled_job=definition.has_scheduled_job,
-        priority=definition.priority,
-    )
+    return {
+        "erp_table": definition.erp_table,
+        "crm_entity": definition.crm_entity,
+        "crm_entity_set": definition.crm_entity_set,
+        "crm_uid_field": definition.crm_uid_field,
+        "crm_modified_on_field": "" if definition.crm_uid_type == "option" else "modifiedon",
+        "direction": definition.direction,
+        "table_filter": definition.table_filter,
+        "integration_table_filter": definition.integration_table_filter,
+        "sync_only_coupled": definition.sync_only_coupled,
+        "dependency_filter": dependencies,
+        "crm_uid_type": definition.crm_uid_type,
+        "synch_after_match_coupling": definition.synch_after_match_coupling,
+        "create_new_if_no_match": definition.create_new_if_no_match,
+        "update_conflict_resolution": UpdateConflictResolution.NONE,
+        "deletion_conflict_resolution": definition.deletion_conflict_resolution,
+        "inactivity_timeout_minutes": definition.inactivity_timeout_minutes,
+        "interval_minutes": DEFAULT_INTERVAL_MINUTES,
+        "has_scheduled_job": definition.has_scheduled_job,
+        "priority": definition.priority,
+        "user_defined": False,
+        "enabled": True,
+    }
+
+
+def _field_rows(
+    *, mapping: IntegrationTableMapping, definition: MappingDef, options: DefaultSetupOptions
+) -> list[IntegrationFieldMapping]:
     rows = []
     for position, f in enumerate(definition.fields):
         constant = f.constant_value
@@ -118,7 +150,18 @@ def _mapping_create(
                 transformation=f.transformation,
             )
         )
-    IntegrationFieldMapping.objects.bulk_create(rows)
+    return rows
+
+
+def _mapping_create(
+    *, definition: MappingDef, options: DefaultSetupOptions
+) -> IntegrationTableMapping:
+    mapping = IntegrationTableMapping.objects.create(
+        name=definition.name, **_mapping_values(definition=definition, options=options)
+    )
+    IntegrationFieldMapping.objects.bulk_create(
+        _field_rows(mapping=mapping, definition=definition, options=options)
+    )
     return mapping
 
 
@@ -395,3 +438,131 @@ def conflict_resolve(*, coupling: CrmCoupling, choices: dict[str, str]) -> engin
     return engine.synchronize(
         mapping, erp_uuids=[coupling.erp_uuid], crm_ids=[coupling.crm_id], force=False
     )
+
+
+# --- Editing mappings --------------------------------------------------------------------------
+
+
+def default_definition(*, name: str) -> MappingDef | None:
+    """The default of the mapping called `name`, or None for a mapping of the user's own."""
+    for definition in [*DEFAULT_MAPPINGS, SALES_ORDER_MAPPING]:
+        if definition.name == name:
+            return definition
+    return None
+
+
+def _integration_enabled() -> bool:
+    connection = connection_selectors.crm_connection_get()
+    return bool(connection and connection.is_enabled)
+
+
+def mapping_schedule_apply(*, mapping: IntegrationTableMapping) -> None:
+    """Make the mapping's scheduled job follow its interval and its enabled switch (a job also
+    stays paused while the integration is disabled)."""
+    task = mapping.periodic_task
+    if task is None:
+        return
+    enabled = mapping.enabled and _integration_enabled()
+    interval = _interval(mapping.interval_minutes)
+    if task.enabled != enabled or task.interval_id != interval.pk:
+        task.enabled = enabled
+        task.interval = interval
+        # save() (not a bulk update) so django_celery_beat notices the schedule change.
+        task.save(update_fields=["enabled", "interval"])
+
+
+@transaction.atomic
+def mapping_update(
+    *,
+    mapping: IntegrationTableMapping,
+    field_mappings: Sequence[IntegrationFieldMapping],
+    deleted: Sequence[IntegrationFieldMapping] = (),
+) -> list[str]:
+    """Save a changed mapping with the field mappings it now has (`deleted` ones are removed).
+
+    Raises MappingInvalid (nothing saved) when the result breaks a rule of `validation`; returns
+    the warnings otherwise.
+    """
+    problems = mapping_validate(mapping=mapping, field_mappings=field_mappings)
+    if problems:
+        raise MappingInvalid(problems)
+    mapping.save()
+    for fm in deleted:
+        if fm.pk:
+            fm.delete()
+    for fm in field_mappings:
+        fm.mapping = mapping
+        fm.save()
+    mapping_schedule_apply(mapping=mapping)
+    return problems.warnings
+
+
+def _current_fields(mapping: IntegrationTableMapping) -> list[IntegrationFieldMapping]:
+    return list(mapping.field_mappings.order_by("position", "id"))
+
+
+def field_mapping_save(*, field_mapping: IntegrationFieldMapping) -> list[str]:
+    """Add or change one field mapping, validated with the rest of its mapping."""
+    mapping = field_mapping.mapping
+    others = [fm for fm in _current_fields(mapping) if fm.pk != field_mapping.pk]
+    return mapping_update(mapping=mapping, field_mappings=[*others, field_mapping])
+
+
+def field_mapping_delete(*, field_mapping: IntegrationFieldMapping) -> list[str]:
+    mapping = field_mapping.mapping
+    others = [fm for fm in _current_fields(mapping) if fm.pk != field_mapping.pk]
+    return mapping_update(mapping=mapping, field_mappings=others, deleted=[field_mapping])
+
+
+class NoDefault(Exception):
+    """The mapping is the user's own: there is no default to restore."""
+
+
+@transaction.atomic
+def mapping_default_restore(*, mapping: IntegrationTableMapping) -> IntegrationTableMapping:
+    """ "Use default synchronization setup" for one mapping: its settings and field mappings
+    as syncjobs.defaults has them, with the connection's owner choice; its scheduled job stays
+    (with the default interval), and so do its runs and its watermarks."""
+    definition = default_definition(name=mapping.name)
+    if definition is None:
+        raise NoDefault(mapping.name)
+    connection = connection_selectors.crm_connection_get()
+    options = (
+        default_setup_options(connection=connection)
+        if connection is not None
+        else DefaultSetupOptions(areas=[])
+    )
+    for name, value in _mapping_values(definition=definition, options=options).items():
+        setattr(mapping, name, value)
+    mapping.save()
+    mapping.field_mappings.all().delete()
+    IntegrationFieldMapping.objects.bulk_create(
+        _field_rows(mapping=mapping, definition=definition, options=options)
+    )
+    if mapping.has_scheduled_job and mapping.periodic_task is None:
+        mapping.periodic_task = _periodic_task_create(
+            name=mapping.name,
+            task="syncjobs.synchronize_mapping",
+            minutes=mapping.interval_minutes,
+            args=[mapping.pk],
+            enabled=options.enabled,
+            description=f"{mapping.name} - CRM synchronization job",
+        )
+        mapping.save(update_fields=["periodic_task"])
+    mapping_schedule_apply(mapping=mapping)
+    return mapping
+
+
+@transaction.atomic
+def default_setup_restore_all(*, actor: Actor, source: str = ConnectionChange.Source.PAGE) -> int:
+    """ "Use default synchronization setup" for every mapping, with the saved connection's
+    options; recorded in the connection's history. Returns how many mappings there are now."""
+    connection = connection_services.connection_required()
+    mappings = default_setup_reset(options=default_setup_options(connection=connection))
+    connection_services.connection_event_record(
+        field="synchronization_setup",
+        new_value=_("reset to default (%(count)s mappings)") % {"count": len(mappings)},
+        actor=actor,
+        source=source,
+    )
+    return len(mappings)

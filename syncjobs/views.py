@@ -1,9 +1,21 @@
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from typing import Any
 
-from accounts.roles import INTEGRATION_ADMIN, SUPPORT, role_required
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.forms.models import BaseInlineFormSet
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods
 
-from . import selectors
+from accounts.roles import INTEGRATION_ADMIN, SUPPORT, has_role, role_required
+from connection import selectors as connection_selectors
+from connection.errors import ConnectionProblem
+
+from . import selectors, services
+from .forms import FieldMappingForm, FieldMappingFormSet, MappingForm, forms_disable
+from .models import IntegrationFieldMapping, IntegrationTableMapping
+from .validation import MappingInvalid, MappingProblems
 
 
 @role_required(INTEGRATION_ADMIN, SUPPORT)
@@ -12,9 +24,147 @@ def mapping_list(request: HttpRequest) -> HttpResponse:
         request,
         "syncjobs/mapping_list.html",
         {
-            "mappings": selectors.mapping_list(),
+            "mappings": selectors.mapping_overview(),
             "jobs": selectors.integration_jobs(),
             "job_count": selectors.integration_jobs_count(),
             "runs": selectors.job_run_list(limit=20),
+            "can_edit": has_role(request.user, (INTEGRATION_ADMIN,)),
         },
+    )
+
+
+def _mapping_or_404(pk: int) -> IntegrationTableMapping:
+    mapping = selectors.mapping_get(pk=pk)
+    if mapping is None:
+        raise Http404
+    return mapping
+
+
+def _kept_rows(
+    formset: "BaseInlineFormSet[IntegrationFieldMapping, IntegrationTableMapping, Any]",
+) -> tuple[list[FieldMappingForm], list[IntegrationFieldMapping]]:
+    """The formset's rows the mapping keeps (blank extra rows left out), and those to delete."""
+    kept: list[FieldMappingForm] = []
+    deleted: list[IntegrationFieldMapping] = []
+    last = max((f.instance.position for f in formset.forms if f.instance.pk), default=0)
+    for form in formset.forms:
+        if formset.can_delete and formset._should_delete_form(form):  # type: ignore[attr-defined]
+            if form.instance.pk:
+                deleted.append(form.instance)
+            continue
+        if form.instance.pk or form.has_changed():
+            if not form.instance.pk and not form.instance.position:
+                last += 1
+                form.instance.position = last  # a new row goes last unless placed
+            kept.append(form)
+    return kept, deleted
+
+
+def _problems_show(
+    problems: MappingProblems, form: MappingForm, rows: list[FieldMappingForm]
+) -> None:
+    for name, msgs in problems.errors.items():
+        for message in msgs:
+            form.add_error(name if name in form.fields else None, message)
+    for index, by_field in problems.field_errors.items():
+        row = rows[index]
+        for name, msgs in by_field.items():
+            for message in msgs:
+                row.add_error(name if name in row.fields else None, message)
+
+
+@role_required(INTEGRATION_ADMIN, SUPPORT)
+@require_http_methods(["GET", "POST"])
+def mapping_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    """A mapping with its field mappings: integration administrators change them, support
+    reads them."""
+    mapping = _mapping_or_404(pk)
+    can_edit = has_role(request.user, (INTEGRATION_ADMIN,))
+    if request.method == "POST" and not can_edit:
+        raise PermissionDenied
+    data = request.POST if request.method == "POST" else None
+    form = MappingForm(data, instance=mapping)
+    queryset = IntegrationFieldMapping.objects.filter(mapping=mapping).order_by("position", "id")
+    formset = FieldMappingFormSet(data, instance=mapping, queryset=queryset, prefix="fields")
+    if data is not None and form.is_valid() and formset.is_valid():
+        rows, deleted = _kept_rows(formset)
+        try:
+            warnings = services.mapping_update(
+                mapping=form.instance,
+                field_mappings=[row.instance for row in rows],
+                deleted=deleted,
+            )
+        except MappingInvalid as exc:
+            _problems_show(exc.problems, form, rows)
+        else:
+            messages.success(request, _("%(name)s was saved.") % {"name": mapping.name})
+            for warning in warnings:
+                messages.warning(request, warning)
+            return redirect("syncjobs:mapping-edit", pk=mapping.pk)
+    if not can_edit:
+        forms_disable(form, *formset.forms)
+    return render(
+        request,
+        "syncjobs/mapping_edit.html",
+        {
+            "mapping": mapping,
+            "form": form,
+            "formset": formset,
+            "can_edit": can_edit,
+            "runs": selectors.mapping_runs(mapping=mapping),
+            "has_default": services.default_definition(name=mapping.name) is not None,
+        },
+        status=400 if data is not None else 200,
+    )
+
+
+@role_required(INTEGRATION_ADMIN)
+@require_http_methods(["GET", "POST"])
+def mapping_restore_default(request: HttpRequest, pk: int) -> HttpResponse:
+    """ "Use default synchronization setup" for one mapping, after a confirmation page."""
+    mapping = _mapping_or_404(pk)
+    if services.default_definition(name=mapping.name) is None:
+        messages.error(
+            request,
+            _("%(name)s is a mapping of your own: there is no default to restore.")
+            % {"name": mapping.name},
+        )
+        return redirect("syncjobs:mapping-edit", pk=mapping.pk)
+    if request.method == "POST" and request.POST.get("confirm") == "yes":
+        services.mapping_default_restore(mapping=mapping)
+        messages.success(
+            request,
+            _("The default setup of %(name)s was restored.") % {"name": mapping.name},
+        )
+        return redirect("syncjobs:mapping-edit", pk=mapping.pk)
+    return render(
+        request,
+        "syncjobs/restore_confirm.html",
+        {"mapping": mapping, "field_count": mapping.field_mappings.count()},
+    )
+
+
+@role_required(INTEGRATION_ADMIN)
+@require_http_methods(["GET", "POST"])
+def mappings_restore_defaults(request: HttpRequest) -> HttpResponse:
+    """ "Use default synchronization setup" for every mapping, with the connection's options."""
+    if connection_selectors.crm_connection_get() is None:
+        messages.error(request, _("No CRM connection is set up yet. Run the assisted setup first."))
+        return redirect("syncjobs:mapping-list")
+    if request.method == "POST" and request.POST.get("confirm") == "yes":
+        try:
+            count = services.default_setup_restore_all(actor=request.user)
+        except ConnectionProblem as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(
+                request,
+                _("The default synchronization setup was restored: %(count)s mappings.")
+                % {"count": count},
+            )
+        return redirect("syncjobs:mapping-list")
+    return render(
+        request,
+        "syncjobs/restore_confirm.html",
+        {"mapping": None, "mappings": selectors.mapping_list()},
     )

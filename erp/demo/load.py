@@ -259,6 +259,7 @@ def _seed_customers_and_contacts(
 
     objs = []
     for row in customer_rows:
+        index, _row = by_no[row["no"]]
         terms = terms_of[row["no"]]
         country = demo.COUNTRIES_BY_CODE[row["country_code"]]
         primary = primary_of.get(row["no"])
@@ -274,6 +275,8 @@ def _seed_customers_and_contacts(
                 credit_limit=Decimal(terms["credit_limit"]),
                 blocked=terms["blocked"],
                 primary_contact_id=person_pks.get(primary) if primary else None,
+                # The company contact made above for this customer is the customer itself.
+                company_contact_id=company_pks.get(demo.company_contact_no(index)),
             )
         )
     _bulk(models_.Customer, objs, batch_size)

@@ -196,6 +196,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Two models have a "status" with different choices: name each set.
+    "ENUM_NAME_OVERRIDES": {
+        "JobRunStatusEnum": "syncjobs.models.JobRun.Status",
+        "FieldMappingStatusEnum": "syncjobs.models.IntegrationFieldMapping.Status",
+    },
 }
 
 # --- CRM connection defaults ---------------------------------------------------------------

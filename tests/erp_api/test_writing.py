@@ -90,6 +90,24 @@ def test_person_can_only_belong_to_a_company_contact(writer: APIClient) -> None:
     assert right.status_code == 201
 
 
+def test_a_customer_is_linked_to_its_company_contact_by_number(writer: APIClient) -> None:
+    f.ContactFactory(no="PERSON2")
+    f.CompanyContactFactory(no="FIRM2")
+    payload = {"name": "Fabrikam", "country_code": "US"}
+
+    wrong = writer.post(
+        "/api/customers/", {**payload, "no": "C201", "company_contact": "PERSON2"}, format="json"
+    )
+    right = writer.post(
+        "/api/customers/", {**payload, "no": "C202", "company_contact": "FIRM2"}, format="json"
+    )
+
+    assert wrong.status_code == 400 and "company_contact" in wrong.json()
+    assert right.status_code == 201 and right.json()["company_contact"] == "FIRM2"
+    customer = models.Customer.objects.get(no="C202")
+    assert customer.company_contact is not None and customer.company_contact.no == "FIRM2"
+
+
 def test_sales_price_ending_before_it_starts_is_refused(writer: APIClient) -> None:
     item = f.ItemFactory()
     group = f.CustomerPriceGroupFactory()

@@ -85,6 +85,25 @@ def test_primary_contacts_work_for_their_customer(db: None) -> None:
         assert customer.contact_name == customer.primary_contact.name
 
 
+def test_each_customer_is_linked_to_its_own_company_contact(db: None) -> None:
+    _seed()
+    _seed(append=True, customers=10, contacts=10, items=0, resources=0)
+
+    companies = models.Contact.objects.filter(type=models.Contact.Type.COMPANY)
+    linked = models.Customer.objects.exclude(company_contact=None).select_related("company_contact")
+    assert companies.count() > 10
+    # Every company contact the loader made is the company contact of exactly its customer.
+    assert linked.count() == companies.count()
+    for customer in linked:
+        index = int(customer.no[1:]) - 1
+        assert customer.no == demo.customer_no(index)
+        assert customer.company_contact.no == demo.company_contact_no(index)
+        assert customer.company_contact.name == customer.name
+    # The people of the company are the customer's contacts.
+    for customer in linked.exclude(primary_contact=None):
+        assert customer.primary_contact.company_id == customer.company_contact_id
+
+
 def test_overlap_data_is_exactly_what_seed_demo_creates(db: None) -> None:
     _seed()
 

@@ -235,3 +235,24 @@ def test_a_contact_can_only_belong_to_a_company_contact(sales_client: Client) ->
     created = person.__class__.objects.get(no="CT000003")
     assert created.company.no == "CT000002"
     assert created.name == "Ana Ruiz"
+
+
+def test_the_customer_card_sets_its_company_contact_by_number(sales_client: Client) -> None:
+    CompanyContactFactory(no="FIRM9")
+    ContactFactory(no="PERSON9")
+
+    person = sales_client.post(
+        "/erp/customers/new/",
+        {"no": "CU-9", "name": "Firm", "credit_limit": "0", "company_contact": "PERSON9"},
+    )
+    company = sales_client.post(
+        "/erp/customers/new/",
+        {"no": "CU-10", "name": "Firm", "credit_limit": "0", "company_contact": "firm9"},
+    )
+
+    assert person.status_code == 400
+    assert company.status_code == 302
+    customer = Customer.objects.get(no="CU-10")
+    assert customer.company_contact is not None and customer.company_contact.no == "FIRM9"
+    html = sales_client.get(f"/erp/customers/{customer.pk}/").content.decode()
+    assert "FIRM9" in html

@@ -1,0 +1,17 @@
+"""URLconf of the synchronization setup's REST API, included at /api/integration/."""
+
+from django.urls import path
+from rest_framework.routers import SimpleRouter
+
+from . import api
+
+router = SimpleRouter()
+router.register("mappings", api.MappingViewSet, basename="api-integration-mappings")
+router.register("field-mappings", api.FieldMappingViewSet, basename="api-integration-fields")
+router.register("jobs", api.JobRunViewSet, basename="api-integration-jobs")
+
+urlpatterns = [
+    path("jobs/<int:job_pk>/errors/", api.JobErrorList.as_view(), name="api-integration-errors"),
+    path("jobs/<int:job_pk>/changes/", api.JobChangeList.as_view(), name="api-integration-changes"),
+    *router.urls,
+]
