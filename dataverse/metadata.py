@@ -5,7 +5,7 @@ to `Microsoft.Dynamics.CRM.PicklistAttributeMetadata` with `OptionSet` expanded,
 documents (*Reference Dataverse schema definitions by name or MetadataId*). Writes use the
 unbound `InsertOptionValue` action, which answers `InsertOptionValueResponse`
 (`NewOptionValue`); Dataverse requires the `prvWriteOptionSet` privilege for it (System
-Administrator or System Customizer).
+Administrator, System Customizer, or the integration solution's Integration Administrator role).
 """
 
 from __future__ import annotations

@@ -174,16 +174,29 @@ class ApiBase(ABC):
         return keys
 
     def require_admin(self, req: Request, privilege: str = "prvAssignRole") -> None:
-        """The caller must hold the System Administrator role (the one role the sandbox checks;
-        `privilege` names the Dataverse privilege in the 403's message)."""
-        roles = self.store.linked("systemuserroles", "a", req.user_id)
-        if seed.SYSTEM_ADMINISTRATOR_ROLE_ID not in roles:
-            raise ApiError(
-                403,
-                CODE_PRIVILEGE,
-                f"Principal user (Id={req.user_id}, type=8) is missing {privilege} privilege. "
-                "The user does not hold the necessary privileges.",
-            )
+        """The caller must hold the System Administrator role (`privilege` names the Dataverse
+        privilege in the 403's message). For the calls the sandbox keeps to administrators
+        (ImportSolution, assigning roles), whatever the caller's other roles grant."""
+        self._require(req, privilege, granted_by_roles=False)
+
+    def require_privilege(self, req: Request, privilege: str) -> None:
+        """The caller must hold System Administrator, which has every privilege, or a role that
+        grants `privilege` (the `<RolePrivileges>` of an imported solution's roles, kept in the
+        store; any depth but `None` counts); else 403 naming the privilege."""
+        self._require(req, privilege, granted_by_roles=True)
+
+    def _require(self, req: Request, privilege: str, *, granted_by_roles: bool) -> None:
+        roles = set(self.store.linked("systemuserroles", "a", req.user_id))
+        if seed.SYSTEM_ADMINISTRATOR_ROLE_ID in roles:
+            return
+        if granted_by_roles and roles & self.store.roles_granting(privilege):
+            return
+        raise ApiError(
+            403,
+            CODE_PRIVILEGE,
+            f"Principal user (Id={req.user_id}, type=8) is missing {privilege} privilege. "
+            "The user does not hold the necessary privileges.",
+        )
 
     # ------------------------------------------------------------------ implemented by the mixins
 

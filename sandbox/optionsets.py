@@ -310,8 +310,9 @@ class OptionSetMixin(ApiBase):
                 f"{action} needs EntityLogicalName and AttributeLogicalName (or OptionSetName).",
             )
         # Dataverse: prvWriteOptionSet, which the System Administrator and System Customizer
-        # roles hold; the sandbox models System Administrator only.
-        self.require_admin(req, privilege="prvWriteOptionSet")
+        # roles hold; the sandbox: System Administrator or a role imported with the privilege
+        # (our Integration Administrator, for the option mappings).
+        self.require_privilege(req, "prvWriteOptionSet")
         table = self.tables.get(str(entity))
         if table is None:
             raise self._entity_not_found(str(entity))

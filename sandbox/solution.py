@@ -76,7 +76,8 @@ def _text(element: ET.Element | None, path: str, default: str = "") -> str:
 
 
 def parse_package(data: bytes) -> dict[str, Any]:
-    """-> {"uniquename", "version", "friendlyname", "roles": [(id, name)], "tables": [spec]}"""
+    """-> {"uniquename", "version", "friendlyname", "roles": [(id, name)],
+    "privileges": {role id: {privilege: level}}, "tables": [spec]}"""
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except zipfile.BadZipFile as exc:
@@ -106,6 +107,7 @@ def parse_package(data: bytes) -> dict[str, Any]:
     if label is not None and label.get("description"):
         friendly = label.get("description") or unique
     roles = []
+    privileges: dict[str, dict[str, str]] = {}
     for role in custom_root.iter("Role"):
         role_id = (role.get("id") or "").strip("{}").lower()
         name = role.get("name") or ""
@@ -113,8 +115,9 @@ def parse_package(data: bytes) -> dict[str, Any]:
             uuid.UUID(role_id)
         except ValueError as exc:
             raise SolutionError(f"Role '{name}' has an invalid id '{role_id}'.") from exc
-        # the sandbox checks no privileges (docs/sandbox.md), but a malformed one would make
-        # Dataverse's import fail, so it fails here too
+        # a malformed privilege would make Dataverse's import fail, so it fails here too; the
+        # valid ones are kept for the privilege checks (ApiBase.require_privilege)
+        granted = privileges.setdefault(role_id, {})
         for privilege in role.iter("RolePrivilege"):
             privilege_name = privilege.get("name") or ""
             if not privilege_name.startswith("prv") or privilege.get("level") not in (
@@ -124,6 +127,7 @@ def parse_package(data: bytes) -> dict[str, Any]:
                     f"Role '{name}' has an invalid privilege '{privilege_name}' "
                     f"(level '{privilege.get('level')}')."
                 )
+            granted[privilege_name] = str(privilege.get("level"))
         roles.append((role_id, name))
     tables = []
     for entity in custom_root.iter("entity"):
@@ -172,6 +176,7 @@ def parse_package(data: bytes) -> dict[str, Any]:
         "version": version,
         "friendlyname": friendly,
         "roles": roles,
+        "privileges": privileges,
         "tables": tables,
     }
 
@@ -237,6 +242,8 @@ def import_solution(api: ApiBase, req: Request) -> Response:
             )
         elif role.get("name") != name:
             api.update_row(admin_req, api.table("role"), role, {"name": name})
+        # a re-import replaces the role's privileges, as Dataverse's import of the role does
+        api.store.set_role_privileges(role_id, package["privileges"].get(role_id, {}))
     solution_id = seed.stable_id("solution", package["uniquename"].lower())
     current = api.store.get("solutions", solution_id)
     values = {

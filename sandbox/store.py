@@ -2,7 +2,8 @@
 
 Rows are JSON documents keyed by (entity set, id) with the row version in its own column;
 unique/alternate keys live in `ukeys`, deletions leave tombstones for change tracking, N:N
-links live in `links`. One writer at a time (a process-wide lock); readers never block.
+links live in `links`, the privileges of imported security roles in `role_privileges`. One
+writer at a time (a process-wide lock); readers never block.
 """
 
 from __future__ import annotations
@@ -31,6 +32,10 @@ CREATE INDEX IF NOT EXISTS tombstones_version ON tombstones (set_name, version);
 CREATE TABLE IF NOT EXISTS links (
     rel TEXT NOT NULL, a TEXT NOT NULL, b TEXT NOT NULL, PRIMARY KEY (rel, a, b)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS links_b ON links (rel, b);
+CREATE TABLE IF NOT EXISTS role_privileges (
+    role_id TEXT NOT NULL, privilege TEXT NOT NULL COLLATE NOCASE, level TEXT NOT NULL,
+    PRIMARY KEY (role_id, privilege)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS role_privileges_name ON role_privileges (privilege);
 CREATE TABLE IF NOT EXISTS tokens (
     token TEXT PRIMARY KEY, user_id TEXT NOT NULL, expires REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -241,6 +246,34 @@ class Store:
             sql = "SELECT a FROM links WHERE rel=? AND b=? ORDER BY a"
         return [r[0] for r in self.conn.execute(sql, (rel, row_id))]
 
+    # ------------------------------------------------------------------ role privileges
+
+    def set_role_privileges(self, role_id: str, privileges: dict[str, str]) -> None:
+        """Replace the privileges (name -> depth) a role grants (ImportSolution)."""
+        self.conn.execute("DELETE FROM role_privileges WHERE role_id=?", (role_id,))
+        self.conn.executemany(
+            "INSERT INTO role_privileges (role_id, privilege, level) VALUES (?, ?, ?)",
+            [(role_id, name, level) for name, level in privileges.items()],
+        )
+
+    def role_privileges(self, role_id: str) -> dict[str, str]:
+        return dict(
+            self.conn.execute(
+                "SELECT privilege, level FROM role_privileges WHERE role_id=? ORDER BY privilege",
+                (role_id,),
+            )
+        )
+
+    def roles_granting(self, privilege: str) -> set[str]:
+        """The ids of the roles that grant `privilege` at any depth but `None`."""
+        return {
+            r[0]
+            for r in self.conn.execute(
+                "SELECT role_id FROM role_privileges WHERE privilege=? AND level != 'None'",
+                (privilege,),
+            )
+        }
+
     # ------------------------------------------------------------------ tokens and meta
 
     def save_token(self, token: str, user_id: str, expires: float) -> None:
@@ -266,6 +299,6 @@ class Store:
 
     def wipe(self) -> None:
         """Empty every table (inside a transaction); tokens stay valid across a reset."""
-        for table in ("rows", "ukeys", "tombstones", "links"):
+        for table in ("rows", "ukeys", "tombstones", "links", "role_privileges"):
             self.conn.execute(f"DELETE FROM {table}")  # noqa: S608
         self.conn.execute("DELETE FROM meta WHERE key != 'version'")

@@ -4,13 +4,19 @@ check of written option values. Over real HTTP against the sandbox."""
 
 from __future__ import annotations
 
+import base64
+import io
 import json
+import uuid
+import zipfile
 from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
 from sandbox.process import free_port, start_sandbox_process
+from setup_wizard.solution_package import solution_files, solution_zip
 from tests.support.sandbox import ADMIN_APP, Crm
 
 pytestmark = pytest.mark.sandbox
@@ -337,3 +343,111 @@ def test_inserted_options_survive_a_restart(tmp_path: Path) -> None:
         admin = Crm(sb, ADMIN_APP)
         assert options_of(admin)[100000000] == "NET 14"
         assert admin.post("accounts", json={"name": "x", "paymenttermscode": 100000000}).ok
+
+
+# ---------------------------------------------------------------------------- privileges of roles
+
+INTEGRATION_ADMINISTRATOR_ROLE = "8c8d4f51-a72b-e511-80d9-3863bb349780"
+INTEGRATION_USER_ROLE = "6f960e32-a72b-e511-80d9-3863bb349780"
+WRITE_OPTION_SET = b'<RolePrivilege name="prvWriteOptionSet" level="Global" />'
+
+
+def import_solution(admin: Crm, files: dict[str, bytes] | None = None) -> None:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in (files or solution_files()).items():
+            archive.writestr(name, data)
+    body = {
+        "CustomizationFile": base64.b64encode(buffer.getvalue()).decode(),
+        "ImportJobId": str(uuid.uuid4()),
+    }
+    response = admin.post("ImportSolution", json=body)
+    assert response.status_code == 204, response.text
+
+
+def assign_role(admin: Crm, user: Crm, role_id: str) -> None:
+    user_id = user.get("WhoAmI").json()["UserId"]
+    response = admin.post(
+        f"systemusers({user_id})/systemuserroles_association/$ref",
+        json={"@odata.id": f"{admin.api}roles({role_id})"},
+    )
+    assert response.status_code == 204, response.text
+
+
+def refused_for_write_option_set(response: requests.Response) -> bool:
+    error = response.json().get("error") or {}
+    return (
+        response.status_code == 403
+        and error.get("code") == "0x80040220"
+        and "prvWriteOptionSet" in error.get("message", "")
+    )
+
+
+def test_a_role_imported_with_write_option_set_lets_its_holders_insert_options(
+    integration_session: Crm, admin_session: Crm
+) -> None:
+    import_solution(admin_session)
+    # Integration User does not grant prvWriteOptionSet: still refused
+    assign_role(admin_session, integration_session, INTEGRATION_USER_ROLE)
+    refused = integration_session.post("InsertOptionValue", json=insert_body("NET 14"))
+    assert refused_for_write_option_set(refused)
+
+    assign_role(admin_session, integration_session, INTEGRATION_ADMINISTRATOR_ROLE)
+    response = integration_session.post("InsertOptionValue", json=insert_body("NET 14"))
+    assert response.status_code == 200, response.text
+    assert response.json()["NewOptionValue"] == 100000000
+    relabel = {**insert_body("NET 14 days", value=100000000), "MergeLabels": True}
+    assert integration_session.post("UpdateOptionValue", json=relabel).status_code == 204
+    assert options_of(integration_session)[100000000] == "NET 14 days"
+
+    # the calls the sandbox keeps to System Administrators stay theirs
+    user_id = integration_session.get("WhoAmI").json()["UserId"]
+    assign = integration_session.post(
+        f"systemusers({user_id})/systemuserroles_association/$ref",
+        json={"@odata.id": f"{integration_session.api}roles({INTEGRATION_USER_ROLE})"},
+    )
+    assert assign.status_code == 403 and assign.json()["error"]["code"] == "0x80040220"
+    body = {"CustomizationFile": base64.b64encode(solution_zip()).decode()}
+    assert integration_session.post("ImportSolution", json=body).status_code == 403
+
+
+def test_a_re_import_replaces_the_privileges_of_a_role(
+    integration_session: Crm, admin_session: Crm
+) -> None:
+    import_solution(admin_session)
+    assign_role(admin_session, integration_session, INTEGRATION_ADMINISTRATOR_ROLE)
+    assert integration_session.post("InsertOptionValue", json=insert_body("A")).status_code == 200
+
+    files = solution_files()
+    assert WRITE_OPTION_SET in files["customizations.xml"]
+    files["customizations.xml"] = files["customizations.xml"].replace(
+        WRITE_OPTION_SET, WRITE_OPTION_SET.replace(b'"Global"', b'"None"')
+    )
+    import_solution(admin_session, files)  # depth None: the privilege is not granted
+    assert refused_for_write_option_set(
+        integration_session.post("InsertOptionValue", json=insert_body("B"))
+    )
+    files["customizations.xml"] = files["customizations.xml"].replace(
+        WRITE_OPTION_SET.replace(b'"Global"', b'"None"'), b""
+    )
+    import_solution(admin_session, files)  # left out: not granted either
+    assert refused_for_write_option_set(
+        integration_session.post("InsertOptionValue", json=insert_body("C"))
+    )
+
+
+def test_reset_forgets_the_privileges_of_imported_roles(fresh: Any) -> None:
+    admin = Crm(fresh, ADMIN_APP)
+    import_solution(admin)
+    fresh.reset()
+    # a role with the same id made by hand after the reset grants nothing
+    created = admin.post(
+        "roles",
+        json={"roleid": INTEGRATION_ADMINISTRATOR_ROLE, "name": "Integration Administrator"},
+    )
+    assert created.status_code == 204, created.text
+    integration = Crm(fresh)
+    assign_role(admin, integration, INTEGRATION_ADMINISTRATOR_ROLE)
+    assert refused_for_write_option_set(
+        integration.post("InsertOptionValue", json=insert_body("NET 14"))
+    )

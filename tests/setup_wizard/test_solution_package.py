@@ -77,6 +77,9 @@ def test_customizations_define_the_connection_table_and_the_roles() -> None:
     assert user["prvReaderpcrm_connection"] == "Global" and "prvWriteerpcrm_connection" not in user
     assert user["prvCreateAccount"] == user["prvWriteSalesOrder"] == "Global"
     assert set(availability) == {"prvReaderpcrm_connection", "prvReadProduct", "prvReadUoM"}
+    # the option mappings add option values to Choice columns (InsertOptionValue)
+    assert admin["prvWriteOptionSet"] == admin["prvReadOptionSet"] == "Global"
+    assert "prvWriteOptionSet" not in user and "prvWriteOptionSet" not in availability
 
 
 def test_the_sandbox_reads_the_table_and_roles_from_the_package() -> None:
@@ -86,6 +89,9 @@ def test_the_sandbox_reads_the_table_and_roles_from_the_package() -> None:
     assert table["entity_set"] == "erpcrm_connections" and table["pk"] == "erpcrm_connectionid"
     assert table["primary_name"] == "erpcrm_name" and table["change_tracking"]
     assert {c["name"] for c in table["columns"]} == COLUMNS
+    admin_privileges = package["privileges"][str(INTEGRATION_ADMINISTRATOR_ROLE)]
+    assert admin_privileges["prvWriteOptionSet"] == "Global"
+    assert "prvWriteOptionSet" not in package["privileges"][str(INTEGRATION_USER_ROLE)]
     assert {name for _, name in package["roles"]} == {
         "Integration Administrator",
         "Integration User",
