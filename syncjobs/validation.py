@@ -12,10 +12,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.apps import apps
-from django.core.exceptions import FieldDoesNotExist
+from django.core.exceptions import FieldDoesNotExist, FieldError, ValidationError
 from django.db import models
 from django.utils.translation import gettext as _
 
+from .engine import crm_filter
 from .models import (
     DeletionConflictResolution,
     Direction,
@@ -160,6 +161,29 @@ def _mapping_checks(mapping: IntegrationTableMapping, problems: MappingProblems)
         )
     if not isinstance(mapping.table_filter, dict):
         problems.add("table_filter", _("The ERP table filter must be a JSON object."))
+    else:
+        model = erp_model(mapping.erp_table)
+        if model is not None and mapping.table_filter:
+            try:
+                str(model._default_manager.filter(**mapping.table_filter).query)
+            except (FieldError, ValueError, TypeError, ValidationError) as exc:
+                problems.add(
+                    "table_filter",
+                    _("The ERP table filter cannot be applied to %(table)s: %(error)s")
+                    % {"table": mapping.erp_table, "error": exc},
+                )
+    try:
+        crm_filter.check(mapping.integration_table_filter or "")
+    except crm_filter.FilterUnsupported as exc:
+        problems.add(
+            "integration_table_filter",
+            _(
+                "The synchronization evaluates this filter on changed rows itself and cannot "
+                "read it: %(error)s. Use comparisons (eq, ne, gt, ge, lt, le) joined by and, or, "
+                "not."
+            )
+            % {"error": exc},
+        )
     if mapping.interval_minutes is not None and mapping.interval_minutes < 1:
         problems.add("interval_minutes", _("The interval must be at least 1 minute."))
     names = mapping.dependencies

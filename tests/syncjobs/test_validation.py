@@ -152,3 +152,20 @@ def test_removing_couplings_of_a_mapping_that_also_syncs_uncoupled_records_warns
 
     _e, _f, warnings = errors_of(mapping(deletion_conflict_resolution=rule), fm())
     assert warnings == []
+
+
+def test_a_crm_filter_the_engine_cannot_evaluate_is_refused() -> None:
+    errors, _f, _w = errors_of(mapping(integration_table_filter="contains(name, 'x')"), fm())
+    assert "evaluates this filter" in errors["integration_table_filter"][0]
+    errors, _f, _w = errors_of(
+        mapping(integration_table_filter="statecode eq 0 and (customertypecode eq 3 or x ne null)"),
+        fm(),
+    )
+    assert errors == {}
+
+
+def test_an_erp_filter_on_a_field_the_table_lacks_is_refused() -> None:
+    errors, _f, _w = errors_of(mapping(table_filter={"colour": "red"}), fm())
+    assert "cannot be applied to erp.Customer" in errors["table_filter"][0]
+    errors, _f, _w = errors_of(mapping(table_filter={"blocked": ""}), fm())
+    assert errors == {}
