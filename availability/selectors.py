@@ -2,8 +2,8 @@
 
 from django.db.models import F, OuterRef, QuerySet, Subquery
 
-from coupling.models import CRM_PRODUCT, ERP_ITEM, CrmCoupling
 from erp.models import Item
+from syncjobs.models import CRM_PRODUCT, ERP_ITEM, CrmCoupling
 
 
 def product_item_availability_queryset() -> QuerySet[Item]:

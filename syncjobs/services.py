@@ -22,9 +22,9 @@ from connection import services as connection_services
 from connection.clients import client_get
 from connection.models import ConnectionChange, CrmConnection, OwnerMode
 from connection.services import JOB_NAME_PREFIX, Actor, integration_jobs_set_enabled
-from coupling.models import CRM_PRODUCT, ERP_ITEM, CrmCoupling
 from dataverse import errors as dv
 from erp.models import Item
+from syncjobs.models import CRM_PRODUCT, ERP_ITEM, CrmCoupling
 
 from . import engine
 from .defaults import (

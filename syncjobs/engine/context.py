@@ -11,13 +11,14 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
-from coupling.models import CrmCoupling, SyncResult
 from syncjobs.models import (
+    CrmCoupling,
     Direction,
     IntegrationTableMapping,
     JobRun,
     RecordChange,
     SyncError,
+    SyncResult,
 )
 
 from .crm import CrmAdapter, CrmTable

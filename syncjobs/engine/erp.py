@@ -21,7 +21,7 @@ from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import models
 from django.db.models import Q
 
-from coupling.models import CrmCoupling, CrmOptionCoupling
+from syncjobs.models import CrmCoupling, CrmOptionCoupling
 
 from .fields import Rule, canonical
 

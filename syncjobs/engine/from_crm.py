@@ -18,11 +18,12 @@ from django.core.exceptions import ValidationError
 from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import Q
 
-from coupling.models import CrmCoupling, SyncResult
 from syncjobs.models import (
+    CrmCoupling,
     DeletionConflictResolution,
     Direction,
     RecordChange,
+    SyncResult,
     UpdateConflictResolution,
 )
 

@@ -12,8 +12,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
-from coupling.models import CrmOptionCoupling
-from syncjobs.models import Direction, RecordChange
+from syncjobs.models import CrmOptionCoupling, Direction, RecordChange
 
 from .context import Context
 from .fields import canonical

@@ -18,11 +18,12 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 
-from coupling.models import CrmCoupling, SyncResult
 from syncjobs.models import (
+    CrmCoupling,
     DeletionConflictResolution,
     Direction,
     RecordChange,
+    SyncResult,
     UpdateConflictResolution,
 )
 

@@ -7,7 +7,7 @@ import pytest
 import requests
 from odata import ODataService
 
-from coupling.models import CRM_PRODUCT, ERP_ITEM, CrmCoupling
+from syncjobs.models import CRM_PRODUCT, ERP_ITEM, CrmCoupling
 from tests.factories.erp import ItemFactory, UnitOfMeasureFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)

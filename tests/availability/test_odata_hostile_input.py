@@ -11,8 +11,8 @@ from django.http import HttpResponse
 from django.test import Client
 
 from accounts.models import FailedAttempt
-from coupling.models import CRM_PRODUCT, ERP_ITEM, CrmCoupling
 from erp.models import Item
+from syncjobs.models import CRM_PRODUCT, ERP_ITEM, CrmCoupling
 from tests.availability.conftest import basic
 
 SET = "/odata/ProductItemAvailability"

@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import pytest
 
-from coupling.models import CRM_PRODUCT, ERP_ITEM, CrmCoupling
+from syncjobs.models import CRM_PRODUCT, ERP_ITEM, CrmCoupling
 from tests.factories.erp import ItemFactory, UnitOfMeasureFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -3,11 +3,10 @@ against the live sandbox."""
 
 import pytest
 
-from coupling.models import CrmCoupling
 from erp.models import Customer
 from syncjobs import services
 from syncjobs.engine import synchronize
-from syncjobs.models import IntegrationTableMapping, JobRun
+from syncjobs.models import CrmCoupling, IntegrationTableMapping, JobRun
 from tests.factories.erp import CustomerFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.sandbox]

@@ -2,11 +2,10 @@
 
 import pytest
 
-from coupling.models import CrmCoupling
 from erp.models import Customer
 from sandbox import seed
 from syncjobs.engine import synchronize
-from syncjobs.models import JobRun, RecordChange
+from syncjobs.models import CrmCoupling, JobRun, RecordChange
 from tests.factories.erp import CustomerFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.sandbox]

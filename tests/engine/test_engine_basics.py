@@ -4,10 +4,9 @@ from decimal import Decimal
 
 import pytest
 
-from coupling.models import CrmCoupling
 from syncjobs import services
 from syncjobs.engine import synchronize
-from syncjobs.models import IntegrationTableMapping, JobRun, RecordChange
+from syncjobs.models import CrmCoupling, IntegrationTableMapping, JobRun, RecordChange
 from tests.factories.erp import CurrencyFactory
 from tests.support.sandbox import Crm
 

@@ -3,9 +3,9 @@ column, and customers carry them, against the live sandbox."""
 
 import pytest
 
-from coupling.models import CrmCoupling, CrmOptionCoupling
 from erp.models import PaymentTerms
 from syncjobs.engine import synchronize
+from syncjobs.models import CrmCoupling, CrmOptionCoupling
 from tests.factories.erp import CustomerFactory, PaymentTermsFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.sandbox]

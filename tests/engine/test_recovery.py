@@ -8,12 +8,11 @@ import time
 
 import pytest
 
-from coupling.models import CrmCoupling
 from erp.models import Customer
 from sandbox.process import BASE_DIR
 from syncjobs import services
 from syncjobs.engine import synchronize
-from syncjobs.models import JobRun, RecordChange
+from syncjobs.models import CrmCoupling, JobRun, RecordChange
 from tests.factories.erp import CurrencyFactory, CustomerFactory
 
 pytestmark = [pytest.mark.sandbox]

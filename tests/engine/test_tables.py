@@ -3,10 +3,10 @@ their lookups (parent account, unit group, owner), against the live sandbox."""
 
 import pytest
 
-from coupling.models import CrmCoupling
 from erp.models import Contact, Salesperson
 from sandbox import seed
 from syncjobs.engine import synchronize
+from syncjobs.models import CrmCoupling
 from tests.factories.erp import (
     CompanyContactFactory,
     ContactFactory,

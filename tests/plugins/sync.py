@@ -7,13 +7,12 @@ from dataclasses import dataclass
 import pytest
 
 from connection.models import CrmConnection
-from coupling.models import CrmCoupling
 from erp.models import Salesperson
 from sandbox import seed
 from sandbox.process import SandboxProcess
 from syncjobs import services
 from syncjobs.defaults import ALL_AREAS
-from syncjobs.models import IntegrationTableMapping
+from syncjobs.models import CrmCoupling, IntegrationTableMapping
 from tests.factories.erp import SalespersonFactory
 from tests.support.sandbox import Crm
 

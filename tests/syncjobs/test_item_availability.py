@@ -7,11 +7,10 @@ import pytest
 
 from connection import selectors as connection_selectors
 from connection.models import CrmConnection
-from coupling.models import CRM_PRODUCT, ERP_ITEM, CrmCoupling
 from dataverse.client import DataverseClient
 from sandbox import seed
 from syncjobs import tasks
-from syncjobs.models import JobRun
+from syncjobs.models import CRM_PRODUCT, ERP_ITEM, CrmCoupling, JobRun
 from tests.factories.erp import ItemFactory
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.django_db]

@@ -5,9 +5,8 @@ import json
 import pytest
 from celery import current_app
 
-from coupling.models import CrmCoupling
 from syncjobs import services
-from syncjobs.models import JobRun
+from syncjobs.models import CrmCoupling, JobRun
 from tests.factories.erp import CurrencyFactory
 from tests.support.sandbox import Crm
 
