@@ -1,11 +1,13 @@
 """The engine against the live sandbox: create, update, unchanged, lookups, no echo."""
 
+import uuid
 from decimal import Decimal
 
 import pytest
 
 from syncjobs import services
 from syncjobs.engine import synchronize
+from syncjobs.engine.preview import compare
 from syncjobs.models import CrmCoupling, IntegrationTableMapping, JobRun, RecordChange
 from tests.factories.erp import CurrencyFactory
 from tests.support.sandbox import Crm
@@ -78,3 +80,25 @@ def test_a_currency_that_exists_in_the_crm_is_coupled_not_duplicated(mappings, s
     assert crm.row("transactioncurrencies", existing)["currencyname"] == "Bee"
     rows = crm.all_rows("transactioncurrencies", "?$filter=isocurrencycode eq 'XQB'")
     assert len(rows) == 1
+
+
+def test_compare_shows_both_sides_field_by_field_and_writes_nothing(mappings, sandbox) -> None:
+    crm = Crm(sandbox)
+    crm_id = crm.create(
+        "transactioncurrencies",
+        {
+            "isocurrencycode": "XPV",
+            "currencyname": "CRM name",
+            "currencysymbol": "P",
+            "exchangerate": 2,
+            "currencyprecision": 2,
+        },
+    )
+    currency = CurrencyFactory(
+        code="XPV", description="ERP name", symbol="P", exchange_rate=Decimal("2")
+    )
+    result = compare(mappings["CURRENCY"], erp_uuid=currency.uuid, crm_id=uuid.UUID(crm_id))
+    by_field = {f.crm_field: f for f in result.fields}
+    assert (by_field["currencyname"].erp, by_field["currencyname"].crm) == ("ERP name", "CRM name")
+    assert [f.crm_field for f in result.differences] == ["currencyname"]
+    assert not CrmCoupling.objects.exists()
