@@ -155,6 +155,22 @@ class Api(
 
     # ------------------------------------------------------------------ single entity
 
+    def publish_product(self, req: Request, table: Table, row: dict[str, Any]) -> Response:
+        """PublishProductHierarchy, bound to a product: a draft product becomes active (the
+        sandbox has no product families, so the hierarchy is the product itself)."""
+        if req.method != "POST":
+            raise ApiError(405, CODE_METHOD, "PublishProductHierarchy is an action: use POST.")
+        if table.logical != "product":
+            raise ApiError(
+                404,
+                CODE_NOT_FOUND_SEGMENT,
+                "Resource not found for the segment "
+                "'Microsoft.Dynamics.CRM.PublishProductHierarchy'.",
+            )
+        if row.get("statecode") != 0:
+            self.update_row(req, table, row, {"statecode": 0, "statuscode": 1})
+        return Response(204, [("OData-Version", "4.0")])
+
     def entity_resource(
         self,
         req: Request,
@@ -183,6 +199,8 @@ class Api(
             self.find_row(table, key)
         assert row is not None
         prop = rest[0]
+        if prop == "Microsoft.Dynamics.CRM.PublishProductHierarchy" and len(rest) == 1:
+            return self.publish_product(req, table, row)
         is_ref = rest[-1] == "$ref"
         nav_name, nav_key = odata.split_name_and_key(prop)
         if is_ref:

@@ -13,7 +13,13 @@ from decimal import Decimal
 from typing import Any
 
 from dataverse import errors as dv
-from dataverse.client import KNOWN_TABLES, DataverseClient, odata_literal
+from dataverse.client import (
+    KNOWN_TABLES,
+    MAX_BATCH_OPERATIONS,
+    BatchRequest,
+    DataverseClient,
+    odata_literal,
+)
 
 from . import crm_filter
 from .crm import (
@@ -270,6 +276,47 @@ class DataverseCrm:
             raise CrmUnavailable(_message(exc)) from exc
         return self._outcomes(writes, results)
 
+    def _publish_products(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
+        """New products are drafts unless the organization says otherwise; the reference
+        publishes the products it creates (PublishProductHierarchy), so salespeople can sell
+        them. Returns the ids that could not be published, with why."""
+        problems: dict[uuid.UUID, str] = {}
+        for start in range(0, len(ids), MAX_BATCH_OPERATIONS):
+            chunk = list(ids[start : start + MAX_BATCH_OPERATIONS])
+            requests_ = [
+                BatchRequest(
+                    "POST", f"products({row_id})/Microsoft.Dynamics.CRM.PublishProductHierarchy", {}
+                )
+                for row_id in chunk
+            ]
+            try:
+                responses = self.client.execute_batch(requests_, continue_on_error=True)
+            except UNAVAILABLE as exc:
+                raise CrmUnavailable(_message(exc)) from exc
+            except dv.DataverseError as exc:
+                problems.update({row_id: _message(exc) for row_id in chunk})
+                continue
+            for row_id, response in zip(chunk, responses, strict=False):
+                if not response.ok:
+                    problems[row_id] = _message(response.error())
+        return problems
+
+    def _after_create(
+        self, table: CrmTable, outcomes: list[CrmWriteOutcome]
+    ) -> list[CrmWriteOutcome]:
+        if table.entity != "product":
+            return outcomes
+        created = [o.id for o in outcomes if not o.error]
+        problems = self._publish_products(created) if created else {}
+        return [
+            CrmWriteOutcome(
+                id=o.id, error=f"created as a draft, publishing it failed: {problems[o.id]}"
+            )
+            if o.id in problems
+            else o
+            for o in outcomes
+        ]
+
     def create(self, table: CrmTable, writes: Sequence[CrmWrite]) -> list[CrmWriteOutcome]:
         outcomes = self._write(table, writes, "create")
         # A create whose row exists already (an earlier attempt was carried out but its answer
@@ -284,10 +331,10 @@ class DataverseCrm:
             redone = self._write(table, [w for _, w in again], "upsert")
             for (position, _write), outcome in zip(again, redone, strict=True):
                 outcomes[position] = outcome
-        return outcomes
+        return self._after_create(table, outcomes)
 
     def upsert(self, table: CrmTable, writes: Sequence[CrmWrite]) -> list[CrmWriteOutcome]:
-        return self._write(table, writes, "upsert")
+        return self._after_create(table, self._write(table, writes, "upsert"))
 
     def update(self, table: CrmTable, writes: Sequence[CrmWrite]) -> list[CrmWriteOutcome]:
         return self._write(table, writes, "update")

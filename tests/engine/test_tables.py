@@ -92,6 +92,8 @@ def test_an_item_needs_its_unit_coupled_and_then_points_at_the_unit_group(sync_s
         "ROME Lamp",
         1,
     )
+    # Published, not left a draft: salespeople can sell it.
+    assert product["statecode"] == 0
 
 
 def test_salespeople_come_from_crm_users_on_a_full_run(sync_setup) -> None:
@@ -111,3 +113,69 @@ def test_salespeople_come_from_crm_users_on_a_full_run(sync_setup) -> None:
     assert "disabled@sandbox.example" not in emails
     again = _job(synchronize(sync_setup.mapping("SALESPEOPLE")), "from_crm")
     assert (again.inserted, again.modified, again.failed) == (0, 0, 0)
+
+
+def test_updates_and_unchanged_both_ways_for_items_contacts_and_salespeople(
+    sync_setup, crm_salesperson
+) -> None:
+    crm = sync_setup.crm
+    # Item: description both ways.
+    unit = UnitOfMeasureFactory(code="PCS2", description="Piece")
+    item = ItemFactory(description="PARIS Chair", base_unit_of_measure=unit)
+    synchronize(sync_setup.mapping("UNIT OF MEASURE"), full=True)
+    items = sync_setup.mapping("ITEM-PRODUCT")
+    synchronize(items, direction="to_crm", full=True)
+    synchronize(items)  # learns the rows' versions
+    product_id = CrmCoupling.objects.get(erp_uuid=item.uuid).crm_id
+    assert (
+        crm.patch(f"products({product_id})", json={"name": "PARIS Chair, red"}).status_code == 204
+    )
+    result = synchronize(items)
+    assert (_job(result, "to_crm").modified, _job(result, "from_crm").modified) == (0, 1)
+    item.refresh_from_db()
+    assert item.description == "PARIS Chair, red"
+    item.unit_price = 99
+    item.save()
+    result = synchronize(items)
+    assert (_job(result, "to_crm").modified, _job(result, "from_crm").modified) == (1, 0)
+    assert float(crm.row("products", str(product_id))["price"]) == 99.0
+    unchanged = synchronize(items)
+    assert [(j.modified, j.inserted) for j in unchanged.jobs] == [(0, 0), (0, 0)]
+
+    # Contact: e-mail both ways.
+    company = CompanyContactFactory(name="Blue Yonder")
+    CustomerFactory(name="Blue Yonder", company_contact=company, salesperson=crm_salesperson)
+    person = ContactFactory(
+        first_name="Lee", last_name="Ng", company=company, email="lee@example.com"
+    )
+    synchronize(sync_setup.mapping("CUSTOMER"), direction="to_crm", full=True)
+    contacts = sync_setup.mapping("CONTACT")
+    synchronize(contacts, direction="to_crm", full=True)
+    contact_id = CrmCoupling.objects.get(erp_uuid=person.uuid).crm_id
+    synchronize(contacts, crm_ids=[contact_id], force=False)
+    person.email = "lee.ng@example.com"
+    person.save()
+    assert _job(synchronize(contacts, direction="to_crm"), "to_crm").modified == 1
+    assert crm.row("contacts", str(contact_id))["emailaddress1"] == "lee.ng@example.com"
+    assert (
+        crm.patch(f"contacts({contact_id})", json={"mobilephone": "+1 555 7777"}).status_code == 204
+    )
+    job = _job(synchronize(contacts, crm_ids=[contact_id], force=False), "from_crm")
+    assert job.modified == 1, _errors(job)
+    person.refresh_from_db()
+    assert person.mobile == "+1 555 7777"
+
+    # Salesperson: the CRM user's phone comes to the ERP.
+    people = sync_setup.mapping("SALESPEOPLE")
+    synchronize(people, crm_ids=[CrmCoupling.objects.get(erp_uuid=crm_salesperson.uuid).crm_id])
+    user_id = seed.salesperson_user_id(crm_salesperson.code)
+    assert (
+        crm.patch(f"systemusers({user_id})", json={"mobilephone": "+1 404 555 9999"}).status_code
+        == 204
+    )
+    job = _job(synchronize(people), "from_crm")
+    assert job.failed == 0, _errors(job)
+    crm_salesperson.refresh_from_db()
+    assert crm_salesperson.phone == "+1 404 555 9999"
+    again = _job(synchronize(people), "from_crm")
+    assert (again.modified, again.inserted) == (0, 0)

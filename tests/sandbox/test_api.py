@@ -1001,3 +1001,30 @@ def test_a_disabled_user_cannot_call_the_api(integration_session: Crm, admin_ses
         == 204
     )
     assert integration_session.get("WhoAmI").status_code == 200
+
+
+def test_a_new_product_is_a_draft_until_published(integration_session) -> None:
+    crm = integration_session
+    product_id = crm.create(
+        "products",
+        {
+            "productnumber": "PUB-1",
+            "name": "Publishable",
+            "defaultuomscheduleid@odata.bind": "/uomschedules("
+            + crm.all_rows("uomschedules")[0]["uomscheduleid"]
+            + ")",
+        },
+    )
+    assert crm.row("products", product_id)["statecode"] == 2  # Draft
+    response = crm.post(
+        f"products({product_id})/Microsoft.Dynamics.CRM.PublishProductHierarchy", json={}
+    )
+    assert response.status_code == 204, response.text
+    row = crm.row("products", product_id)
+    assert (row["statecode"], row["statuscode"]) == (0, 1)
+    # Not an action of other tables.
+    account_id = crm.create("accounts", {"name": "Not a product"})
+    response = crm.post(
+        f"accounts({account_id})/Microsoft.Dynamics.CRM.PublishProductHierarchy", json={}
+    )
+    assert response.status_code == 404
