@@ -44,6 +44,21 @@ from sandbox.tables import (
     Table,
 )
 
+_GUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+
+
+def key_lookup(pk: str, text: str) -> list[str] | None:
+    """The ids of a filter that only compares the primary key with ids, joined by `or`
+    (`accountid eq <id> or accountid eq <id>`); None for any other filter."""
+    term = re.compile(rf"\(?\s*{re.escape(pk)}\s+eq\s+'?({_GUID})'?\s*\)?", re.IGNORECASE)
+    ids = []
+    for part in re.split(r"\s+or\s+", text.strip()):
+        match = term.fullmatch(part.strip())
+        if match is None:
+            return None
+        ids.append(match[1].lower())
+    return list(dict.fromkeys(ids))
+
 
 class QueryMixin(ApiBase):
     """GET on collections, rows, navigation properties and `$count`: filters, ordering,
@@ -295,7 +310,14 @@ class QueryMixin(ApiBase):
                     drop=("$skiptoken", "$deltatoken"),
                 )
         else:
-            rows = source(table.entity_set)
+            ids = key_lookup(table.pk, q["$filter"]) if "$filter" in q else None
+            if ids is not None and source == self.store.scan:
+                # Rows by primary key (what the engine's reads by id ask): looked up, not a
+                # scan of the table; the filter below still decides.
+                found = (self.store.get(table.entity_set, row_id) for row_id in ids)
+                rows = [r for r in found if r is not None]
+            else:
+                rows = source(table.entity_set)
             if "$filter" in q:
                 pred = self.compile_filter(table, q["$filter"])
                 rows = [r for r in rows if pred(self.resolver(table, r, cache))]

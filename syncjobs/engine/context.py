@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.db import connections, router, transaction
 from django.utils import timezone
 
 from syncjobs.models import (
@@ -324,5 +325,30 @@ COUPLING_FIELDS = [
 
 
 def couplings_save(couplings: list[CrmCoupling]) -> None:
-    if couplings:
-        CrmCoupling.objects.bulk_update(couplings, COUPLING_FIELDS, batch_size=500)
+    """Write the bookkeeping fields of these couplings: one parameterized UPDATE per row,
+    sent with executemany.
+
+    Not `bulk_update()`: it builds a CASE WHEN per field over the whole batch, and compiling
+    those expressions cost the engine about 5 ms per record (most of a full run's time).
+    """
+    if not couplings:
+        return
+    if any(c.pk is None for c in couplings):
+        raise ValueError("Only saved couplings can be updated.")
+    meta = CrmCoupling._meta
+    connection = connections[router.db_for_write(CrmCoupling)]
+    quote = connection.ops.quote_name
+    wanted = set(COUPLING_FIELDS)
+    fields = [f for f in meta.concrete_fields if f.name in wanted]
+    assert len(fields) == len(wanted) and meta.pk is not None
+    assignments = ", ".join(f"{quote(str(f.column))} = %s" for f in fields)
+    # Table and column names come from the model; every value is a parameter.
+    where = f"{quote(str(meta.pk.column))} = %s"
+    sql = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {where}"  # noqa: S608
+    rows = [
+        [f.get_db_prep_save(getattr(c, f.attname), connection) for f in fields] + [c.pk]
+        for c in couplings
+    ]
+    with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
+        for start in range(0, len(rows), 500):
+            cursor.executemany(sql, rows[start : start + 500])

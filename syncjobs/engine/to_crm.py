@@ -10,8 +10,10 @@ run as an upsert of that same id, never as a second row.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -28,9 +30,12 @@ from syncjobs.models import (
 )
 
 from .context import MISSING, Context, LookupFailure, couplings_save
-from .crm import CrmRow, CrmWrite
+from .crm import CrmRow, CrmWrite, CrmWriteOutcome
 from .fields import Rule, canonical
 from .values import erp_in_crm_space
+
+# Records the outcomes of CRM writes sent earlier (see `_insert`).
+Finish = Callable[[], None]
 
 
 def _candidates(ctx: Context) -> Iterator[list[Any]]:
@@ -77,9 +82,19 @@ def run(ctx: Context) -> None:
     rules = ctx.rules.to_crm
     if not rules:
         return
-    for chunk in _candidates(ctx):
-        _chunk(ctx, chunk, rules)
-        ctx.log.flush()
+    # The CRM creates of one chunk travel while the next chunk is read and prepared (one
+    # chunk in flight): the ERP side and the CRM work at the same time instead of in turns.
+    # The pending couplings of a chunk are committed before its creates are sent, as always.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="engine-crm") as pool:
+        in_flight: Finish | None = None
+        for chunk in _candidates(ctx):
+            finish = _chunk(ctx, chunk, rules, pool)
+            if in_flight is not None:
+                in_flight()
+            ctx.log.flush()
+            in_flight = finish
+        if in_flight is not None:
+            in_flight()
     _erp_deletions(ctx)
     ctx.log.flush()
 
@@ -123,7 +138,11 @@ def _triage(
     return work
 
 
-def _chunk(ctx: Context, records: Sequence[Any], rules: list[Rule]) -> None:
+def _chunk(
+    ctx: Context, records: Sequence[Any], rules: list[Rule], pool: Executor
+) -> Finish | None:
+    """Work on one chunk; the creates are sent on `pool`, and what is returned records their
+    outcomes once called (None: nothing in flight)."""
     couplings = {
         c.erp_uuid: c
         for c in CrmCoupling.objects.filter(
@@ -133,7 +152,7 @@ def _chunk(ctx: Context, records: Sequence[Any], rules: list[Rule]) -> None:
     force = ctx.options.force or ctx.options.full
     work = _triage(ctx, records, couplings, force)
     if not work:
-        return
+        return None
     values = erp_in_crm_space(ctx, work, rules)
     bidirectional = ctx.mapping.direction == Direction.BIDIRECTIONAL
     coupled = [
@@ -188,10 +207,11 @@ def _chunk(ctx: Context, records: Sequence[Any], rules: list[Rule]) -> None:
                 touched.append(coupling)
             continue
         updates.append((record, coupling, record_values, decided, crm_row))
-    _insert(ctx, rules, inserts, touched)
+    finish = _insert(ctx, rules, inserts, pool)
     _update(ctx, rules, updates, touched)
     if not ctx.dry_run:
         couplings_save([c for c in touched if c.pk])
+    return finish
 
 
 def _agreed(
@@ -285,8 +305,10 @@ def _pending(ctx: Context, record: Any) -> CrmCoupling:
     return coupling
 
 
-def _crm_body(rules: list[Rule], keys: dict[str, Any]) -> dict[str, Any]:
-    by_key = {r.key: r for r in rules}
+def _crm_body(
+    rules: list[Rule], keys: dict[str, Any], by_key: dict[str, Rule] | None = None
+) -> dict[str, Any]:
+    by_key = by_key or {r.key: r for r in rules}
     return {by_key[k].crm_field: by_key[k].crm_value(v) for k, v in keys.items()}
 
 
@@ -294,10 +316,13 @@ def _insert(
     ctx: Context,
     rules: list[Rule],
     inserts: list[tuple[Any, CrmCoupling | None, dict[str, Any]]],
-    touched: list[CrmCoupling],
-) -> None:
+    pool: Executor,
+) -> Finish | None:
+    """Create the CRM rows of these records: their pending couplings are committed here, the
+    creates sent on `pool`; the returned callable waits for them and records the outcomes."""
     if not inserts:
-        return
+        return None
+    by_key = {r.key: r for r in rules}
     fresh: list[CrmCoupling] = []
     plan: list[tuple[Any, CrmCoupling, dict[str, Any], bool]] = []
     for record, coupling, record_values in inserts:
@@ -324,26 +349,45 @@ def _insert(
                 erp_uuid=record.uuid,
                 crm_id=None,
                 record=_label(ctx, record),
-                fields=[_field_entry(_rule(rules, k), None, v) for k, v in send.items()],
+                fields=[_field_entry(by_key[k], None, v) for k, v in send.items()],
             )
-        return
+        return None
     matched = _match_existing(ctx, rules, plan)
     if matched:
         plan = [p for p in plan if p[0].uuid not in matched]
         fresh = [c for c in fresh if c.erp_uuid not in matched]
+        touched: list[CrmCoupling] = []
         _update(ctx, rules, list(matched.values()), touched)
+        couplings_save([c for c in touched if c.pk])
         if not plan:
-            return
+            return None
     if fresh:
         # Committed before the CRM is called: the id is known whatever happens next.
         CrmCoupling.objects.bulk_create(fresh, batch_size=500)
     by_id = {c.crm_id: (record, c, send) for record, c, send, _ in plan}
     creates = [
-        CrmWrite(c.crm_id, _crm_body(rules, send)) for _, c, send, retry in plan if not retry
+        CrmWrite(c.crm_id, _crm_body(rules, send, by_key))
+        for _, c, send, retry in plan
+        if not retry
     ]
-    upserts = [CrmWrite(c.crm_id, _crm_body(rules, send)) for _, c, send, retry in plan if retry]
-    outcomes = ctx.crm.create(ctx.table, creates) + ctx.crm.upsert(ctx.table, upserts)
-    for outcome in outcomes:
+    upserts = [
+        CrmWrite(c.crm_id, _crm_body(rules, send, by_key)) for _, c, send, retry in plan if retry
+    ]
+    table, crm = ctx.table, ctx.crm
+    # Only the CRM calls run on the pool; the database is written here, in this thread.
+    sent = pool.submit(lambda: crm.create(table, creates) + crm.upsert(table, upserts))
+    return partial(_inserted, ctx, by_key, by_id, sent)
+
+
+def _inserted(
+    ctx: Context,
+    by_key: dict[str, Rule],
+    by_id: dict[uuid.UUID, tuple[Any, CrmCoupling, dict[str, Any]]],
+    sent: Future[list[CrmWriteOutcome]],
+) -> None:
+    """Record the outcomes of a chunk's creates (raises what the CRM calls raised)."""
+    touched: list[CrmCoupling] = []
+    for outcome in sent.result():
         record, coupling, send = by_id[outcome.id]
         if outcome.error:
             ctx.fail(
@@ -369,9 +413,10 @@ def _insert(
                 erp_uuid=record.uuid,
                 crm_id=coupling.crm_id,
                 record=_label(ctx, record),
-                fields=[_field_entry(_rule(rules, k), None, v) for k, v in send.items()],
+                fields=[_field_entry(by_key[k], None, v) for k, v in send.items()],
             )
         touched.append(coupling)
+    couplings_save(touched)
 
 
 def _match_existing(

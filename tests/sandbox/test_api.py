@@ -250,6 +250,24 @@ def test_filter_orderby_and_lookup_queries(integration_session: Crm) -> None:
     assert expanded.json()["value"][0]["primarycontactid"]["fullname"] == "Ann Lee"
 
 
+def test_filter_on_primary_keys_is_looked_up_with_the_same_result(integration_session: Crm) -> None:
+    integration_session.clear("accounts", "accountid")
+    ids = [integration_session.create("accounts", {"name": f"Key {n}"}) for n in range(3)]
+    missing = "00000000-0000-4000-8000-00000000beef"
+
+    def names(expression: str) -> list[str]:
+        response = integration_session.get(f"accounts?$select=name&$filter={expression}")
+        assert response.status_code == 200, response.text
+        return sorted(r["name"] for r in response.json()["value"])
+
+    both = f"accountid eq {ids[0]} or (accountid eq {ids[2].upper()}) or accountid eq {missing}"
+    assert names(both) == ["Key 0", "Key 2"]
+    assert names(f"accountid eq {ids[1]} or accountid eq {ids[1]}") == ["Key 1"]
+    # A key lookup combined with anything else is still a filter over the rows.
+    assert names(f"accountid eq {ids[0]} or name eq 'Key 1'") == ["Key 0", "Key 1"]
+    assert names(f"accountid eq {ids[0]} and name eq 'Key 1'") == []
+
+
 def test_paging_walks_every_row_once_in_order(integration_session: Crm) -> None:
     targets = [
         {
