@@ -137,7 +137,8 @@ class ErpTable:
     def read(
         self, records: Sequence[Any], rules: Sequence[Rule]
     ) -> dict[uuid.UUID, dict[str, Any]]:
-        """ERP canonical values of each record for these rules (references as ERP uuids)."""
+        """ERP canonical values of each record for these rules (a reference: the referenced
+        record's uuid, a `uuid.UUID`)."""
         values: dict[uuid.UUID, dict[str, Any]] = {r.uuid: {} for r in records}
         pks = [r.pk for r in records]
         by_pk = {r.pk: r.uuid for r in records}
@@ -151,6 +152,11 @@ class ErpTable:
                 continue
             column = rule.erp_field + ("__uuid" if path.target is not None else "")
             found = dict(self.model._default_manager.filter(pk__in=pks).values_list("pk", column))
+            if path.target is not None:
+                # References stay uuid objects: they are translated through couplings next.
+                for pk, record_uuid in by_pk.items():
+                    values[record_uuid][rule.key] = found.get(pk)
+                continue
             for pk, record_uuid in by_pk.items():
                 values[record_uuid][rule.key] = canonical(found.get(pk))
         return values

@@ -19,6 +19,7 @@ from typing import Any
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
+from django.utils import timezone
 
 from syncjobs.models import (
     CrmCoupling,
@@ -327,17 +328,22 @@ def _insert(
     plan: list[tuple[Any, CrmCoupling, dict[str, Any], bool]] = []
     for record, coupling, record_values in inserts:
         is_retry = coupling is not None
+        # A new row gets the values that are set; empty columns are the CRM's defaults.
+        send = {k: v for k, v in record_values.items() if v is not None}
         if coupling is None:
+            # Stored with what a success will make true (the values sent, the ERP stamp): a
+            # success then only flips the state, one UPDATE for the whole chunk. While PENDING
+            # the snapshot is not read: a retry sends every value again.
             coupling = CrmCoupling(
                 erp_table=ctx.erp.label,
                 erp_uuid=record.uuid,
                 crm_entity=ctx.table.entity,
                 crm_id=uuid.uuid4(),
                 state=CrmCoupling.State.PENDING,
+                snapshot=send,
+                erp_modified_at=record.modified_at,
             )
             fresh.append(coupling)
-        # A new row gets the values that are set; empty columns are the CRM's defaults.
-        send = {k: v for k, v in record_values.items() if v is not None}
         plan.append((record, coupling, send, is_retry))
     if ctx.dry_run:
         for record, _coupling, send, _ in plan:
@@ -364,7 +370,7 @@ def _insert(
     if fresh:
         # Committed before the CRM is called: the id is known whatever happens next.
         CrmCoupling.objects.bulk_create(fresh, batch_size=500)
-    by_id = {c.crm_id: (record, c, send) for record, c, send, _ in plan}
+    by_id = {c.crm_id: (record, c, send, retry) for record, c, send, retry in plan}
     creates = [
         CrmWrite(c.crm_id, _crm_body(rules, send, by_key))
         for _, c, send, retry in plan
@@ -382,13 +388,14 @@ def _insert(
 def _inserted(
     ctx: Context,
     by_key: dict[str, Rule],
-    by_id: dict[uuid.UUID, tuple[Any, CrmCoupling, dict[str, Any]]],
+    by_id: dict[uuid.UUID, tuple[Any, CrmCoupling, dict[str, Any], bool]],
     sent: Future[list[CrmWriteOutcome]],
 ) -> None:
     """Record the outcomes of a chunk's creates (raises what the CRM calls raised)."""
     touched: list[CrmCoupling] = []
+    created: list[uuid.UUID] = []
     for outcome in sent.result():
-        record, coupling, send = by_id[outcome.id]
+        record, coupling, send, retry = by_id[outcome.id]
         if outcome.error:
             ctx.fail(
                 coupling,
@@ -398,25 +405,36 @@ def _inserted(
                 detail=outcome.detail,
                 erp_attempted_at=record.modified_at,
             )
-        else:
-            ctx.job.inserted += 1
+            touched.append(coupling)
+            continue
+        ctx.job.inserted += 1
+        ctx.log.change(
+            RecordChange.Action.INSERT,
+            erp_table=ctx.erp.label,
+            crm_entity=ctx.table.entity,
+            erp_uuid=record.uuid,
+            crm_id=coupling.crm_id,
+            record=_label(ctx, record),
+            fields=[_field_entry(by_key[k], None, v) for k, v in send.items()],
+        )
+        if retry:
             ctx.succeed(
                 coupling,
                 direction=Direction.TO_CRM,
                 snapshot=dict(send),
                 erp_modified_at=record.modified_at,
             )
-            ctx.log.change(
-                RecordChange.Action.INSERT,
-                erp_table=ctx.erp.label,
-                crm_entity=ctx.table.entity,
-                erp_uuid=record.uuid,
-                crm_id=coupling.crm_id,
-                record=_label(ctx, record),
-                fields=[_field_entry(by_key[k], None, v) for k, v in send.items()],
-            )
-        touched.append(coupling)
+            touched.append(coupling)
+        else:
+            created.append(coupling.crm_id)
     couplings_save(touched)
+    if created:
+        CrmCoupling.objects.filter(crm_entity=ctx.table.entity, crm_id__in=created).update(
+            state=CrmCoupling.State.COUPLED,
+            last_synced_at=timezone.now(),
+            last_result_to_crm=SyncResult.SUCCESS,
+            last_job_to_crm=ctx.job.pk,
+        )
 
 
 def _match_existing(

@@ -37,7 +37,7 @@ def erp_in_crm_space(
                 values[rule.key] = rule.to_crm_value(values[rule.key])
             continue
         label = _target_label(ctx, rule)
-        wanted = {uuid.UUID(v[rule.key]) for v in raw.values() if v.get(rule.key)}
+        wanted = {v[rule.key] for v in raw.values() if v.get(rule.key) is not None}
         translated: dict[uuid.UUID, Any]
         if rule.option:
             translated = dict(options_of(label, rule.crm_field, wanted))
@@ -52,7 +52,7 @@ def erp_in_crm_space(
                 # An empty ERP reference may stand for a CRM row (the local currency).
                 values[rule.key] = str(default) if default is not None else None
                 continue
-            found = translated.get(uuid.UUID(source))
+            found = translated.get(source)
             if found is not None:
                 values[rule.key] = found
             elif rule.clear_on_failed:
