@@ -255,8 +255,16 @@ def integration_setup_delete() -> None:
     IntegrationTableMapping.objects.all().delete()
 
 
-def job_run_start(*, job_name: str, mapping: IntegrationTableMapping | None = None) -> JobRun:
-    return JobRun.objects.create(job_name=job_name, mapping=mapping, status=JobRun.Status.RUNNING)
+def job_run_start(
+    *,
+    job_name: str,
+    mapping: IntegrationTableMapping | None = None,
+    kind: str = JobRun.Kind.JOB,
+    full: bool = False,
+) -> JobRun:
+    return JobRun.objects.create(
+        job_name=job_name, mapping=mapping, kind=kind, full=full, status=JobRun.Status.RUNNING
+    )
 
 
 def job_run_finish(*, run: JobRun, status: str, message: str = "") -> JobRun:
@@ -348,8 +356,9 @@ def mapping_synchronize(
 
     A disabled mapping or one already running records a skipped run instead.
     """
+    kind = JobRun.Kind.DRY_RUN if dry_run else JobRun.Kind.SYNCHRONIZATION
     if not mapping.enabled:
-        run = job_run_start(job_name=mapping.name, mapping=mapping)
+        run = job_run_start(job_name=mapping.name, mapping=mapping, kind=kind, full=full)
         job_run_finish(run=run, status=JobRun.Status.SKIPPED, message="the mapping is disabled")
         return engine.EngineResult(jobs=[run])
     try:
@@ -362,7 +371,7 @@ def mapping_synchronize(
             crm_ids=crm_ids,
         )
     except (MappingBusy, NoConnection) as exc:
-        run = job_run_start(job_name=mapping.name, mapping=mapping)
+        run = job_run_start(job_name=mapping.name, mapping=mapping, kind=kind, full=full)
         job_run_finish(run=run, status=JobRun.Status.SKIPPED, message=str(exc))
         return engine.EngineResult(jobs=[run])
     if not dry_run and any(j.inserted or j.coupled or j.modified for j in result.jobs):
@@ -388,8 +397,55 @@ def dependants_wake(*, mapping: IntegrationTableMapping) -> list[str]:
     return names
 
 
-def _mapping_job_send(mapping_id: int) -> None:
-    current_app.send_task("syncjobs.synchronize_mapping", args=[mapping_id])
+def _mapping_job_send(mapping_id: int, full: bool = False) -> None:
+    # By name, as beat sends it: tasks imports this module, so importing tasks here would be a
+    # cycle.
+    kwargs = {"full": True} if full else {}
+    current_app.send_task("syncjobs.synchronize_mapping", args=[mapping_id], kwargs=kwargs)
+
+
+class IntegrationDisabled(Exception):
+    """A synchronization was asked for while the integration is off: its job would only
+    record a skipped run."""
+
+
+def _enqueue_allowed() -> None:
+    if not _integration_enabled():
+        raise IntegrationDisabled(
+            _("The integration is disabled: enable it on the connection page first.")
+        )
+
+
+def mapping_synchronize_enqueue(*, mapping: IntegrationTableMapping, full: bool = False) -> None:
+    """ "Synchronize modified records" (or, `full`, "Run full synchronization") of one mapping
+    in the worker, queued once the current transaction commits (§5.9).
+
+    Raises IntegrationDisabled when the integration is off.
+    """
+    _enqueue_allowed()
+    transaction.on_commit(partial(_mapping_job_send, mapping.pk, full))
+
+
+def all_mappings_synchronize_enqueue() -> list[IntegrationTableMapping]:
+    """ "Synchronize modified records" of every enabled mapping: one job per mapping, queued in
+    priority order (docs/reference/business-central.md §2.6, §5.9). Returns the mappings.
+
+    Raises IntegrationDisabled when the integration is off.
+    """
+    _enqueue_allowed()
+    mappings = list(
+        IntegrationTableMapping.objects.filter(enabled=True).order_by("priority", "name")
+    )
+    for mapping in mappings:
+        transaction.on_commit(partial(_mapping_job_send, mapping.pk))
+    return mappings
+
+
+def mapping_dry_run(*, mapping: IntegrationTableMapping, full: bool = False) -> engine.EngineResult:
+    """Run the mapping now without writing anything on either side: the engine reads both
+    sides and records what it would do under job runs of kind "dry run". `full` previews a
+    full synchronization (every record, uncoupled ones too)."""
+    return mapping_synchronize(mapping=mapping, full=full, dry_run=True)
 
 
 def sync_log_cleanup(*, days: int | None = None) -> int:

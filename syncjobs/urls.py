@@ -6,6 +6,11 @@ app_name = "syncjobs"
 urlpatterns = [
     path("", views.mapping_list, name="mapping-list"),
     path("defaults/", views.mappings_restore_defaults, name="restore-defaults"),
+    path("synchronize/", views.mappings_synchronize, name="synchronize-all"),
+    path("runs/<int:pk>/", views.run_detail, name="run-detail"),
     path("mappings/<int:pk>/", views.mapping_edit, name="mapping-edit"),
+    path("mappings/<int:pk>/synchronize/", views.mapping_synchronize, name="mapping-synchronize"),
+    path("mappings/<int:pk>/full/", views.mapping_full_synchronize, name="mapping-full"),
+    path("mappings/<int:pk>/dry-run/", views.mapping_dry_run, name="mapping-dry-run"),
     path("mappings/<int:pk>/defaults/", views.mapping_restore_default, name="mapping-defaults"),
 ]

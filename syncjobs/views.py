@@ -14,23 +14,199 @@ from connection.errors import ConnectionProblem
 
 from . import selectors, services
 from .forms import FieldMappingForm, FieldMappingFormSet, MappingForm, forms_disable
-from .models import IntegrationFieldMapping, IntegrationTableMapping
+from .models import Direction, IntegrationFieldMapping, IntegrationTableMapping, JobRun
+from .templatetags.sync_ui import run_direction
 from .validation import MappingInvalid, MappingProblems
+
+COUNTERS = (
+    "inserted",
+    "modified",
+    "deleted",
+    "unchanged",
+    "skipped",
+    "failed",
+    "coupled",
+    "uncoupled",
+    "conflicts",
+)
+_COUNTER_LABELS = {f.name: f.verbose_name for f in JobRun._meta.fields if f.name in COUNTERS}
+
+
+RUNS_PER_PAGE = 25
+LOG_ROWS_PER_PAGE = 50
+
+
+def _int_or_none(value: str | None) -> int | None:
+    try:
+        return int(value) if value else None
+    except ValueError:
+        return None
 
 
 @role_required(INTEGRATION_ADMIN, SUPPORT)
+@require_http_methods(["GET"])
 def mapping_list(request: HttpRequest) -> HttpResponse:
+    """The mappings, the scheduled jobs and the job runs (filtered by mapping and status)."""
+    mappings = selectors.mapping_overview()
+    mapping_id = _int_or_none(request.GET.get("mapping"))
+    if mapping_id is not None and not any(m.pk == mapping_id for m in mappings):
+        mapping_id = None
+    status = request.GET.get("status", "")
+    if status not in JobRun.Status.values:
+        status = ""
+    runs = selectors.job_run_filtered(mapping_id=mapping_id, status=status)
+    page = selectors.page_get(rows=runs, number=request.GET.get("page"), per_page=RUNS_PER_PAGE)
     return render(
         request,
         "syncjobs/mapping_list.html",
         {
-            "mappings": selectors.mapping_overview(),
+            "mappings": mappings,
             "jobs": selectors.integration_jobs(),
             "job_count": selectors.integration_jobs_count(),
-            "runs": selectors.job_run_list(limit=20),
+            "runs": page,
+            "run_mapping": mapping_id,
+            "run_status": status,
+            "statuses": JobRun.Status.choices,
+            "filtered": bool(mapping_id or status),
             "can_edit": has_role(request.user, (INTEGRATION_ADMIN,)),
         },
     )
+
+
+@role_required(INTEGRATION_ADMIN, SUPPORT)
+@require_http_methods(["GET"])
+def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """One job run: its counters and message, its errors and the changes it made (or, for a
+    dry run, would have made)."""
+    run = selectors.job_run_get(pk=pk)
+    if run is None:
+        raise Http404
+    errors = selectors.page_get(
+        rows=selectors.job_run_errors(run=run),
+        number=request.GET.get("errors_page"),
+        per_page=LOG_ROWS_PER_PAGE,
+    )
+    changes = selectors.page_get(
+        rows=selectors.job_run_changes(run=run),
+        number=request.GET.get("changes_page"),
+        per_page=LOG_ROWS_PER_PAGE,
+    )
+    return render(
+        request,
+        "syncjobs/run_detail.html",
+        {
+            "run": run,
+            "is_dry_run": run.kind == JobRun.Kind.DRY_RUN,
+            "previous_run": selectors.job_run_neighbour(run=run, later=False),
+            "next_run": selectors.job_run_neighbour(run=run, later=True),
+            "errors": errors,
+            "changes": changes,
+            "counters": [(_COUNTER_LABELS[name], getattr(run, name)) for name in COUNTERS],
+        },
+    )
+
+
+@role_required(INTEGRATION_ADMIN)
+@require_http_methods(["POST"])
+def mappings_synchronize(request: HttpRequest) -> HttpResponse:
+    """ "Synchronize modified records" of every enabled mapping, in priority order."""
+    try:
+        mappings = services.all_mappings_synchronize_enqueue()
+    except services.IntegrationDisabled as exc:
+        messages.error(request, str(exc))
+    else:
+        if mappings:
+            messages.success(
+                request,
+                _(
+                    "Synchronization of modified records is scheduled for %(count)s mappings, "
+                    "in this order: %(names)s. The job runs below show the results."
+                )
+                % {"count": len(mappings), "names": ", ".join(m.name for m in mappings)},
+            )
+        else:
+            messages.warning(request, _("No mapping is enabled: nothing was scheduled."))
+    return redirect("syncjobs:mapping-list")
+
+
+@role_required(INTEGRATION_ADMIN)
+@require_http_methods(["POST"])
+def mapping_synchronize(request: HttpRequest, pk: int) -> HttpResponse:
+    """ "Synchronize modified records" of one mapping, in the worker."""
+    mapping = _mapping_or_404(pk)
+    if not mapping.enabled:
+        messages.error(
+            request, _("%(name)s is disabled: enable it first.") % {"name": mapping.name}
+        )
+        return redirect("syncjobs:mapping-edit", pk=mapping.pk)
+    try:
+        services.mapping_synchronize_enqueue(mapping=mapping)
+    except services.IntegrationDisabled as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(
+            request,
+            _(
+                "Synchronization of the modified records of %(name)s is scheduled. "
+                "Its job runs below show the result."
+            )
+            % {"name": mapping.name},
+        )
+    return redirect("syncjobs:mapping-edit", pk=mapping.pk)
+
+
+@role_required(INTEGRATION_ADMIN)
+@require_http_methods(["GET", "POST"])
+def mapping_full_synchronize(request: HttpRequest, pk: int) -> HttpResponse:
+    """ "Run full synchronization" of one mapping, after a confirmation page (§5.9)."""
+    mapping = _mapping_or_404(pk)
+    if not mapping.enabled:
+        messages.error(
+            request, _("%(name)s is disabled: enable it first.") % {"name": mapping.name}
+        )
+        return redirect("syncjobs:mapping-edit", pk=mapping.pk)
+    if request.method == "POST" and request.POST.get("confirm") == "yes":
+        try:
+            services.mapping_synchronize_enqueue(mapping=mapping, full=True)
+        except services.IntegrationDisabled as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(
+                request,
+                _(
+                    "A full synchronization of %(name)s is scheduled. "
+                    "Its job runs below show the result."
+                )
+                % {"name": mapping.name},
+            )
+        return redirect("syncjobs:mapping-edit", pk=mapping.pk)
+    return render(
+        request,
+        "syncjobs/full_sync_confirm.html",
+        {
+            "mapping": mapping,
+            "to_crm": mapping.direction in (Direction.TO_CRM, Direction.BIDIRECTIONAL),
+            "from_crm": mapping.direction in (Direction.FROM_CRM, Direction.BIDIRECTIONAL),
+        },
+    )
+
+
+@role_required(INTEGRATION_ADMIN)
+@require_http_methods(["POST"])
+def mapping_dry_run(request: HttpRequest, pk: int) -> HttpResponse:
+    """A dry run of one mapping, now: both sides are read, nothing is written; then its run."""
+    mapping = _mapping_or_404(pk)
+    result = services.mapping_dry_run(mapping=mapping, full=request.POST.get("full") == "on")
+    if not result.jobs:
+        messages.warning(request, _("The dry run had nothing to do."))
+        return redirect("syncjobs:mapping-edit", pk=mapping.pk)
+    for run in result.jobs[1:]:
+        messages.info(
+            request,
+            _("The dry run also read %(direction)s: that is run %(id)s, the next run of %(name)s.")
+            % {"direction": run_direction(run), "id": run.pk, "name": mapping.name},
+        )
+    return redirect("syncjobs:run-detail", pk=result.jobs[0].pk)
 
 
 def _mapping_or_404(pk: int) -> IntegrationTableMapping:
