@@ -74,6 +74,10 @@ class CrmWriteOutcome:
 
 
 class CrmAdapter(Protocol):
+    def check(self) -> None:
+        """Raise CrmUnavailable unless the CRM answers (one cheap call before a run)."""
+        ...
+
     def changes(self, table: CrmTable, token: str | None) -> Iterator[CrmChanges]:
         """Rows changed and ids deleted since `token`; None: every row in scope."""
         ...

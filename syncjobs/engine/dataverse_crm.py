@@ -106,6 +106,12 @@ class DataverseCrm:
 
     # -- reading ---------------------------------------------------------------------------
 
+    def check(self) -> None:
+        try:
+            self.client.whoami()
+        except dv.DataverseError as exc:
+            raise CrmUnavailable(_message(exc)) from exc
+
     def _entity_set(self, logical: str) -> str:
         return self.entity_sets.get(logical) or entity_set_of(logical)
 

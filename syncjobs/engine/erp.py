@@ -207,7 +207,10 @@ class ErpTable:
         return f.name
 
     def label_of(self, obj: Any) -> str:
-        return f"{self.model._meta.verbose_name} {obj}"[:250]
+        if not hasattr(self, "_verbose_name"):
+            # Translated once per run, not per record.
+            self._verbose_name = str(self.model._meta.verbose_name)
+        return f"{self._verbose_name} {obj}"[:250]
 
 
 # -- couplings used as lookups ------------------------------------------------------------

@@ -176,6 +176,10 @@ def _pass(
     message = ""
     status = JobRun.Status.SUCCEEDED
     try:
+        if opts.dry_run:
+            # A dry run may need no CRM call at all (only new records): it still says when
+            # the CRM cannot be reached, as the real run would.
+            adapter.check()
         ctx = Context(mapping=mapping, crm=adapter, job=job, options=opts)
         if mapping.crm_uid_type == UidType.OPTION:
             options.run(ctx, direction)

@@ -345,6 +345,16 @@ def _insert(
             )
             fresh.append(coupling)
         plan.append((record, coupling, send, is_retry))
+    matched = _match_existing(ctx, rules, plan)
+    if matched:
+        plan = [p for p in plan if p[0].uuid not in matched]
+        fresh = [c for c in fresh if c.erp_uuid not in matched]
+        touched: list[CrmCoupling] = []
+        _update(ctx, rules, list(matched.values()), touched)
+        if not ctx.dry_run:
+            couplings_save([c for c in touched if c.pk])
+        if not plan:
+            return None
     if ctx.dry_run:
         for record, _coupling, send, _ in plan:
             ctx.job.inserted += 1
@@ -358,15 +368,6 @@ def _insert(
                 fields=[_field_entry(by_key[k], None, v) for k, v in send.items()],
             )
         return None
-    matched = _match_existing(ctx, rules, plan)
-    if matched:
-        plan = [p for p in plan if p[0].uuid not in matched]
-        fresh = [c for c in fresh if c.erp_uuid not in matched]
-        touched: list[CrmCoupling] = []
-        _update(ctx, rules, list(matched.values()), touched)
-        couplings_save([c for c in touched if c.pk])
-        if not plan:
-            return None
     if fresh:
         # Committed before the CRM is called: the id is known whatever happens next.
         CrmCoupling.objects.bulk_create(fresh, batch_size=500)

@@ -169,3 +169,44 @@ def test_a_record_waiting_for_its_dependency_wakes_up_with_it(sync_setup, crm_sa
     assert account["_transactioncurrencyid_value"] == str(
         CrmCoupling.objects.get(erp_uuid=currency.uuid).crm_id
     )
+
+
+@pytest.mark.django_db
+def test_the_dry_run_couples_by_match_instead_of_inserting(sync_setup) -> None:
+    sync_setup.crm.create(
+        "transactioncurrencies",
+        {
+            "isocurrencycode": "XDM",
+            "currencyname": "In the CRM",
+            "currencysymbol": "D",
+            "exchangerate": 1,
+            "currencyprecision": 2,
+        },
+    )
+    CurrencyFactory(code="XDM", description="In the ERP")
+    job = services.mapping_synchronize(
+        mapping=sync_setup.mapping("CURRENCY"), full=True, dry_run=True
+    ).jobs[0]
+    assert (job.coupled, job.inserted, job.modified) == (1, 0, 1), job.message
+    assert not CrmCoupling.objects.exists()
+
+
+@pytest.mark.django_db
+def test_the_dry_run_says_when_the_crm_cannot_be_reached(sync_setup, sandbox) -> None:
+    CurrencyFactory(code="XDN")
+    sandbox.control(
+        "config",
+        {
+            "add_rules": [
+                {"method": "GET", "path": "WhoAmI", "fault": "error", "status": 401, "count": -1}
+            ]
+        },
+    )
+    try:
+        job = services.mapping_synchronize(
+            mapping=sync_setup.mapping("CURRENCY"), full=True, dry_run=True
+        ).jobs[0]
+    finally:
+        sandbox.control("config", {"rules": []})
+    assert job.status == JobRun.Status.FAILED
+    assert job.message.startswith("stopped: the CRM did not answer")
