@@ -1,6 +1,7 @@
 """Benchmark: the synchronization engine, ERP -> CRM, against the sandbox's bare bulk ingest.
 
     .venv/bin/python bench/engine.py [--customers 100000] [--sample 1000] [--parallelism 4]
+        [--latency-ms 0]
 
 Embedded defaults: a throwaway SQLite file (or DATABASE_URL when set) and its own sandbox CRM
 on a free port. It seeds N customers (seed_demo's generator; all of them unblocked, so all are
@@ -18,8 +19,9 @@ couplings of the previous run removed):
 1. the engine, bulk mode (CreateMultiple), CUSTOMER to the CRM, full, at N/10 and at N, each in
    a child process whose peak resident memory (VmHWM) is the memory figure;
 2. the incremental run after 1% of the customers changed (time as a fraction of the full run);
-3. the engine one request per record (DataverseCrm(write_method="single")) on a sample of the
-   customers (a table filter), extrapolated as records/s;
+3. the engine one request per record (DataverseCrm(write_method="single")), one at a time as
+   the reference does, on a sample of the customers (a table filter), extrapolated as
+   records/s;
 4. the ceiling: the same N account bodies (built by the engine's own body builders) sent with
    the client's write_many(method="bulk") and the same parallelism, no engine in front.
 
@@ -240,6 +242,11 @@ def couple_seeded() -> None:
     )
 
 
+def latency(sandbox: Any, ms: int) -> None:
+    """Every CRM request takes `ms` longer (the sandbox's `latency_ms` setting)."""
+    sandbox.control("config", {"latency_ms": ms})
+
+
 def fresh_crm(sandbox: Any, crm: Any, admin: Any) -> None:
     """A sandbox without accounts and an ERP without the couplings of an earlier run; then
     the prerequisite mappings (currencies, option values) run again, in full.
@@ -252,6 +259,7 @@ def fresh_crm(sandbox: Any, crm: Any, admin: Any) -> None:
     from syncjobs.models import Direction, IntegrationTableMapping, JobRun  # noqa: PLC0415
 
     sandbox.reset()
+    latency(sandbox, 0)  # preparing is not measured
     client = crm.client
     for row in list(client.iter_rows("accounts", select=["accountid"])):
         client.delete("accounts", row["accountid"])
@@ -355,6 +363,13 @@ def main() -> int:
     parser.add_argument("--sample", type=int, default=1000, help="per-record mode sample size")
     parser.add_argument("--parallelism", type=int, default=4)
     parser.add_argument(
+        "--latency-ms",
+        type=int,
+        default=0,
+        help="added to every CRM request by the sandbox, for all three ways alike (a cloud "
+        "CRM's round trip is tens of milliseconds; the loopback sandbox's about one)",
+    )
+    parser.add_argument(
         "--profile",
         default="",
         help="write cProfile stats of the engine's runs at N to FILE.full and FILE.incremental",
@@ -392,11 +407,13 @@ def main() -> int:
 
             print(f"engine, {small} customers (N/10) ...", file=sys.stderr)
             fresh_crm(sandbox, crm, admin)
+            latency(sandbox, args.latency_ms)
             at_small = run_child("full", args.parallelism)
 
             seed_seconds += seed_customers(n - small, append=True)
             print(f"engine, {n} customers ...", file=sys.stderr)
             fresh_crm(sandbox, crm, admin)
+            latency(sandbox, args.latency_ms)
             full = run_child("full", args.parallelism, profile("full"))
 
             changed = modify_share(0.01)
@@ -405,11 +422,15 @@ def main() -> int:
 
             print(f"one request per record, {sample} customers ...", file=sys.stderr)
             fresh_crm(sandbox, crm, admin)
-            single = per_record_sample(sample, args.parallelism)
+            latency(sandbox, args.latency_ms)
+            # The per-record way: one record, one request, one at a time (as the reference
+            # synchronizes), not spread over threads.
+            single = per_record_sample(sample, 1)
 
             print(f"bare CreateMultiple, {n} accounts ...", file=sys.stderr)
             fresh_crm(sandbox, crm, admin)
             bodies = account_bodies(crm)
+            latency(sandbox, args.latency_ms)
             bare = ceiling(crm, bodies, args.parallelism)
             del bodies
             crm.client.close()
@@ -433,7 +454,10 @@ def main() -> int:
     def mark(key: str) -> str:
         return "ok" if ok[key] else "MISSED"
 
-    print(f"\n{n} customers, parallelism {args.parallelism}, SQLite + sandbox CRM")
+    print(
+        f"\n{n} customers, parallelism {args.parallelism}, CRM latency {args.latency_ms} ms, "
+        "SQLite + sandbox CRM"
+    )
     print(f"seeding took {seed_seconds:.1f} s")
     print(
         f"engine, bulk             {engine_rate:>9.1f} records/s "
@@ -474,6 +498,7 @@ def main() -> int:
                 "customers": n,
                 "sample": sample,
                 "parallelism": args.parallelism,
+                "latency_ms": args.latency_ms,
                 "seed_seconds": round(seed_seconds, 2),
                 "engine_records_per_second": engine_rate,
                 "engine_small_records_per_second": small_rate,
