@@ -55,6 +55,7 @@ class FieldDef:
     option: str = ""  # option mapping translating ERP codes to option set values
     transformation: str = ""
     match_priority: int = 0
+    enabled: bool = True
 
 
 @dataclass(frozen=True)
@@ -315,8 +316,12 @@ DEFAULT_MAPPINGS: list[MappingDef] = [
         [
             FieldDef("price_group", "pricelevelid", TO, lookup="pricelevel"),
             FieldDef("item", "productid", TO, lookup="product"),
-            FieldDef("item__no", "productnumber", TO),
-            FieldDef("currency", "transactioncurrencyid", TO, lookup="transactioncurrency"),
+            # In the reference's list, but Dataverse fills both on a price list item itself
+            # (from the product and from the price list) and refuses them: kept, disabled.
+            FieldDef("item__no", "productnumber", TO, enabled=False),
+            FieldDef(
+                "currency", "transactioncurrencyid", TO, lookup="transactioncurrency", enabled=False
+            ),
             FieldDef("", "pricingmethodcode", TO, constant_value="1"),
             FieldDef("unit_price", "amount", TO),
         ],

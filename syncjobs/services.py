@@ -148,6 +148,11 @@ def _field_rows(
                 crm_lookup_entity=f.lookup if erp_field else "",
                 option_mapping=f.option,
                 transformation=f.transformation,
+                status=(
+                    IntegrationFieldMapping.Status.ENABLED
+                    if f.enabled
+                    else IntegrationFieldMapping.Status.DISABLED
+                ),
             )
         )
     return rows
