@@ -47,6 +47,14 @@ def non_negative_decimal_field(
     )
 
 
+def sort_indexes(prefix: str, columns: tuple[str, ...]) -> list[models.Index]:
+    """One index per sortable list column, on (column, id): the list pages order by the column
+    with the pk breaking ties and page by keyset (`erp.pagination`), so the database reads a
+    page from where it starts in the index, forwards or (descending, the last page) backwards.
+    Unique columns and foreign keys (sorted by the related table's key) need none."""
+    return [models.Index(fields=[c, "id"], name=f"{prefix}_{c}_sort") for c in columns]
+
+
 class SyncedQuerySet(models.QuerySet):
     """Bulk write paths that keep `modified_at` true."""
 
@@ -258,6 +266,7 @@ class Contact(SyncedModel, AddressFields):
 
     class Meta:
         ordering = ["no"]
+        indexes = sort_indexes("erp_cont", ("type", "name", "city", "email"))
         verbose_name = _("contact")
         verbose_name_plural = _("contacts")
 
@@ -362,6 +371,9 @@ class Customer(SyncedModel, AddressFields):
 
     class Meta:
         ordering = ["no"]
+        indexes = sort_indexes(
+            "erp_cust", ("name", "city", "post_code", "country_code", "email", "blocked")
+        )
         verbose_name = _("customer")
         verbose_name_plural = _("customers")
 
@@ -388,6 +400,9 @@ class Item(SyncedModel):
 
     class Meta:
         ordering = ["no"]
+        indexes = sort_indexes(
+            "erp_item", ("description", "unit_price", "unit_cost", "inventory", "blocked")
+        )
         verbose_name = _("item")
         verbose_name_plural = _("items")
 
@@ -408,6 +423,9 @@ class Resource(SyncedModel):
 
     class Meta:
         ordering = ["no"]
+        indexes = sort_indexes(
+            "erp_res", ("name", "unit_price", "unit_cost", "capacity", "blocked")
+        )
         verbose_name = _("resource")
         verbose_name_plural = _("resources")
 
@@ -443,6 +461,9 @@ class SalesPrice(SyncedModel):
 
     class Meta:
         ordering = ["item__no", "price_group__code", "starting_date"]
+        indexes = sort_indexes(
+            "erp_sp", ("minimum_quantity", "starting_date", "ending_date", "unit_price")
+        )
         verbose_name = _("sales price")
         verbose_name_plural = _("sales prices")
         constraints = [

@@ -1,15 +1,19 @@
 """Reads for the ERP pages: list queries, filters, references that block a delete, counts."""
 
+import hashlib
+import json
 from dataclasses import dataclass
 from typing import Any
 
-from django.core.paginator import Page, Paginator
-from django.db import models
+from django.core.cache import cache
+from django.db import connections, models
 from django.db.models import Q, QuerySet
 from django.urls import reverse
 from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 
+from erp import pagination
+from erp.pagination import SortKey
 from erp.tables import TABLES, TABLES_BY_MODEL, Table, key_field
 
 # Query-string value that selects records whose field is empty (a blank choice or no FK).
@@ -60,6 +64,23 @@ def sortable_columns(*, table: Table) -> tuple[str, ...]:
     return table.columns
 
 
+def table_ordering(*, table: Table, sort: str) -> tuple[str, tuple[SortKey, ...]]:
+    """The sort a list page uses (`sort` if it names a column, else "": the table's default)
+    and its keys, the pk last: every row has one place, so paging neither repeats nor skips."""
+    name = sort.lstrip("-")
+    model = table.model
+    if name and name in sortable_columns(table=table):
+        expression = _sort_expression(table=table, name=name)
+        keys = [pagination.sort_key(model, expression, descending=sort.startswith("-"))]
+        return sort, pagination.ordering_with_pk(model, keys)
+    keys = [
+        pagination.sort_key(model, path.lstrip("-"), descending=path.startswith("-"))
+        for path in (model._meta.ordering or ())
+        if isinstance(path, str)
+    ]
+    return "", pagination.ordering_with_pk(model, keys)
+
+
 def table_list(
     *, table: Table, search: str = "", sort: str = "", filters: dict[str, str] | None = None
 ) -> QuerySet:
@@ -81,39 +102,258 @@ def table_list(
         qs = qs.filter(condition)
 
     qs = qs.filter(_filter_condition(table=table, filters=filters or {}))
-
-    descending = sort.startswith("-")
-    name = sort.lstrip("-")
-    if name in sortable_columns(table=table):
-        expression = _sort_expression(table=table, name=name)
-        # The pk breaks ties so that paging through equal values neither repeats nor skips rows.
-        order = ("-" if descending else "", "-pk" if descending else "pk")
-        qs = qs.order_by(f"{order[0]}{expression}", order[1])
-    else:
-        qs = qs.order_by(*(table.model._meta.ordering or ()), "pk")
-    return qs
+    _sort, keys = table_ordering(table=table, sort=sort)
+    return qs.order_by(*(key.order_by() for key in keys))
 
 
-def table_page(*, rows: QuerySet, number: str | None, per_page: int) -> Page:
-    """One page of a list. A first page that holds every row needs no COUNT query: with a
-    search that matches a handful of rows, the count would scan the table a second time."""
-    paginator = Paginator(rows, per_page)
-    if number in (None, "", "1"):
-        head = list(rows[: per_page + 1])
-        if len(head) <= per_page:
-            paginator.count = len(head)  # count is a cached_property; this fills the cache
-        return Page(head[:per_page], 1, paginator)
-    page = paginator.get_page(number)
-    if page.number == 1:
-        return page
-    # A deep page: with OFFSET the database walks every skipped row through the joins of the
-    # displayed columns. Find the page's keys on the ordered table alone, then load just those
-    # rows with their joins (a "deferred join"); keeps page 1,900 of 2,000 cheap on PostgreSQL.
-    assert isinstance(page.object_list, QuerySet)  # a slice of `rows`
-    keys = list(page.object_list.values_list("pk", flat=True))
-    loaded = {row.pk: row for row in rows.order_by().filter(pk__in=keys)}
-    page.object_list = [loaded[key] for key in keys if key in loaded]
-    return page
+@dataclass(frozen=True)
+class ListCount:
+    """How many rows a list holds: exact, or PostgreSQL's planner estimate for big lists."""
+
+    value: int
+    exact: bool
+
+
+@dataclass(frozen=True)
+class ListPage:
+    """One page of a list, read by keyset. Links carry cursors: `previous_cursor` reads the
+    page before the first row, `next_cursor` the page after the last one."""
+
+    rows: list[models.Model]
+    count: ListCount
+    has_previous: bool
+    has_next: bool
+    previous_cursor: str
+    next_cursor: str
+    # Position of the first row (1-based) where it is known without counting: the first
+    # page, a page by number, the last page of an exactly counted list.
+    start_index: int | None
+
+    @property
+    def end_index(self) -> int | None:
+        return None if self.start_index is None else self.start_index + len(self.rows) - 1
+
+
+# Up to this many rows a list is counted exactly (counting stops one row after it); a bigger
+# list on PostgreSQL shows the planner's estimate, so that no page reads a million rows just
+# to count them.
+EXACT_COUNT_LIMIT = 10_000
+# How long an estimate is reused for the same list (same table, search and filters).
+COUNT_CACHE_SECONDS = 60
+
+
+def _rounded(value: int) -> int:
+    """An estimate to two significant digits (999,987 -> 1,000,000): it is not exact."""
+    if value < 100:
+        return value
+    digits = len(str(value)) - 2
+    return round(value, -digits)
+
+
+def _planner_estimate(*, rows: QuerySet) -> int:
+    connection = connections[rows.db]
+    with connection.cursor() as cursor:
+        if not rows.query.has_filters():
+            cursor.execute(
+                "SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass",
+                [connection.ops.quote_name(rows.model._meta.db_table)],
+            )
+            found = cursor.fetchone()
+            # -1: never vacuumed or analyzed; ask the planner instead.
+            if found is not None and found[0] >= 0:
+                return int(found[0])
+        sql, params = rows.order_by().values("pk").query.sql_with_params()
+        cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
+        plan = cursor.fetchone()[0]
+    if isinstance(plan, str):
+        plan = json.loads(plan)
+    return int(plan[0]["Plan"]["Plan Rows"])
+
+
+def table_count(*, rows: QuerySet) -> ListCount:
+    """The number of rows of a list. Exact on SQLite and up to EXACT_COUNT_LIMIT; above it, on
+    PostgreSQL, the planner's estimate (pg_class.reltuples for a whole table, EXPLAIN for a
+    search or a filter), kept for COUNT_CACHE_SECONDS."""
+    if connections[rows.db].vendor != "postgresql":
+        return ListCount(rows.count(), exact=True)
+    sql, params = rows.order_by().values("pk").query.sql_with_params()
+    digest = hashlib.sha256(f"{sql}\x00{params!r}".encode()).hexdigest()
+    cache_key = f"erp-list-count:{digest}"
+    cached = cache.get(cache_key)
+    if isinstance(cached, int):
+        return ListCount(cached, exact=False)
+    limit = EXACT_COUNT_LIMIT
+    bounded = rows.order_by().values("pk")[: limit + 1].count()
+    if bounded <= limit:
+        return ListCount(bounded, exact=True)
+    estimate = _rounded(max(_planner_estimate(rows=rows), limit + 1))
+    cache.set(cache_key, estimate, COUNT_CACHE_SECONDS)
+    return ListCount(estimate, exact=False)
+
+
+def _cursor(*, sort: str, keys: tuple[SortKey, ...], row: models.Model, forward: bool) -> str:
+    values = pagination.row_values(row, keys)
+    return pagination.cursor_encode(sort=sort, values=values, forward=forward)
+
+
+def _page(
+    *,
+    rows: list[models.Model],
+    sort: str,
+    keys: tuple[SortKey, ...],
+    has_previous: bool,
+    has_next: bool,
+    count: ListCount,
+    start_index: int | None,
+) -> ListPage:
+    return ListPage(
+        rows=rows,
+        count=count,
+        has_previous=has_previous and bool(rows),
+        has_next=has_next and bool(rows),
+        previous_cursor=_cursor(sort=sort, keys=keys, row=rows[0], forward=False)
+        if has_previous and rows
+        else "",
+        next_cursor=_cursor(sort=sort, keys=keys, row=rows[-1], forward=True)
+        if has_next and rows
+        else "",
+        start_index=start_index if rows else None,
+    )
+
+
+def table_page(
+    *,
+    table: Table,
+    search: str = "",
+    sort: str = "",
+    filters: dict[str, str] | None = None,
+    per_page: int = 50,
+    cursor: str = "",
+    page: str = "",
+) -> ListPage:
+    """One page of a list page: the first page; the page after or before a `cursor`'s row;
+    `page="last"`, read as the first page of the reversed order; or `page=<number>`, the
+    old way by OFFSET (links no longer lead there, bookmarks still do).
+
+    A cursor that is malformed or belongs to another sort gives the first page, and so does a
+    page number that is not one; one past the end gives the last page."""
+    sort, keys = table_ordering(table=table, sort=sort)
+    rows = table_list(table=table, search=search, sort=sort, filters=filters)
+    page = (page or "").strip()
+    if page == "last":
+        return _last_page(rows=rows, sort=sort, keys=keys, per_page=per_page)
+    if cursor:
+        decoded = pagination.cursor_decode(cursor, sort=sort, keys=keys)
+        if decoded is not None:
+            return _cursor_page(rows=rows, sort=sort, keys=keys, per_page=per_page, at=decoded)
+    elif page.isascii() and page.isdigit() and 1 < int(page) <= MAX_PAGE_NUMBER:
+        return _numbered_page(rows=rows, sort=sort, keys=keys, per_page=per_page, number=int(page))
+    return _first_page(rows=rows, sort=sort, keys=keys, per_page=per_page)
+
+
+# Beyond this page number, ?page=N is read as the last page (OFFSET would have to skip more
+# rows than any ERP table holds).
+MAX_PAGE_NUMBER = 10**9
+
+
+def _first_page(*, rows: QuerySet, sort: str, keys: tuple[SortKey, ...], per_page: int) -> ListPage:
+    head = list(rows[: per_page + 1])
+    has_next = len(head) > per_page
+    # A first page that holds every row needs no COUNT query: with a search that matches a
+    # handful of rows, the count would scan the table a second time.
+    count = table_count(rows=rows) if has_next else ListCount(len(head), exact=True)
+    return _page(
+        rows=head[:per_page],
+        sort=sort,
+        keys=keys,
+        has_previous=False,
+        has_next=has_next,
+        count=count,
+        start_index=1,
+    )
+
+
+def _cursor_page(
+    *,
+    rows: QuerySet,
+    sort: str,
+    keys: tuple[SortKey, ...],
+    per_page: int,
+    at: pagination.Cursor,
+) -> ListPage:
+    if at.forward:
+        found = list(rows.filter(pagination.seek_condition(keys, at.values))[: per_page + 1])
+        if not found:
+            # The rows after it were deleted since the link was made.
+            return _last_page(rows=rows, sort=sort, keys=keys, per_page=per_page)
+        return _page(
+            rows=found[:per_page],
+            sort=sort,
+            keys=keys,
+            has_previous=True,
+            has_next=len(found) > per_page,
+            count=table_count(rows=rows),
+            start_index=None,
+        )
+    backwards = pagination.reverse(keys)
+    found = list(
+        rows.order_by(*(k.order_by() for k in backwards)).filter(
+            pagination.seek_condition(backwards, at.values)
+        )[: per_page + 1]
+    )
+    if len(found) <= per_page:
+        # Nothing before this page: it is the first page, shown whole.
+        return _first_page(rows=rows, sort=sort, keys=keys, per_page=per_page)
+    return _page(
+        rows=found[:per_page][::-1],
+        sort=sort,
+        keys=keys,
+        has_previous=True,
+        has_next=True,
+        count=table_count(rows=rows),
+        start_index=None,
+    )
+
+
+def _last_page(*, rows: QuerySet, sort: str, keys: tuple[SortKey, ...], per_page: int) -> ListPage:
+    """The end of the reversed order. With an exact count it holds what is left after full
+    pages, as walking forward from the first page would end; with an estimate, a full page."""
+    count = table_count(rows=rows)
+    size = (count.value % per_page or per_page) if count.exact else per_page
+    backwards = pagination.reverse(keys)
+    found = list(rows.order_by(*(k.order_by() for k in backwards))[: size + 1])
+    shown = found[:size][::-1]
+    return _page(
+        rows=shown,
+        sort=sort,
+        keys=keys,
+        has_previous=len(found) > size,
+        has_next=False,
+        count=count,
+        start_index=count.value - len(shown) + 1 if count.exact else None,
+    )
+
+
+def _numbered_page(
+    *, rows: QuerySet, sort: str, keys: tuple[SortKey, ...], per_page: int, number: int
+) -> ListPage:
+    # OFFSET makes the database walk every skipped row; doing it on the ordered table alone
+    # and then loading just the page's rows with their joins (a "deferred join") keeps the
+    # walk as light as it can be.
+    offset = (number - 1) * per_page
+    pks = list(rows.values_list("pk", flat=True)[offset : offset + per_page + 1])
+    if not pks:
+        return _last_page(rows=rows, sort=sort, keys=keys, per_page=per_page)
+    loaded = {row.pk: row for row in rows.order_by().filter(pk__in=pks[:per_page])}
+    return _page(
+        rows=[loaded[pk] for pk in pks[:per_page] if pk in loaded],
+        sort=sort,
+        keys=keys,
+        has_previous=True,
+        has_next=len(pks) > per_page,
+        count=table_count(rows=rows),
+        start_index=offset + 1,
+    )
 
 
 def _filter_condition(*, table: Table, filters: dict[str, str]) -> Q:

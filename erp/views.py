@@ -32,18 +32,24 @@ def record_list(request: HttpRequest, table: Table) -> HttpResponse:
         label = _("Search") if name == "q" else capfirst(table.field(name).verbose_name)
         messages.error(request, f"{label}: {problem}")
     search, filters = query.search, query.filters
-    sort = request.GET.get("sort", "")
-    rows = selectors.table_list(table=table, search=search, sort=sort, filters=filters)
-    page = selectors.table_page(rows=rows, number=request.GET.get("page"), per_page=PAGE_SIZE)
+    page = selectors.table_page(
+        table=table,
+        search=search,
+        sort=request.GET.get("sort", ""),
+        filters=filters,
+        per_page=PAGE_SIZE,
+        cursor=request.GET.get("cursor", ""),
+        page=request.GET.get("page", ""),
+    )
+    sort, _keys = selectors.table_ordering(table=table, sort=request.GET.get("sort", ""))
     return render(
         request,
         "erp/record_list.html",
         {
             "table": table,
             "page": page,
-            "page_range": page.paginator.get_elided_page_range(page.number, on_each_side=2),
             "q": search,
-            "sort": sort if sort.lstrip("-") in table.columns else "",
+            "sort": sort,
             "filters": selectors.table_filters(table=table, filters=filters),
             "filtered": bool(search.strip() or any(v.strip() for v in filters.values())),
         },
