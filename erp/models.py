@@ -55,6 +55,13 @@ def sort_indexes(prefix: str, columns: tuple[str, ...]) -> list[models.Index]:
     return [models.Index(fields=[c, "id"], name=f"{prefix}_{c}_sort") for c in columns]
 
 
+def changed_index(prefix: str) -> models.Index:
+    """(modified_at, id): incremental synchronization reads the records changed since a moment
+    in that order, a chunk at a time, from where the last chunk ended; many records may share
+    one modified_at (a bulk update), so the id is part of the key."""
+    return models.Index(fields=["modified_at", "id"], name=f"{prefix}_changed")
+
+
 class SyncedQuerySet(models.QuerySet):
     """Bulk write paths that keep `modified_at` true."""
 
@@ -126,6 +133,7 @@ class CodeDescriptionModel(SyncedModel):
     class Meta:
         abstract = True
         ordering = ["code"]
+        indexes = [changed_index("%(app_label)s_%(class)s")]
 
     def __str__(self) -> str:
         return f"{self.code} – {self.description}" if self.description else self.code
@@ -139,6 +147,7 @@ class Salesperson(SyncedModel):
 
     class Meta:
         ordering = ["code"]
+        indexes = [changed_index("erp_salesperson")]
         verbose_name = _("salesperson")
         verbose_name_plural = _("salespeople")
 
@@ -163,6 +172,7 @@ class Currency(SyncedModel):
 
     class Meta:
         ordering = ["code"]
+        indexes = [changed_index("erp_currency")]
         verbose_name = _("currency")
         verbose_name_plural = _("currencies")
 
@@ -266,7 +276,10 @@ class Contact(SyncedModel, AddressFields):
 
     class Meta:
         ordering = ["no"]
-        indexes = sort_indexes("erp_cont", ("type", "name", "city", "email"))
+        indexes = [
+            *sort_indexes("erp_cont", ("type", "name", "city", "email")),
+            changed_index("erp_cont"),
+        ]
         verbose_name = _("contact")
         verbose_name_plural = _("contacts")
 
@@ -371,9 +384,12 @@ class Customer(SyncedModel, AddressFields):
 
     class Meta:
         ordering = ["no"]
-        indexes = sort_indexes(
-            "erp_cust", ("name", "city", "post_code", "country_code", "email", "blocked")
-        )
+        indexes = [
+            *sort_indexes(
+                "erp_cust", ("name", "city", "post_code", "country_code", "email", "blocked")
+            ),
+            changed_index("erp_cust"),
+        ]
         verbose_name = _("customer")
         verbose_name_plural = _("customers")
 
@@ -400,9 +416,12 @@ class Item(SyncedModel):
 
     class Meta:
         ordering = ["no"]
-        indexes = sort_indexes(
-            "erp_item", ("description", "unit_price", "unit_cost", "inventory", "blocked")
-        )
+        indexes = [
+            *sort_indexes(
+                "erp_item", ("description", "unit_price", "unit_cost", "inventory", "blocked")
+            ),
+            changed_index("erp_item"),
+        ]
         verbose_name = _("item")
         verbose_name_plural = _("items")
 
@@ -423,9 +442,10 @@ class Resource(SyncedModel):
 
     class Meta:
         ordering = ["no"]
-        indexes = sort_indexes(
-            "erp_res", ("name", "unit_price", "unit_cost", "capacity", "blocked")
-        )
+        indexes = [
+            *sort_indexes("erp_res", ("name", "unit_price", "unit_cost", "capacity", "blocked")),
+            changed_index("erp_res"),
+        ]
         verbose_name = _("resource")
         verbose_name_plural = _("resources")
 
@@ -461,9 +481,12 @@ class SalesPrice(SyncedModel):
 
     class Meta:
         ordering = ["item__no", "price_group__code", "starting_date"]
-        indexes = sort_indexes(
-            "erp_sp", ("minimum_quantity", "starting_date", "ending_date", "unit_price")
-        )
+        indexes = [
+            *sort_indexes(
+                "erp_sp", ("minimum_quantity", "starting_date", "ending_date", "unit_price")
+            ),
+            changed_index("erp_sp"),
+        ]
         verbose_name = _("sales price")
         verbose_name_plural = _("sales prices")
         constraints = [

@@ -19,7 +19,6 @@ from typing import Any, cast
 from django.apps import apps
 from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import models
-from django.db.models import Q
 
 from syncjobs.models import CrmCoupling, CrmOptionCoupling
 
@@ -104,22 +103,25 @@ class ErpTable:
 
     def iter_changed(self, since: datetime | None, size: int) -> Iterator[list[Any]]:
         """Records in scope modified at or after `since` (all when None), in (modified_at, pk)
-        order, a chunk at a time: a keyset that never skips nor repeats a row."""
-        qs = self.scope().order_by("modified_at", "pk")
+        order, a chunk at a time: a keyset that never skips nor repeats a row.
+
+        Two index range reads per chunk instead of one OR: the rest of the current instant
+        by pk, then the instants after it. An OR of both cannot be read from the
+        (modified_at, id) index in order, and a bulk update gives thousands of rows one
+        modified_at: every chunk would rescan them.
+        """
+        qs = self.scope()
         if since is not None:
             qs = qs.filter(modified_at__gte=since)
-        last: tuple[datetime, int] | None = None
-        while True:
-            page = qs
-            if last is not None:
-                page = qs.filter(
-                    Q(modified_at__gt=last[0]) | Q(modified_at=last[0], pk__gt=last[1])
-                )
-            rows = list(page[:size])
-            if not rows:
-                return
+        rows = list(qs.order_by("modified_at", "pk")[:size])
+        while rows:
             yield rows
-            last = (rows[-1].modified_at, rows[-1].pk)
+            at, pk = rows[-1].modified_at, rows[-1].pk
+            rows = list(qs.filter(modified_at=at, pk__gt=pk).order_by("pk")[:size])
+            if len(rows) < size:
+                rows += list(
+                    qs.filter(modified_at__gt=at).order_by("modified_at", "pk")[: size - len(rows)]
+                )
 
     def by_uuids(
         self, uuids: Iterable[uuid.UUID], *, in_scope: bool = False

@@ -5,8 +5,10 @@ from decimal import Decimal
 
 import pytest
 
+from erp.models import Currency
 from syncjobs import services
 from syncjobs.engine import synchronize
+from syncjobs.engine.erp import ErpTable
 from syncjobs.engine.preview import compare
 from syncjobs.models import CrmCoupling, IntegrationTableMapping, JobRun, RecordChange
 from tests.factories.erp import CurrencyFactory
@@ -102,3 +104,15 @@ def test_compare_shows_both_sides_field_by_field_and_writes_nothing(mappings, sa
     assert (by_field["currencyname"].erp, by_field["currencyname"].crm) == ("ERP name", "CRM name")
     assert [f.crm_field for f in result.differences] == ["currencyname"]
     assert not CrmCoupling.objects.exists()
+
+
+def test_chunks_read_every_changed_record_once_when_many_share_an_instant(
+    mappings, settings
+) -> None:
+    settings.SYNC_CHUNK_SIZE = 3
+    made = [CurrencyFactory(code=f"XK{chr(65 + n)}") for n in range(7)]
+    Currency.objects.filter(pk__in=[c.pk for c in made[:5]]).update(description="same instant")
+    seen = [r.pk for chunk in ErpTable("erp.Currency").iter_changed(None, 3) for r in chunk]
+    assert sorted(seen) == sorted(c.pk for c in made) and len(seen) == len(set(seen))
+    job = synchronize(mappings["CURRENCY"], full=True).jobs[0]
+    assert (job.inserted, job.failed) == (7, 0), job.message
