@@ -33,6 +33,7 @@ from typing import Any
 from celery import current_app
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.core.exceptions import FieldError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -381,8 +382,8 @@ def counts_of(*, mapping: IntegrationTableMapping, client: Any) -> Counts:
     capped = single = False
     try:
         erp = erp_count(mapping=mapping)
-    except MappingBroken as exc:
-        errors.append(str(exc))
+    except (MappingBroken, FieldError, ValueError, TypeError) as exc:
+        errors.append(_("The ERP records could not be counted: %(error)s") % {"error": exc})
     if client is None:
         errors.append(_("The CRM was not counted: no CRM connection is set up."))
     else:
@@ -706,11 +707,14 @@ def line_run(*, line_id: int) -> LineOutcome:
         _line_end(line, FullSyncLine.Status.ERROR, str(exc))
         run_advance(run_id=line.run_id)
         return LineOutcome(status=FullSyncLine.Status.ERROR)
-    except BaseException as exc:
-        # A time limit or a worker shutdown: the line must not stay "in process" forever.
+    except Exception as exc:
+        # A time limit (SoftTimeLimitExceeded) or a bug: the line must not stay "in process"
+        # forever. A process going down (SystemExit, a hard kill) leaves it in process: the
+        # task delivered again after that takes it over (_claim).
+        logger.exception("Full synchronization line %s (%s) failed", line.pk, line.name)
         _line_end(line, FullSyncLine.Status.ERROR, f"interrupted: {exc!r}")
         run_advance(run_id=line.run_id)
-        raise
+        return LineOutcome(status=FullSyncLine.Status.ERROR)
     _record_jobs(line, result.jobs)
     stopped = [
         j

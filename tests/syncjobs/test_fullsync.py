@@ -2,7 +2,10 @@
 sides' counts, the order of the lines, blocking and restarting, one run at a time, the review
 page, its JSON status and the REST API."""
 
+from io import StringIO
+
 import pytest
+from django.core.management import CommandError, call_command
 from django.db import IntegrityError, transaction
 from django.test import Client
 from rest_framework.test import APIClient
@@ -419,3 +422,15 @@ def test_the_setup_end_offers_to_start_it(db, client: Client):
 
     assert response["Location"] == "/sync/full/start/"
     assert FullSyncRun.objects.get().lines.get().name == "CURRENCY"
+
+
+def test_the_command_refuses_while_one_is_running(two_lines):
+    fullsync.fullsync_start(run=two_lines)
+
+    with pytest.raises(CommandError, match="running already"):
+        call_command("fullsync", stdout=StringIO())
+
+
+def test_the_command_refuses_an_unknown_mapping(two_lines):
+    with pytest.raises(CommandError, match="NOPE"):
+        call_command("fullsync", "--only", "NOPE", stdout=StringIO())
