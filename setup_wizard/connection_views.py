@@ -20,6 +20,7 @@ from connection import selectors as connection_selectors
 from connection import services as connection_services
 from connection.errors import ConnectionProblem
 from connection.models import ConnectionChange, CrmConnection, OwnerMode
+from syncjobs import fullsync
 from syncjobs import selectors as sync_selectors
 
 from . import forms, services, validation
@@ -94,6 +95,7 @@ def _page(
             "admin_form": admin_form or forms.AdminCredentialsForm(prefix="redeploy"),
             "disable_form": forms.DisableForm(prefix="disable"),
             "jobs": sync_selectors.integration_jobs_count(),
+            "fullsync": fullsync.fullsync_summary(),
             "changes": connection_selectors.connection_change_list(limit=50),
             "owner_default": OwnerMode.DEFAULT_OWNER,
         },

@@ -22,6 +22,7 @@ from accounts.roles import INTEGRATION_ADMIN, role_required
 from connection import selectors as connection_selectors
 from connection.errors import ConnectionProblem
 from connection.models import ConnectionChange, CrmConnection, OwnerMode
+from syncjobs import fullsync
 from syncjobs import selectors as sync_selectors
 
 from . import deploy, forms, services, validation
@@ -448,5 +449,6 @@ def setup_complete(request: HttpRequest) -> HttpResponse:
             "connection": connection,
             "mappings": sync_selectors.mapping_list(),
             "jobs": sync_selectors.integration_jobs_count(),
+            "fullsync": fullsync.fullsync_summary(),
         },
     )

@@ -3,7 +3,7 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from . import api
+from . import api, fullsync_api
 
 router = SimpleRouter()
 router.register("mappings", api.MappingViewSet, basename="api-integration-mappings")
@@ -11,6 +11,7 @@ router.register("field-mappings", api.FieldMappingViewSet, basename="api-integra
 router.register("jobs", api.JobRunViewSet, basename="api-integration-jobs")
 
 urlpatterns = [
+    path("full-sync/", fullsync_api.FullSyncStatusView.as_view(), name="api-integration-fullsync"),
     path("jobs/<int:job_pk>/errors/", api.JobErrorList.as_view(), name="api-integration-errors"),
     path("jobs/<int:job_pk>/changes/", api.JobChangeList.as_view(), name="api-integration-changes"),
     *router.urls,

@@ -450,3 +450,125 @@ class CrmOptionCoupling(models.Model):
 
     def __str__(self) -> str:
         return f"{self.erp_table} {self.erp_uuid} ↔ {self.crm_attribute}={self.option_value}"
+
+
+# --- Full synchronization ------------------------------------------------------------------
+# "CRM Full Synch. Review" (docs/reference/business-central.md §4): one run at a time, one line
+# per mapping in scope; the lines run on Celery workers in dependency order
+# (syncjobs/fullsync.py).
+
+
+class FullSyncRun(models.Model):
+    class Status(models.TextChoices):
+        READY = "ready", _("Ready")
+        RUNNING = "running", _("Running")
+        FINISHED = "finished", _("Finished")
+        ERROR = "error", _("Error")
+
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.READY
+    )
+    created_at = models.DateTimeField(_("prepared at"), auto_now_add=True)
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    started_by = models.ForeignKey(
+        "auth.User",
+        verbose_name=_("started by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("full synchronization")
+        verbose_name_plural = _("full synchronizations")
+        constraints = [
+            # One full synchronization at a time, whoever starts it (page, API, command): the
+            # database refuses a second running row.
+            models.UniqueConstraint(
+                fields=["status"],
+                condition=models.Q(status="running"),
+                name="fullsync_one_running",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{_('full synchronization')} {self.pk} {self.status}"
+
+
+class Recommendation(models.TextChoices):
+    """Initial synchronization recommendation (docs/reference/business-central.md §4.5)."""
+
+    UNKNOWN = "", _("Unknown")
+    FULL_SYNC = "full_sync", _("Full synchronization")
+    COUPLE = "couple", _("Couple records first")
+    NO_RECORDS = "no_records", _("No records to synchronize now")
+
+
+class FullSyncLine(models.Model):
+    class Status(models.TextChoices):
+        NOT_STARTED = "", _("Not started")
+        READY = "ready", _("Ready")
+        IN_PROCESS = "in_process", _("In process")
+        FINISHED = "finished", _("Finished")
+        ERROR = "error", _("Error")
+        ON_HOLD = "on_hold", _("On hold")
+
+    run = models.ForeignKey(
+        FullSyncRun, verbose_name=_("full synchronization"), on_delete=models.CASCADE,
+        related_name="lines",
+    )  # fmt: skip
+    mapping = models.ForeignKey(
+        IntegrationTableMapping, verbose_name=_("mapping"), null=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )  # fmt: skip
+    name = models.CharField(_("name"), max_length=30)
+    position = models.PositiveIntegerField(_("position"), default=0)
+    # The mapping's dependencies that are lines of the same run ("SALESPEOPLE|CURRENCY").
+    dependency_filter = models.CharField(_("dependency filter"), max_length=250, blank=True)
+    direction = models.CharField(_("direction"), max_length=20, choices=Direction.choices)
+    erp_count = models.PositiveIntegerField(_("ERP records"), null=True, blank=True)
+    crm_count = models.PositiveIntegerField(_("CRM rows"), null=True, blank=True)
+    # Dataverse counts no further than 5000 rows: more is "at least".
+    crm_count_capped = models.BooleanField(_("CRM count capped"), default=False)
+    count_error = models.TextField(_("count error"), blank=True)
+    recommendation = models.CharField(
+        _("recommendation"), max_length=12, choices=Recommendation.choices, blank=True
+    )
+    status = models.CharField(
+        _("job queue entry status"), max_length=12, choices=Status.choices, blank=True
+    )
+    # Why an on-hold line waits ("CUSTOMER failed"), or the last error / retry note.
+    message = models.TextField(_("message"), blank=True)
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    to_crm_job = models.ForeignKey(
+        JobRun, verbose_name=_("to-CRM job"), null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )  # fmt: skip
+    from_crm_job = models.ForeignKey(
+        JobRun, verbose_name=_("from-CRM job"), null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )  # fmt: skip
+    queued_at = models.DateTimeField(_("queued at"), null=True, blank=True)
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    # "<host>:<pid>" of the worker process running the line: a task delivered again after that
+    # process died takes the line over, a duplicate delivery while it lives does not.
+    running_by = models.CharField(_("running in"), max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["run", "position", "name"]
+        verbose_name = _("full synchronization line")
+        verbose_name_plural = _("full synchronization lines")
+        constraints = [
+            models.UniqueConstraint(fields=["run", "name"], name="fullsync_line_unique_name"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.status}"
+
+    @property
+    def dependencies(self) -> list[str]:
+        return [d for d in self.dependency_filter.split("|") if d]

@@ -4,12 +4,13 @@ A mapping job runs the synchronization engine (syncjobs/engine/) for its mapping
 finds the mapping busy, disabled or the integration off records why and does nothing.
 """
 
-from celery import shared_task
+from celery import Task, shared_task
+from django.conf import settings
 from django.utils.translation import gettext as _
 
 from connection.selectors import crm_connection_get
 
-from . import services
+from . import fullsync, services
 from .models import IntegrationTableMapping, JobRun
 
 
@@ -74,3 +75,24 @@ def item_availability() -> None:
 @shared_task(name="syncjobs.auto_create_sales_orders", ignore_result=True)
 def auto_create_sales_orders() -> None:
     _waiting_job("AUTO CREATE SALES ORDERS")
+
+
+@shared_task(
+    name="syncjobs.fullsync_line",
+    bind=True,
+    ignore_result=True,
+    acks_late=True,
+    # A worker process killed while running a line gives its message back (the line is taken
+    # over by the next delivery, fullsync._claim), instead of Celery acknowledging it.
+    reject_on_worker_lost=True,
+    max_retries=None,
+    soft_time_limit=settings.FULLSYNC_TASK_SOFT_TIME_LIMIT,
+    time_limit=settings.FULLSYNC_TASK_TIME_LIMIT,
+)
+def fullsync_line(self: Task, line_id: int) -> None:
+    """One line of a full synchronization (syncjobs/fullsync.py). Transient CRM failures and a
+    busy mapping come back as a delay: the task sends itself again after it; the line counts
+    its attempts and fails after FULLSYNC_MAX_ATTEMPTS."""
+    outcome = fullsync.line_run(line_id=line_id)
+    if outcome.retry_in is not None:
+        raise self.retry(countdown=outcome.retry_in)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import fullsync_views, views
 
 app_name = "syncjobs"
 urlpatterns = [
@@ -13,4 +13,9 @@ urlpatterns = [
     path("mappings/<int:pk>/full/", views.mapping_full_synchronize, name="mapping-full"),
     path("mappings/<int:pk>/dry-run/", views.mapping_dry_run, name="mapping-dry-run"),
     path("mappings/<int:pk>/defaults/", views.mapping_restore_default, name="mapping-defaults"),
+    path("full/", fullsync_views.review, name="fullsync"),
+    path("full/status.json", fullsync_views.status_json, name="fullsync-status"),
+    path("full/prepare/", fullsync_views.prepare, name="fullsync-prepare"),
+    path("full/start/", fullsync_views.start, name="fullsync-start"),
+    path("full/lines/<int:pk>/restart/", fullsync_views.line_restart, name="fullsync-line-restart"),
 ]

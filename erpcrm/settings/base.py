@@ -304,6 +304,15 @@ SYNC_SKIP_AFTER_FAILURES = env.int("SYNC_SKIP_AFTER_FAILURES", default=3)
 SYNC_LEASE_SECONDS = env.int("SYNC_LEASE_SECONDS", default=300)
 # Job logs (runs, errors, per-record field changes) are kept this many days.
 SYNC_LOG_RETENTION_DAYS = env.int("SYNC_LOG_RETENTION_DAYS", default=30)
+# Full synchronization (syncjobs/fullsync.py): a line whose pass stops because the CRM does not
+# answer is tried this many times in all, waiting RETRY_BACKOFF, then twice as long, ...;
+# a line whose mapping another run holds tries again after BUSY_RETRY (not counted).
+FULLSYNC_MAX_ATTEMPTS = env.int("FULLSYNC_MAX_ATTEMPTS", default=4)
+FULLSYNC_RETRY_BACKOFF_SECONDS = env.int("FULLSYNC_RETRY_BACKOFF_SECONDS", default=30)
+FULLSYNC_BUSY_RETRY_SECONDS = env.int("FULLSYNC_BUSY_RETRY_SECONDS", default=30)
+# One line (one mapping, both directions) may run this long.
+FULLSYNC_TASK_TIME_LIMIT = env.int("FULLSYNC_TASK_TIME_LIMIT", default=6 * 3600)
+FULLSYNC_TASK_SOFT_TIME_LIMIT = env.int("FULLSYNC_TASK_SOFT_TIME_LIMIT", default=6 * 3600 - 300)
 
 # --- ERP ----------------------------------------------------------------------------------
 # The ERP's local currency (ISO code). The setup wizard compares it with the CRM

@@ -63,3 +63,7 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
 # The sandbox CRM runs on 127.0.0.1 (base.py: the outbound-address policy); the tests of the
 # policy itself build their own.
 CRM_ALLOW_PRIVATE_ADDRESSES = env.bool("CRM_ALLOW_PRIVATE_ADDRESSES", default=True)
+
+# Full synchronization: retries in seconds, not minutes.
+FULLSYNC_RETRY_BACKOFF_SECONDS = 1
+FULLSYNC_BUSY_RETRY_SECONDS = 1
