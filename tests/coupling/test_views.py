@@ -7,7 +7,7 @@ import pytest
 from django.test import Client
 
 from accounts.roles import INTEGRATION_ADMIN, SALESPERSON, SUPPORT
-from coupling import services
+from coupling import bulk, services
 from coupling.models import BulkAction, CouplingRun
 from syncjobs.models import CrmCoupling, JobRun
 from tests.factories.accounts import UserFactory
@@ -173,8 +173,6 @@ def test_bulk_actions_run_in_the_background(sync_setup, customers, sales) -> Non
     )
     action = BulkAction.objects.get()
     assert response.url == f"/coupling/actions/{action.pk}/"
-    from coupling import bulk
-
     bulk.bulk_run(action_id=action.pk)
     status = sales.get(f"/coupling/actions/{action.pk}/status/").json()
     assert (status["finished"], status["done"], status["succeeded"]) == (True, 2, 2), status
