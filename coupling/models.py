@@ -112,3 +112,55 @@ class CouplingCandidate(models.Model):
 
     def __str__(self) -> str:
         return f"{self.record or self.erp_uuid}: {self.outcome}"
+
+
+class BulkAction(models.Model):
+    """A coupling action on records a person selected (create, uncouple, synchronize) or on
+    every record the errors page lists (retry all), run in the background with its progress:
+    the reference's one-off job queue entries of §3.2, §5.6 and §5.9."""
+
+    class Kind(models.TextChoices):
+        CREATE_IN_CRM = "create_crm", _("Create in the CRM")
+        CREATE_IN_ERP = "create_erp", _("Create in the ERP")
+        UNCOUPLE = "uncouple", _("Uncouple")
+        SYNCHRONIZE = "synchronize", _("Synchronize")
+        RETRY_ALL = "retry_all", _("Retry all")
+
+    kind = models.CharField(_("action"), max_length=12, choices=Kind.choices)
+    mapping = models.ForeignKey(
+        IntegrationTableMapping,
+        verbose_name=_("mapping"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="bulk_actions",
+    )
+    # The records: ERP uuids (create in the CRM), CRM ids (create in the ERP) or coupling ids
+    # (uncouple, synchronize), as strings; fixed when the action is requested.
+    items = models.JSONField(_("records"), default=list, blank=True)
+    direction = models.CharField(_("direction"), max_length=20, blank=True)
+    state = models.CharField(_("state"), max_length=10, blank=True)  # retry all: the filter
+    status = models.CharField(
+        _("status"),
+        max_length=10,
+        choices=CouplingRun.Status.choices,
+        default=CouplingRun.Status.QUEUED,
+    )
+    total = models.PositiveIntegerField(_("records"), default=0)
+    done = models.PositiveIntegerField(_("done"), default=0)
+    succeeded = models.PositiveIntegerField(_("succeeded"), default=0)
+    failed = models.PositiveIntegerField(_("failed"), default=0)
+    skipped = models.PositiveIntegerField(_("skipped"), default=0)
+    message = models.TextField(_("message"), blank=True)
+    requested_by = models.CharField(_("requested by"), max_length=150, blank=True)
+    created_at = models.DateTimeField(_("requested at"), auto_now_add=True)
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("coupling action")
+        verbose_name_plural = _("coupling actions")
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.created_at:%Y-%m-%d %H:%M} {self.status}"

@@ -1,0 +1,560 @@
+"""Reads of the coupling pages: the mappings with their counts, one page of ERP records with
+their coupling state (keyset pagination on an indexed order, one coupling query per page), one
+page of CRM rows read live (Dataverse paging by nextLink), and the CRM search of the coupling
+dialog.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.apps import apps
+from django.db import models
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.urls import reverse
+from django.utils.translation import gettext as _
+
+from connection.clients import client_get
+from connection.selectors import crm_connection_settings
+from dataverse import errors as dv
+from dataverse.client import DataverseClient
+from dataverse.odata import odata_literal
+from erp.tables import TABLES_BY_MODEL, key_field
+from syncjobs.engine.erp import ErpTable, MappingBroken
+from syncjobs.models import CrmCoupling, Direction, IntegrationTableMapping, UidType
+
+from . import selectors
+
+PER_PAGE = 50
+CRM_PER_PAGE = 25
+SEARCH_LIMIT = 15
+
+# The column that names a row of each CRM table, and one that tells rows apart.
+CRM_NAME_COLUMNS = {
+    "account": "name",
+    "contact": "fullname",
+    "systemuser": "fullname",
+    "transactioncurrency": "currencyname",
+    "uomschedule": "name",
+    "pricelevel": "name",
+    "product": "name",
+}
+CRM_DETAIL_COLUMNS = {
+    "account": "accountnumber",
+    "contact": "emailaddress1",
+    "systemuser": "internalemailaddress",
+    "transactioncurrency": "isocurrencycode",
+    "product": "productnumber",
+}
+
+STATES = ("coupled", "not_coupled", "failed", "skipped", "conflict")
+
+
+def state_label(state: str) -> str:
+    return {
+        "coupled": _("Coupled"),
+        "not_coupled": _("Not coupled"),
+        "failed": _("Failed"),
+        "skipped": _("Skipped"),
+        "conflict": _("Conflict"),
+        "waiting": _("Waiting"),
+    }[state]
+
+
+def crm_name_column(entity: str) -> str:
+    return CRM_NAME_COLUMNS.get(entity, "name")
+
+
+# -- the mappings ------------------------------------------------------------------------------
+
+
+def page_mappings() -> list[IntegrationTableMapping]:
+    """The mappings that couple records (not option values) of an ERP table this app has."""
+    found = []
+    for mapping in IntegrationTableMapping.objects.filter(crm_uid_type=UidType.GUID).order_by(
+        "priority", "name"
+    ):
+        try:
+            apps.get_model(mapping.erp_table)
+        except (LookupError, ValueError):
+            continue
+        found.append(mapping)
+    return found
+
+
+def page_mapping(pk: int) -> IntegrationTableMapping | None:
+    return next((m for m in page_mappings() if m.pk == pk), None)
+
+
+@dataclass(frozen=True)
+class MappingCounts:
+    mapping: IntegrationTableMapping
+    records: int
+    coupled: int
+    failed: int
+    skipped: int
+    conflict: int
+    waiting: int
+    missing: list[tuple[IntegrationTableMapping | None, str, int]]
+
+    @property
+    def not_coupled(self) -> int:
+        return max(self.records - self.coupled, 0)
+
+
+def _mapping_counts(mapping: IntegrationTableMapping) -> MappingCounts:
+    model = apps.get_model(mapping.erp_table)
+    couplings = CrmCoupling.objects.filter(selectors.mapping_scope(mapping))
+    coupled = couplings.count()
+    errors = selectors.coupling_error_counts(mapping=mapping)
+    by_name = {m.name: m for m in IntegrationTableMapping.objects.all()}
+    missing = [
+        (by_name.get(name), name, n) for name, n in selectors.missing_dependencies(mapping=mapping)
+    ]
+    return MappingCounts(
+        mapping=mapping,
+        records=model._default_manager.count(),
+        coupled=coupled,
+        failed=errors.failed,
+        skipped=errors.skipped,
+        conflict=errors.conflict,
+        waiting=errors.waiting,
+        missing=missing,
+    )
+
+
+def mapping_overview() -> list[MappingCounts]:
+    return [_mapping_counts(m) for m in page_mappings()]
+
+
+def mapping_counts(mapping: IntegrationTableMapping) -> MappingCounts:
+    return _mapping_counts(mapping)
+
+
+def may_create_in_crm(mapping: IntegrationTableMapping) -> bool:
+    return mapping.direction in (Direction.TO_CRM, Direction.BIDIRECTIONAL)
+
+
+def may_create_in_erp(mapping: IntegrationTableMapping) -> bool:
+    return mapping.direction in (Direction.FROM_CRM, Direction.BIDIRECTIONAL)
+
+
+# -- coupling state of a row -----------------------------------------------------------------
+
+
+def coupling_state(coupling: CrmCoupling | None) -> str:
+    if coupling is None:
+        return "not_coupled"
+    if coupling.conflict:
+        return "conflict"
+    if coupling.skipped:
+        return "skipped"
+    if coupling.waiting_for:
+        return "waiting"
+    if "failure" in (coupling.last_result_to_crm, coupling.last_result_from_crm):
+        return "failed"
+    return "coupled"
+
+
+def _state_condition(label: str, state: str) -> Q:
+    couplings = CrmCoupling.objects.filter(erp_table=label, erp_uuid=OuterRef("uuid"))
+    if state == "coupled":
+        return Q(Exists(couplings))
+    if state == "not_coupled":
+        return ~Q(Exists(couplings))
+    return Q(Exists(couplings.filter(selectors._state_filter(state))))
+
+
+# -- the ERP side ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ErpRow:
+    record: Any
+    label: str
+    url: str
+    coupling: CrmCoupling | None
+    crm_url: str
+
+    @property
+    def state(self) -> str:
+        return coupling_state(self.coupling)
+
+    @property
+    def state_label(self) -> str:
+        return state_label(self.state)
+
+
+@dataclass
+class ErpPage:
+    rows: list[ErpRow]
+    count: int
+    sort: str
+    sorts: list[tuple[str, str]]
+    first: bool
+    has_next: bool
+    has_previous: bool
+    next_cursor: str = ""
+    previous_cursor: str = ""
+    problem: str = ""
+
+
+def erp_sorts(mapping: IntegrationTableMapping) -> list[tuple[str, str]]:
+    """Orders backed by an index (unique key, modified_at) with the primary key as tiebreak."""
+    model = apps.get_model(mapping.erp_table)
+    key = key_field(model)
+    key_label = str(model._meta.get_field(key).verbose_name) if key != "pk" else "#"
+    return [
+        (key, key_label),
+        (f"-{key}", f"{key_label} ↓"),
+        ("modified_at", _("modified at")),
+        ("-modified_at", _("modified at") + " ↓"),
+    ]
+
+
+def _cursor(obj: Any, column: str) -> str:
+    value = getattr(obj, column)
+    text = value.isoformat() if isinstance(value, datetime) else str(value)
+    return f"{text}~{obj.pk}"
+
+
+def _parse_cursor(text: str, column: str) -> tuple[Any, int] | None:
+    value, sep, pk = text.rpartition("~")
+    if not sep:
+        return None
+    try:
+        key = int(pk)
+        if column == "modified_at":
+            return datetime.fromisoformat(value), key
+        if column == "pk":
+            return int(value), key
+    except ValueError:
+        return None
+    return value, key
+
+
+def erp_url(record: Any) -> str:
+    table = TABLES_BY_MODEL.get(type(record))
+    if table is None:
+        return ""
+    return reverse(f"erp:{table.slug}-detail", kwargs={"pk": record.pk})
+
+
+def erp_page(
+    mapping: IntegrationTableMapping,
+    *,
+    search: str = "",
+    state: str = "",
+    sort: str = "",
+    after: str = "",
+    before: str = "",
+    last: bool = False,
+    per_page: int = PER_PAGE,
+    crm_url: Any = None,
+) -> ErpPage:
+    """One page of the mapping's ERP records in scope, with their couplings.
+
+    Keyset pagination: the page after (or before) a cursor of the sort column and the primary
+    key, on an index, so page 2,000 costs what page 1 costs; one query for the couplings of the
+    page's records, none per row."""
+    erp_table = ErpTable(mapping.erp_table, mapping.table_filter)
+    model = erp_table.model
+    sorts = erp_sorts(mapping)
+    if sort not in [s for s, _label in sorts]:
+        sort = sorts[0][0]
+    column = sort.lstrip("-")
+    descending = sort.startswith("-")
+    try:
+        qs: QuerySet[Any] = erp_table.scope()
+    except MappingBroken as exc:
+        return ErpPage([], 0, sort, sorts, True, False, False, problem=str(exc))
+    search = search.strip()
+    registry = TABLES_BY_MODEL.get(model)
+    if search and registry is not None:
+        condition = Q()
+        for name in registry.search_fields:
+            condition |= Q(**{f"{name}__icontains": search})
+        qs = qs.filter(condition)
+    if state in STATES:
+        qs = qs.filter(_state_condition(erp_table.label, state))
+    count = qs.count()
+
+    def ordered(reverse_order: bool) -> QuerySet[Any]:
+        down = descending != reverse_order
+        return qs.order_by(*(f"-{c}" if down else c for c in (column, "pk")))
+
+    def beyond(cursor: tuple[Any, int], forward: bool) -> Q:
+        value, pk = cursor
+        down = descending != (not forward)
+        op = "lt" if down else "gt"
+        return Q(**{f"{column}__{op}": value}) | Q(**{column: value, f"pk__{op}": pk})
+
+    rows: list[Any]
+    first = not (after or before or last)
+    has_next = has_previous = False
+    if before and (cursor := _parse_cursor(before, column)) is not None:
+        rows = list(ordered(True).filter(beyond(cursor, False))[: per_page + 1])
+        has_previous = len(rows) > per_page
+        rows = rows[:per_page][::-1]
+        has_next = True
+    elif last:
+        rows = list(ordered(True)[: per_page + 1])
+        has_previous = len(rows) > per_page
+        rows = rows[:per_page][::-1]
+    else:
+        cursor = _parse_cursor(after, column) if after else None
+        base = ordered(False)
+        if cursor is not None:
+            base = base.filter(beyond(cursor, True))
+            has_previous = True
+        else:
+            first = True
+        rows = list(base[: per_page + 1])
+        has_next = len(rows) > per_page
+        rows = rows[:per_page]
+    couplings = {
+        c.erp_uuid: c
+        for c in CrmCoupling.objects.filter(
+            erp_table=erp_table.label, erp_uuid__in=[r.uuid for r in rows]
+        )
+    }
+    result = []
+    for record in rows:
+        coupling = couplings.get(record.uuid)
+        result.append(
+            ErpRow(
+                record=record,
+                label=str(record),
+                url=erp_url(record),
+                coupling=coupling,
+                crm_url=crm_url(coupling.crm_entity, coupling.crm_id)
+                if coupling is not None and crm_url is not None
+                else "",
+            )
+        )
+    return ErpPage(
+        rows=result,
+        count=count,
+        sort=sort,
+        sorts=sorts,
+        first=first,
+        has_next=has_next,
+        has_previous=has_previous,
+        next_cursor=_cursor(rows[-1], column) if rows else "",
+        previous_cursor=_cursor(rows[0], column) if rows else "",
+    )
+
+
+# -- the CRM side ------------------------------------------------------------------------------
+
+
+class CrmReadProblem(Exception):
+    """The CRM could not be read; `message` says why in words a person can act on."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def crm_problem(exc: Exception) -> CrmReadProblem:
+    if isinstance(exc, dv.Throttled):
+        return CrmReadProblem(
+            _(
+                "The CRM is throttling our requests (service protection limits). "
+                "Try again in %(seconds)s seconds."
+            )
+            % {"seconds": max(int(exc.retry_after), 1)}
+        )
+    if isinstance(exc, dv.ConnectionFailed | dv.TransientError):
+        return CrmReadProblem(
+            _("The CRM cannot be reached right now (%(reason)s). Try again later.")
+            % {"reason": getattr(exc, "reason", "") or getattr(exc, "status", "") or exc}
+        )
+    if isinstance(exc, dv.AuthenticationFailed | dv.Forbidden):
+        return CrmReadProblem(
+            _("The CRM refuses the integration user's credentials: %(message)s")
+            % {"message": getattr(exc, "message", str(exc))}
+        )
+    return CrmReadProblem(_("The CRM answered with an error: %(message)s") % {"message": exc})
+
+
+def crm_client() -> DataverseClient:
+    """The client for pages a person waits on: fails fast instead of retrying for minutes."""
+    connection = crm_connection_settings(interactive=True)
+    if connection is None:
+        raise CrmReadProblem(_("No CRM connection is set up yet."))
+    return client_get(settings=dataclasses.replace(connection, max_throttle_retries=0))
+
+
+def crm_record_url(entity: str, row_id: uuid.UUID) -> str:
+    """The CRM's web address of a row (Dataverse's deep link, the adapter's record_url)."""
+    connection = crm_connection_settings()
+    if connection is None:
+        return ""
+    return f"{connection.base_url}/main.aspx?pagetype=entityrecord&etn={entity}&id={row_id}"
+
+
+@dataclass
+class CrmItem:
+    id: uuid.UUID
+    name: str
+    detail: str
+    modified_on: str
+    coupling: CrmCoupling | None
+    erp_label: str = ""
+    erp_url: str = ""
+    crm_url: str = ""
+
+    @property
+    def state(self) -> str:
+        return coupling_state(self.coupling)
+
+    @property
+    def state_label(self) -> str:
+        return state_label(self.state)
+
+
+@dataclass
+class CrmPage:
+    rows: list[CrmItem] = field(default_factory=list)
+    next_link: str = ""
+    problem: str = ""
+
+
+def _crm_query(mapping: IntegrationTableMapping, search: str) -> tuple[list[str], str]:
+    name = crm_name_column(mapping.crm_entity)
+    detail = CRM_DETAIL_COLUMNS.get(mapping.crm_entity)
+    select = [mapping.crm_uid_field, name, "modifiedon", *([detail] if detail else [])]
+    conditions = []
+    if mapping.integration_table_filter:
+        conditions.append(f"({mapping.integration_table_filter})")
+    search = search.strip()
+    if search:
+        text = odata_literal(search)
+        alternatives = [f"contains({name},{text})"]
+        if detail:
+            alternatives.append(f"contains({detail},{text})")
+        conditions.append("(" + " or ".join(alternatives) + ")")
+    return select, " and ".join(conditions)
+
+
+def _items(mapping: IntegrationTableMapping, raw_rows: list[dict[str, Any]]) -> list[CrmItem]:
+    name = crm_name_column(mapping.crm_entity)
+    detail = CRM_DETAIL_COLUMNS.get(mapping.crm_entity)
+    ids = []
+    for raw in raw_rows:
+        try:
+            ids.append(uuid.UUID(str(raw.get(mapping.crm_uid_field))))
+        except ValueError:
+            continue
+    couplings = {
+        c.crm_id: c
+        for c in CrmCoupling.objects.filter(crm_entity=mapping.crm_entity, crm_id__in=ids)
+    }
+    records: dict[tuple[str, uuid.UUID], Any] = {}
+    tables: dict[str, list[uuid.UUID]] = {}
+    for c in couplings.values():
+        tables.setdefault(c.erp_table, []).append(c.erp_uuid)
+    for table, uuids in tables.items():
+        try:
+            for key, obj in selectors.erp_records(table, uuids).items():
+                records[(table, key)] = obj
+        except LookupError:
+            continue
+    items = []
+    for raw, row_id in zip(raw_rows, ids, strict=False):
+        coupling = couplings.get(row_id)
+        record = records.get((coupling.erp_table, coupling.erp_uuid)) if coupling else None
+        items.append(
+            CrmItem(
+                id=row_id,
+                name=str(raw.get(name) or ""),
+                detail=str(raw.get(detail) or "") if detail else "",
+                modified_on=str(raw.get("modifiedon") or "")[:19].replace("T", " "),
+                coupling=coupling,
+                erp_label=str(record) if record is not None else "",
+                erp_url=erp_url(record) if record is not None else "",
+                crm_url=crm_record_url(mapping.crm_entity, row_id),
+            )
+        )
+    return items
+
+
+CRM_SORTS = ("name", "-name", "-modifiedon")
+
+
+def crm_page(
+    mapping: IntegrationTableMapping,
+    *,
+    search: str = "",
+    sort: str = "",
+    link: str = "",
+    per_page: int = CRM_PER_PAGE,
+) -> CrmPage:
+    """One page of the mapping's CRM rows in scope, read live: the first page of the query,
+    or the page behind a nextLink the previous page gave (checked to point at the CRM's own
+    Web API and this table, so a crafted link cannot send our token elsewhere)."""
+    try:
+        client = crm_client()
+        if link:
+            root = f"{client.settings.base_url}/api/data/"
+            if not link.startswith(root) or f"/{mapping.crm_entity_set}" not in link:
+                return CrmPage(problem=_("That page link is not one of the CRM's."))
+            page = client.get_page(link, page_size=per_page)
+        else:
+            select, expression = _crm_query(mapping, search)
+            name = crm_name_column(mapping.crm_entity)
+            column, down = (sort.lstrip("-"), sort.startswith("-"))
+            order = {"name": name, "modifiedon": "modifiedon"}.get(column, name)
+            page = client.get_page(
+                mapping.crm_entity_set,
+                select=select,
+                filter=expression or None,
+                orderby=f"{order} {'desc' if down else 'asc'},{mapping.crm_uid_field} asc",
+                page_size=per_page,
+            )
+    except CrmReadProblem as exc:
+        return CrmPage(problem=exc.message)
+    except dv.DataverseError as exc:
+        return CrmPage(problem=crm_problem(exc).message)
+    return CrmPage(rows=_items(mapping, page.rows), next_link=page.next_link or "")
+
+
+def crm_search(mapping: IntegrationTableMapping, search: str) -> list[CrmItem]:
+    """The first rows in scope whose name (or detail column) contains `search`, for the
+    coupling dialog's search-as-you-type. Raises CrmReadProblem."""
+    client = crm_client()
+    select, expression = _crm_query(mapping, search)
+    try:
+        page = client.get_page(
+            mapping.crm_entity_set,
+            select=select,
+            filter=expression or None,
+            orderby=f"{crm_name_column(mapping.crm_entity)} asc",
+            top=SEARCH_LIMIT,
+        )
+    except dv.DataverseError as exc:
+        raise crm_problem(exc) from exc
+    return _items(mapping, page.rows)
+
+
+def crm_rows(mapping: IntegrationTableMapping, ids: list[uuid.UUID]) -> dict[uuid.UUID, CrmItem]:
+    """Rows by id (the candidates of a match-based run), whatever the filter."""
+    if not ids:
+        return {}
+    client = crm_client()
+    select, _expression = _crm_query(mapping, "")
+    expression = " or ".join(f"{mapping.crm_uid_field} eq {i}" for i in ids[:50])
+    try:
+        page = client.get_page(mapping.crm_entity_set, select=select, filter=expression)
+    except dv.DataverseError as exc:
+        raise crm_problem(exc) from exc
+    return {item.id: item for item in _items(mapping, page.rows)}
+
+
+def model_of(mapping: IntegrationTableMapping) -> type[models.Model]:
+    return apps.get_model(mapping.erp_table)
