@@ -14,8 +14,8 @@ import hmac
 import ipaddress
 import logging
 import time
-from typing import Any, cast
 from datetime import timedelta
+from typing import Any, cast
 
 from celery import current_app
 from django.conf import settings
