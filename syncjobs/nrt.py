@@ -81,7 +81,9 @@ def on_records_changed(
     uuids: list[uuid.UUID] | None = None,
     **kwargs: Any,
 ) -> None:
-    if enabled():
+    # An update() given an expression for modified_at (Now()): the instant is unknown here,
+    # the scheduled job carries those rows.
+    if enabled() and isinstance(modified_at, datetime):
         _after_commit(sender, uuids, modified_at)
 
 
@@ -89,9 +91,17 @@ def _after_commit(
     model: type[SyncedModel], uuids: list[uuid.UUID] | None, modified_at: datetime
 ) -> None:
     transaction.on_commit(
-        partial(changes_note, erp_table=model._meta.label_lower, uuids=uuids, at=modified_at),
-        robust=True,
+        partial(_note_safely, erp_table=model._meta.label_lower, uuids=uuids, at=modified_at)
     )
+
+
+def _note_safely(*, erp_table: str, uuids: list[uuid.UUID] | None, at: datetime) -> None:
+    # The ERP write has committed: a failure here must not fail it (the scheduled job still
+    # carries the change).
+    try:
+        changes_note(erp_table=erp_table, uuids=uuids, at=at)
+    except Exception:
+        logger.exception("near-real-time: could not note changes of %s", erp_table)
 
 
 def connect() -> None:
