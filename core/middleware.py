@@ -1,5 +1,6 @@
 """Anonymous visitors see only the login page (and the few endpoints that authenticate
-themselves: the health check, the REST API with tokens, the OData service with Basic auth)."""
+themselves: the health check, the REST API with tokens, the OData service with Basic auth,
+/metrics with loopback or its bearer token)."""
 
 from collections.abc import Callable
 
@@ -8,7 +9,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
 
 # Paths that do their own authentication or must be reachable without a session.
-PUBLIC_PREFIXES = ("/login", "/healthz", "/static/", "/i18n/", "/api/", "/odata/")
+PUBLIC_PREFIXES = ("/login", "/healthz", "/static/", "/i18n/", "/api/", "/odata/", "/metrics")
 
 
 class LoginRequiredMiddleware:

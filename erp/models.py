@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
+from django.dispatch import Signal
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -62,6 +63,14 @@ def changed_index(prefix: str) -> models.Index:
     return models.Index(fields=["modified_at", "id"], name=f"{prefix}_changed")
 
 
+# Sent by the bulk write paths of `SyncedQuerySet` (a single `save()` sends Django's post_save):
+# `sender` is the model, `modified_at` the instant every written row now carries, `uuids` the
+# records' UUIDs where the call knows them (bulk_update), else None (update, an upsert through
+# bulk_create: the rows are those with that `modified_at`). Sent inside the caller's transaction.
+# The ERP knows nothing of who listens (the integration does, docs/architecture.md).
+records_changed = Signal()
+
+
 class SyncedQuerySet(models.QuerySet):
     """Bulk write paths that keep `modified_at` true."""
 
@@ -69,7 +78,10 @@ class SyncedQuerySet(models.QuerySet):
         if "uuid" in kwargs:
             raise ValidationError(_("The UUID of a record cannot be changed."))
         kwargs.setdefault("modified_at", timezone.now())
-        return super().update(**kwargs)
+        count = super().update(**kwargs)
+        if count:
+            records_changed.send(sender=self.model, modified_at=kwargs["modified_at"], uuids=None)
+        return count
 
     def bulk_create(self, objs: Iterable[Any], *args: Any, **kwargs: Any) -> list[Any]:
         objs = list(objs)
@@ -84,7 +96,11 @@ class SyncedQuerySet(models.QuerySet):
                 raise ValidationError(_("The UUID of a record cannot be changed."))
             if "modified_at" not in update_fields:
                 kwargs["update_fields"] = [*update_fields, "modified_at"]
-        return super().bulk_create(objs, *args, **kwargs)
+        created = super().bulk_create(objs, *args, **kwargs)
+        if kwargs.get("update_conflicts") and objs:
+            # Only an upsert can change existing rows; new rows are coupled to nothing yet.
+            records_changed.send(sender=self.model, modified_at=now, uuids=None)
+        return created
 
     def bulk_update(
         self, objs: Iterable[Any], fields: Iterable[str], *args: Any, **kwargs: Any
@@ -98,7 +114,12 @@ class SyncedQuerySet(models.QuerySet):
             obj.modified_at = now
         if "modified_at" not in fields:
             fields.append("modified_at")
-        return super().bulk_update(objs, fields, *args, **kwargs)
+        count = super().bulk_update(objs, fields, *args, **kwargs)
+        if objs:
+            records_changed.send(
+                sender=self.model, modified_at=now, uuids=[obj.uuid for obj in objs]
+            )
+        return count
 
 
 class SyncedModel(models.Model):

@@ -1,9 +1,12 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from syncjobs.metrics import metrics_view
+
 urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("healthz", include("core.health_urls")),
+    path("metrics", metrics_view, name="metrics"),
     path("api/integration/", include("syncjobs.api_urls")),
     path("api/", include("erp.api_urls")),
     path("odata/", include("availability.urls")),

@@ -4,3 +4,10 @@ from django.apps import AppConfig
 class SyncjobsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "syncjobs"
+
+    def ready(self) -> None:
+        # The near-real-time synchronization listens to the ERP's writes; the ERP sends its
+        # signals without knowing who listens (docs/architecture.md).
+        from . import nrt  # noqa: PLC0415 - models are importable only once apps are ready
+
+        nrt.connect()

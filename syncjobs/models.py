@@ -572,3 +572,61 @@ class FullSyncLine(models.Model):
     @property
     def dependencies(self) -> list[str]:
         return [d for d in self.dependency_filter.split("|") if d]
+
+
+# --- Near-real-time synchronization (syncjobs/nrt.py) -------------------------------------
+
+
+class PendingChange(models.Model):
+    """A coupled ERP record changed since its mapping's near-real-time task last ran. One row
+    per mapping and record: a second change before the task runs adds nothing."""
+
+    mapping = models.ForeignKey(
+        IntegrationTableMapping, on_delete=models.CASCADE, related_name="pending_changes"
+    )
+    erp_uuid = models.UUIDField(_("ERP record UUID"))
+    changed_at = models.DateTimeField(_("changed at"))
+
+    class Meta:
+        verbose_name = _("pending change")
+        verbose_name_plural = _("pending changes")
+        constraints = [
+            models.UniqueConstraint(fields=["mapping", "erp_uuid"], name="pendingchange_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.mapping_id} {self.erp_uuid}"
+
+
+class NearRealTimeSlot(models.Model):
+    """A mapping's near-real-time task is queued until `due_at`: changes meanwhile join it
+    instead of queueing another (claimed with a conditional UPDATE)."""
+
+    mapping = models.OneToOneField(
+        IntegrationTableMapping, on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    due_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.mapping_id} {self.due_at}"
+
+
+class ChangeLag(models.Model):
+    """How long one change took to reach the other side: from its modified time on the source
+    (ERP modified_at, CRM modifiedon) to the moment the engine recorded the write there."""
+
+    mapping = models.ForeignKey(
+        IntegrationTableMapping, on_delete=models.CASCADE, related_name="change_lags"
+    )
+    direction = models.CharField(_("direction"), max_length=20, choices=Direction.choices)
+    changed_at = models.DateTimeField(_("changed at"))
+    synced_at = models.DateTimeField(_("synchronized at"))
+    seconds = models.FloatField(_("lag (seconds)"))
+
+    class Meta:
+        verbose_name = _("change lag")
+        verbose_name_plural = _("change lags")
+        indexes = [models.Index(fields=["mapping", "direction", "-id"], name="changelag_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.mapping_id} {self.direction} {self.seconds:.1f}s"

@@ -7,7 +7,9 @@ from django.core.paginator import Page, Paginator
 from django.db.models import Count, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django_celery_beat.models import PeriodicTask
 
+from . import nrt
 from .models import (
+    Direction,
     IntegrationFieldMapping,
     IntegrationTableMapping,
     JobRun,
@@ -62,8 +64,15 @@ def mapping_overview() -> list[IntegrationTableMapping]:
         )
     )
     runs = JobRun.objects.in_bulk([m.last_run_id for m in mappings if m.last_run_id])
+    lags = nrt.lag_summary()
     for m in mappings:
         m.last_run = runs.get(m.last_run_id)  # type: ignore[attr-defined]
+        # [(direction label, {"p50", "p95", "count"}), ...] of the recent change lag.
+        m.lags = [  # type: ignore[attr-defined]
+            (Direction(d).label, lags[(m.pk, d)])
+            for d in (Direction.TO_CRM, Direction.FROM_CRM)
+            if (m.pk, d) in lags
+        ]
     return list(mappings)
 
 

@@ -26,7 +26,7 @@ from dataverse import errors as dv
 from erp.models import Item
 from syncjobs.models import CRM_PRODUCT, ERP_ITEM, CrmCoupling
 
-from . import engine
+from . import engine, nrt
 from .defaults import (
     AUTO_CREATE_ORDERS_JOB,
     DEFAULT_MAPPINGS,
@@ -356,10 +356,13 @@ def mapping_synchronize(
     dry_run: bool = False,
     erp_uuids: Iterable[uuid.UUID] | None = None,
     crm_ids: Iterable[uuid.UUID] | None = None,
+    force: bool | None = None,
 ) -> engine.EngineResult:
     """Synchronize one mapping now and wake the mappings whose records waited for it.
 
-    A disabled mapping or one already running records a skipped run instead.
+    A disabled mapping or one already running records a skipped run instead. `force` as in
+    `engine.synchronize` (None: forced when records are named). The change lag of what an
+    incremental run wrote is recorded (`nrt.lags_record`).
     """
     kind = JobRun.Kind.DRY_RUN if dry_run else JobRun.Kind.SYNCHRONIZATION
     if not mapping.enabled:
@@ -374,11 +377,14 @@ def mapping_synchronize(
             dry_run=dry_run,
             erp_uuids=erp_uuids,
             crm_ids=crm_ids,
+            force=force,
         )
     except (MappingBusy, NoConnection) as exc:
         run = job_run_start(job_name=mapping.name, mapping=mapping, kind=kind, full=full)
         job_run_finish(run=run, status=JobRun.Status.SKIPPED, message=str(exc))
         return engine.EngineResult(jobs=[run])
+    if not dry_run and not full:
+        nrt.lags_record(jobs=result.jobs)
     if not dry_run and any(j.inserted or j.coupled or j.modified for j in result.jobs):
         dependants_wake(mapping=mapping)
     return result

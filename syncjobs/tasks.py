@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 
 from connection.selectors import crm_connection_get
 
-from . import fullsync, services
+from . import fullsync, nrt, services
 from .models import IntegrationTableMapping, JobRun
 
 
@@ -25,10 +25,21 @@ def _availability_enabled() -> bool:
 
 
 @shared_task(name="syncjobs.synchronize_mapping", ignore_result=True)
-def synchronize_mapping(mapping_id: int, full: bool = False) -> None:
+def synchronize_mapping(
+    mapping_id: int, full: bool = False, direction: str | None = None, pull: bool = False
+) -> None:
+    """Both directions of the mapping, or `direction` only. `pull` (the CRM pull every minute,
+    `nrt.crm_pull`): quietly nothing when the integration is off, and no job row when the pass
+    found nothing."""
     mapping = IntegrationTableMapping.objects.filter(pk=mapping_id).first()
     if mapping is None:
         # The mapping was deleted (e.g. reset to defaults) after the run was queued.
+        return
+    if pull:
+        if not (_integration_enabled() and mapping.enabled):
+            return
+        result = services.mapping_synchronize(mapping=mapping, direction=direction)
+        nrt.quiet_runs_drop(result.jobs)
         return
     if not _integration_enabled():
         run = services.job_run_start(job_name=mapping.name, mapping=mapping)
@@ -36,7 +47,21 @@ def synchronize_mapping(mapping_id: int, full: bool = False) -> None:
             run=run, status=JobRun.Status.SKIPPED, message=_("The integration is disabled.")
         )
         return
-    services.mapping_synchronize(mapping=mapping, full=full)
+    services.mapping_synchronize(mapping=mapping, full=full, direction=direction)
+
+
+@shared_task(name="syncjobs.near_real_time", ignore_result=True)
+def near_real_time(mapping_id: int) -> None:
+    """The changed records of one mapping, ERP → CRM, seconds after they changed (nrt.py)."""
+    jobs = nrt.pending_synchronize(mapping_id=mapping_id)
+    mapping = IntegrationTableMapping.objects.filter(pk=mapping_id).first()
+    if mapping is not None and any(j.inserted or j.coupled or j.modified for j in jobs):
+        services.dependants_wake(mapping=mapping)
+
+
+@shared_task(name="syncjobs.crm_pull", ignore_result=True)
+def crm_pull() -> None:
+    nrt.crm_pull()
 
 
 @shared_task(name="syncjobs.sync_log_cleanup", ignore_result=True)

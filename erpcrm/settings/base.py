@@ -290,6 +290,25 @@ CELERY_BEAT_SCHEDULE = {
     "sync-log-cleanup": {"task": "syncjobs.sync_log_cleanup", "schedule": 6 * 3600.0},
 }
 
+# --- Near-real-time synchronization (syncjobs/nrt.py) -------------------------------------
+# A change to a coupled ERP record queues, after its transaction commits, a to-CRM pass of its
+# mapping for just the changed records, NEAR_REAL_TIME_DELAY_SECONDS later; changes meanwhile
+# join that pass. Off: only the scheduled jobs carry changes.
+NEAR_REAL_TIME_SYNC = env.bool("NEAR_REAL_TIME_SYNC", default=True)
+NEAR_REAL_TIME_DELAY_SECONDS = env.float("NEAR_REAL_TIME_DELAY_SECONDS", default=2.0)
+# CRM changes are pulled (delta links) this often by beat; 0 turns the pull off.
+CRM_PULL_INTERVAL_SECONDS = env.int("CRM_PULL_INTERVAL_SECONDS", default=60)
+# The change lag shown per mapping is over this many latest changes.
+CHANGE_LAG_SAMPLES = env.int("CHANGE_LAG_SAMPLES", default=200)
+if CRM_PULL_INTERVAL_SECONDS > 0:
+    CELERY_BEAT_SCHEDULE["crm-pull"] = {
+        "task": "syncjobs.crm_pull",
+        "schedule": float(CRM_PULL_INTERVAL_SECONDS),
+    }
+# /metrics (Prometheus): reachable from loopback only, or from anywhere with
+# `Authorization: Bearer <METRICS_TOKEN>` when this is set.
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
+
 # --- Synchronization engine ---------------------------------------------------------------
 # ERP -> CRM passes read rows modified since the last pass's start minus this overlap, so a
 # row whose transaction committed late is not skipped (re-reading an unchanged row is cheap).
