@@ -91,7 +91,9 @@ def test_administrator_navigates_by_menu_and_cannot_delete_a_used_currency(page:
     page.get_by_role("link", name="Home").click()
     nav = page.get_by_role("navigation", name="Main navigation")
     expect(nav.get_by_role("link", name="Connection")).to_be_visible()
-    expect(nav.get_by_role("link", name="Synchronization")).to_be_visible()
+    expect(nav.get_by_role("link", name="Synchronization", exact=True)).to_be_visible()
+    expect(nav.get_by_role("link", name="Coupling", exact=True)).to_be_visible()
+    expect(nav.get_by_role("link", name="Full synchronization")).to_be_visible()
     page.screenshot(path="/tmp/home.png", full_page=True)
 
     nav.get_by_text("ERP tables").click()
