@@ -160,7 +160,9 @@ def coupling_state(coupling: CrmCoupling | None) -> str:
     return "coupled"
 
 
-def _state_condition(label: str, state: str) -> Q:
+def state_condition(label: str, state: str) -> Q:
+    """ERP records (of the table with model label `label`) whose coupling is in `state`:
+    an Exists subquery on the couplings' unique (erp_table, erp_uuid) index."""
     couplings = CrmCoupling.objects.filter(erp_table=label, erp_uuid=OuterRef("uuid"))
     if state == "coupled":
         return Q(Exists(couplings))
@@ -280,7 +282,7 @@ def erp_page(
             condition |= Q(**{f"{name}__icontains": search})
         qs = qs.filter(condition)
     if state in STATES:
-        qs = qs.filter(_state_condition(erp_table.label, state))
+        qs = qs.filter(state_condition(erp_table.label, state))
     count = qs.count()
 
     def ordered(reverse_order: bool) -> QuerySet[Any]:

@@ -19,7 +19,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
-from accounts.roles import ALL_ROLES, INTEGRATION_ADMIN, SALESPERSON, has_role, role_required
+from accounts.roles import has_role, role_required
 from syncjobs import selectors as sync_selectors
 from syncjobs import services as sync_services
 from syncjobs.engine.crm import CrmUnavailable
@@ -29,10 +29,8 @@ from syncjobs.models import CrmCoupling, Direction, IntegrationTableMapping, Rec
 
 from . import bulk, pages, selectors, services
 from .models import BulkAction, CouplingCandidate, CouplingRun
+from .roles import COUPLERS, READERS, RETRIERS
 
-READERS = ALL_ROLES
-COUPLERS = (INTEGRATION_ADMIN, SALESPERSON)
-RETRIERS = ALL_ROLES  # support staff retry; salespeople and administrators too
 ERRORS_PER_PAGE = 25
 # Selected records up to this many are handled in the request; more go to the worker.
 INLINE_LIMIT = 1

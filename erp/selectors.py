@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -82,14 +83,26 @@ def table_ordering(*, table: Table, sort: str) -> tuple[str, tuple[SortKey, ...]
 
 
 def table_list(
-    *, table: Table, search: str = "", sort: str = "", filters: dict[str, str] | None = None
+    *,
+    table: Table,
+    search: str = "",
+    sort: str = "",
+    filters: dict[str, str] | None = None,
+    conditions: Sequence[Q] = (),
+    fields: Sequence[str] = (),
 ) -> QuerySet:
-    """The rows of a list page: only the displayed columns, related keys in the same query."""
+    """The rows of a list page: only the displayed columns (and `fields`), related keys in the
+    same query. `conditions` narrow it further (the filters of extension columns,
+    `erp.extensions`): part of the query, so paging and counting see them."""
     qs = table.model.objects.all()
     fks = [f for f in (table.field(c) for c in table.columns) if isinstance(f, models.ForeignKey)]
     if fks:
         qs = qs.select_related(*(f.name for f in fks))
-    only = ["pk", *(c for c in table.columns if not isinstance(table.field(c), models.ForeignKey))]
+    only = [
+        "pk",
+        *(c for c in table.columns if not isinstance(table.field(c), models.ForeignKey)),
+        *fields,
+    ]
     for fk in fks:
         only += [fk.name, *_related_label_fields(fk)]
     qs = qs.only(*only)
@@ -102,6 +115,8 @@ def table_list(
         qs = qs.filter(condition)
 
     qs = qs.filter(_filter_condition(table=table, filters=filters or {}))
+    for condition in conditions:
+        qs = qs.filter(condition)
     _sort, keys = table_ordering(table=table, sort=sort)
     return qs.order_by(*(key.order_by() for key in keys))
 
@@ -230,6 +245,8 @@ def table_page(
     per_page: int = 50,
     cursor: str = "",
     page: str = "",
+    conditions: Sequence[Q] = (),
+    fields: Sequence[str] = (),
 ) -> ListPage:
     """One page of a list page: the first page; the page after or before a `cursor`'s row;
     `page="last"`, read as the first page of the reversed order; or `page=<number>`, the
@@ -238,7 +255,14 @@ def table_page(
     A cursor that is malformed or belongs to another sort gives the first page, and so does a
     page number that is not one; one past the end gives the last page."""
     sort, keys = table_ordering(table=table, sort=sort)
-    rows = table_list(table=table, search=search, sort=sort, filters=filters)
+    rows = table_list(
+        table=table,
+        search=search,
+        sort=sort,
+        filters=filters,
+        conditions=conditions,
+        fields=fields,
+    )
     page = (page or "").strip()
     if page == "last":
         return _last_page(rows=rows, sort=sort, keys=keys, per_page=per_page)

@@ -9,7 +9,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from accounts.roles import ERP_READERS, ERP_WRITERS, role_required
-from erp import selectors, services
+from erp import extensions, selectors, services
 from erp.forms import record_form_class
 from erp.query_input import list_query_clean
 from erp.tables import Table
@@ -24,14 +24,23 @@ def _get_record(table: Table, pk: int) -> models.Model:
 @role_required(*ERP_READERS)
 @require_http_methods(["GET"])
 def record_list(request: HttpRequest, table: Table) -> HttpResponse:
+    # Columns other apps add (erp.extensions), each with a filter of its own.
+    columns = extensions.list_columns(table=table, request=request)
+    names = [*table.filters, *(c.name for c in columns)]
     query = list_query_clean(
         search=request.GET.get("q", ""),
-        filters={name: request.GET.get(name, "") for name in table.filters},
+        filters={name: request.GET.get(name, "") for name in names},
     )
+    labels = {c.name: c.filter_label for c in columns}
     for name, problem in query.problems:
-        label = _("Search") if name == "q" else capfirst(table.field(name).verbose_name)
+        if name == "q":
+            label = _("Search")
+        else:
+            label = labels.get(name) or str(capfirst(table.field(name).verbose_name))
         messages.error(request, f"{label}: {problem}")
-    search, filters = query.search, query.filters
+    search = query.search
+    filters = {name: query.filters[name] for name in table.filters}
+    chosen = {c.name: query.filters[c.name].strip() for c in columns}
     page = selectors.table_page(
         table=table,
         search=search,
@@ -40,8 +49,22 @@ def record_list(request: HttpRequest, table: Table) -> HttpResponse:
         per_page=PAGE_SIZE,
         cursor=request.GET.get("cursor", ""),
         page=request.GET.get("page", ""),
+        conditions=[c.condition(chosen[c.name]) for c in columns if chosen[c.name]],
+        fields=[f for c in columns for f in c.fields],
     )
     sort, _keys = selectors.table_ordering(table=table, sort=request.GET.get("sort", ""))
+    # One list of extra cells per row: each column builds its cells for the page at once.
+    per_column = [c.cells(page.rows) for c in columns]
+    extra_cells = [list(cells) for cells in zip(*per_column, strict=True)] if columns else []
+    column_filters = [
+        selectors.ListFilter(
+            name=c.name,
+            label=c.filter_label,
+            options=tuple(selectors.FilterOption(o.value, o.label) for o in c.options),
+            selected=chosen[c.name],
+        )
+        for c in columns
+    ]
     return render(
         request,
         "erp/record_list.html",
@@ -50,8 +73,12 @@ def record_list(request: HttpRequest, table: Table) -> HttpResponse:
             "page": page,
             "q": search,
             "sort": sort,
-            "filters": selectors.table_filters(table=table, filters=filters),
-            "filtered": bool(search.strip() or any(v.strip() for v in filters.values())),
+            "filters": [*selectors.table_filters(table=table, filters=filters), *column_filters],
+            "extra_columns": columns,
+            "extra_cells": extra_cells,
+            "filtered": bool(
+                search.strip() or any(v.strip() for v in filters.values()) or any(chosen.values())
+            ),
         },
     )
 
@@ -63,7 +90,13 @@ def record_detail(request: HttpRequest, table: Table, pk: int) -> HttpResponse:
     return render(
         request,
         "erp/record_detail.html",
-        {"table": table, "object": obj, "fields": selectors.record_fields(table=table, obj=obj)},
+        {
+            "table": table,
+            "object": obj,
+            "fields": selectors.record_fields(table=table, obj=obj),
+            # Panels other apps add (erp.extensions): the coupling to the CRM, say.
+            "panels": extensions.card_panels(table=table, obj=obj, request=request),
+        },
     )
 
 
