@@ -129,7 +129,7 @@ def mapping_page(request: HttpRequest, pk: int) -> HttpResponse:
         after=request.GET.get("after", ""),
         before=request.GET.get("before", ""),
         last=request.GET.get("last") == "1",
-        crm_url=pages.crm_record_url,
+        crm_url=pages.crm_record_urls(),
     )
     crm_sort = request.GET.get("crm_sort", "")
     crm = pages.crm_page(
@@ -751,6 +751,7 @@ def errors(request: HttpRequest) -> HttpResponse:
             for c in page.object_list
         ]
     mappings = {(m.erp_table.lower(), m.crm_entity): m for m in pages.page_mappings()}
+    crm_url = pages.crm_record_urls()
     rows = [
         {
             "sides": s,
@@ -758,7 +759,7 @@ def errors(request: HttpRequest) -> HttpResponse:
             "state_label": pages.state_label(pages.coupling_state(s.coupling)),
             "mapping": mappings.get((s.coupling.erp_table, s.coupling.crm_entity)),
             "erp_url": pages.erp_url(s.erp_record) if s.erp_record is not None else "",
-            "crm_url": pages.crm_record_url(s.coupling.crm_entity, s.coupling.crm_id),
+            "crm_url": crm_url(s.coupling.crm_entity, s.coupling.crm_id),
         }
         for s in sides
     ]

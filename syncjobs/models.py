@@ -5,6 +5,7 @@ non-mapping jobs such as item availability); a mapping points at its task.
 """
 
 from django.db import models
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -414,6 +415,34 @@ class CrmCoupling(models.Model):
             models.Index(fields=["erp_table", "last_result_to_crm"], name="coupling_to_crm_result"),
             models.Index(
                 fields=["crm_entity", "last_result_from_crm"], name="coupling_from_crm_result"
+            ),
+            # Every column the coupling pages' state counts read: one pass over this index
+            # counts a mapping's couplings per state (coupling.selectors.coupling_state_counts).
+            models.Index(
+                fields=[
+                    "erp_table",
+                    "crm_entity",
+                    "conflict",
+                    "skipped",
+                    "waiting_for",
+                    "last_result_to_crm",
+                    "last_result_from_crm",
+                ],
+                name="coupling_states",
+            ),
+            # The records that failed, and those waiting for another mapping: a few rows each,
+            # so the coupling pages' filters start from them (the engine's result indexes are
+            # per direction and do not say "either direction failed").
+            models.Index(
+                fields=["erp_table", "erp_uuid"],
+                condition=Q(last_result_to_crm=SyncResult.FAILURE)
+                | Q(last_result_from_crm=SyncResult.FAILURE),
+                name="coupling_failed",
+            ),
+            models.Index(
+                fields=["erp_table", "erp_uuid"],
+                condition=~Q(waiting_for=""),
+                name="coupling_waiting",
             ),
         ]
 

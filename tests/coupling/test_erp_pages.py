@@ -7,10 +7,13 @@ import uuid
 from html import unescape
 
 import pytest
+from django.db import connection
 from django.test import Client
 
 from accounts.roles import INTEGRATION_ADMIN, SALESPERSON, SUPPORT
 from connection.models import CrmConnection
+from coupling import pages
+from erp import selectors as erp_selectors
 from erp import views as erp_views
 from syncjobs import services
 from syncjobs.defaults import ALL_AREAS
@@ -258,3 +261,29 @@ def test_no_panel_on_a_table_without_a_mapping(db) -> None:
     customer = CustomerFactory()
     html = _client(SALESPERSON).get(f"/erp/customers/{customer.pk}/").content.decode()
     assert "crm-panel" not in html
+
+
+def test_rare_states_read_by_subquery_beyond_the_limit(ten_customers, monkeypatch) -> None:
+    """Past RARE_STATE_LIMIT records, a rare state is a subquery instead of a list of uuids:
+    the same records either way."""
+    client = _client(SALESPERSON)
+    named = [no for no, _t in _rows(client.get("/erp/customers/?coupling=failed").content.decode())]
+    monkeypatch.setattr(pages, "RARE_STATE_LIMIT", 0)
+    by_query = client.get("/erp/customers/?coupling=failed").content.decode()
+    assert [no for no, _t in _rows(by_query)] == named == ["CU000001"]
+
+
+def test_the_mapping_page_says_more_than_past_the_exact_count_limit(
+    ten_customers, monkeypatch
+) -> None:
+    monkeypatch.setattr(pages, "EXACT_COUNT_LIMIT", 3)
+    monkeypatch.setattr(erp_selectors, "EXACT_COUNT_LIMIT", 3)
+    erp = pages.erp_page(IntegrationTableMapping.objects.get(name="CUSTOMER"))
+    if connection.vendor == "postgresql":
+        assert erp.count_kind == "estimate"
+    else:
+        assert erp.count_kind == "more" and erp.count == 3
+    html = _client(SUPPORT).get(
+        f"/coupling/{IntegrationTableMapping.objects.get(name='CUSTOMER').pk}/"
+    )
+    assert "more than 3 records" in html.content.decode() or connection.vendor == "postgresql"
