@@ -263,16 +263,6 @@ def test_no_panel_on_a_table_without_a_mapping(db) -> None:
     assert "crm-panel" not in html
 
 
-def test_rare_states_read_by_subquery_beyond_the_limit(ten_customers, monkeypatch) -> None:
-    """Past RARE_STATE_LIMIT records, a rare state is a subquery instead of a list of uuids:
-    the same records either way."""
-    client = _client(SALESPERSON)
-    named = [no for no, _t in _rows(client.get("/erp/customers/?coupling=failed").content.decode())]
-    monkeypatch.setattr(pages, "RARE_STATE_LIMIT", 0)
-    by_query = client.get("/erp/customers/?coupling=failed").content.decode()
-    assert [no for no, _t in _rows(by_query)] == named == ["CU000001"]
-
-
 def test_the_mapping_page_says_more_than_past_the_exact_count_limit(
     ten_customers, monkeypatch
 ) -> None:
