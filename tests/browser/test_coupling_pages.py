@@ -150,3 +150,30 @@ def test_couple_salespeople_to_crm_users_by_email(
     for person, salesperson in zip(people, mine, strict=True):
         coupling = CrmCoupling.objects.get(erp_uuid=salesperson.uuid)
         assert str(coupling.crm_id) == str(seed.salesperson_user_id(person["code"]))
+
+
+def test_from_a_customer_card_create_the_account_then_find_it_coupled_in_the_list(
+    page: Page, sync_setup, customers
+) -> None:
+    token = _token()
+    customer = CustomerFactory(name=f"Card {token}", salesperson=None)
+    log_in(page)
+    page.goto(f"/erp/customers/{customer.pk}/")
+    panel = page.locator("#crm-panel")
+    expect(panel).to_contain_text("not coupled to a CRM record")
+    panel.get_by_role("button", name="Create in CRM").click()
+    expect(page.locator(".messages")).to_contain_text("created in the CRM")
+    expect(page).to_have_url(re.compile(rf"/erp/customers/{customer.pk}/$"))  # back on the card
+    coupling = CrmCoupling.objects.get(erp_uuid=customer.uuid)
+    expect(panel.get_by_role("link", name="Open in CRM")).to_have_attribute(
+        "href", re.compile(rf"etn=account&id={coupling.crm_id}$")
+    )
+    expect(panel).to_contain_text("Success")  # the last synchronization to the CRM
+
+    page.goto(f"/erp/customers/?q={token}")
+    page.get_by_label("Coupled to Dynamics 365 Sales").select_option("not_coupled")
+    page.get_by_role("button", name="Apply").click()
+    expect(page.get_by_text("No records match your search and filters.")).to_be_visible()
+    page.get_by_label("Coupled to Dynamics 365 Sales").select_option("coupled")
+    page.get_by_role("button", name="Apply").click()
+    expect(page.locator('td[data-coupling="coupled"]')).to_have_text("Yes")
