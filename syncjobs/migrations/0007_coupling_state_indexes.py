@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('syncjobs', '0005_fullsync'),
+        ('syncjobs', '0006_near_real_time'),
     ]
 
     operations = [
