@@ -322,6 +322,10 @@ def test_the_review_page_shows_the_lines_and_the_confirmation_names_both_sides(
     assert 'data-name="CURRENCY"' in page and 'data-name="CUSTOMER"' in page
     assert "js/fullsync.js" in page and 'id="fullsync-start"' in page
     assert "Couple records first" in page
+    customer = two_lines.lines.get(name="CUSTOMER").mapping_id
+    # Accepting the recommendation: the line links to its mapping's match-based coupling.
+    assert f'href="/coupling/{customer}/match/"' in page
+    assert page.count('class="small couple-first"') == 1
 
     confirm = client.get("/sync/full/start/").content.decode()
     assert "creates duplicates" in confirm
