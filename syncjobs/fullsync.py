@@ -57,6 +57,7 @@ from .models import (
     UidType,
 )
 from .services import dependants_wake
+from .validation import erp_model
 
 logger = logging.getLogger(__name__)
 
@@ -311,7 +312,9 @@ def _team_ownership() -> bool:
 def mappings_in_scope(*, only: Sequence[str] | None = None) -> list[IntegrationTableMapping]:
     """The mappings a full synchronization covers (§4.2): the enabled mappings with a
     scheduled job, option mappings included, sales orders only when bidirectional, and
-    SALESPEOPLE not when CRM records are owned by a team (a default owner)."""
+    SALESPEOPLE not when CRM records are owned by a team (a default owner). A mapping whose ERP
+    table this ERP does not have yet (posted sales invoices, until lead-to-cash) has nothing
+    to synchronize and would only fail the run."""
     mappings = IntegrationTableMapping.objects.filter(enabled=True, has_scheduled_job=True)
     result = []
     team = _team_ownership()
@@ -319,6 +322,8 @@ def mappings_in_scope(*, only: Sequence[str] | None = None) -> list[IntegrationT
         if mapping.name == SALESPEOPLE and team:
             continue
         if mapping.crm_entity == "salesorder" and mapping.direction != Direction.BIDIRECTIONAL:
+            continue
+        if erp_model(mapping.erp_table) is None:
             continue
         result.append(mapping)
     if only:

@@ -17,7 +17,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, cast
 
 from django.apps import apps
-from django.core.exceptions import FieldDoesNotExist, ValidationError
+from django.core.exceptions import FieldDoesNotExist, FieldError, ValidationError
 from django.db import models
 
 from syncjobs.models import CrmCoupling, CrmOptionCoupling
@@ -98,7 +98,7 @@ class ErpTable:
     def scope(self) -> models.QuerySet[Any]:
         try:
             return self.model._default_manager.filter(**self.table_filter)
-        except (FieldDoesNotExist, ValueError, TypeError) as exc:
+        except (FieldDoesNotExist, FieldError, ValueError, TypeError) as exc:
             raise MappingBroken(f"The ERP table filter cannot be applied: {exc}") from exc
 
     def iter_changed(self, since: datetime | None, size: int) -> Iterator[list[Any]]:

@@ -38,7 +38,8 @@ def test_full_sync_runs_the_lines_in_dependency_order(sync_setup, celery_worker_
 
 def test_a_failing_line_blocks_its_dependants_until_restarted(sync_setup, celery_worker_process):
     CurrencyFactory(code="XFT")
-    IntegrationTableMapping.objects.filter(name="CURRENCY").update(erp_table="erp.Nope")
+    # A table filter the ERP table cannot take: the pass stops at once.
+    IntegrationTableMapping.objects.filter(name="CURRENCY").update(table_filter={"nope": 1})
 
     with pytest.raises(CommandError, match="ended in error"):
         call_command("fullsync", "--only", "CURRENCY", "CUSTOMER", *WAIT, stdout=StringIO())
@@ -46,14 +47,14 @@ def test_a_failing_line_blocks_its_dependants_until_restarted(sync_setup, celery
     run = FullSyncRun.objects.get()
     currency, customer = run.lines.get(name="CURRENCY"), run.lines.get(name="CUSTOMER")
     assert currency.status == FullSyncLine.Status.ERROR
-    assert currency.message == "stopped: The ERP table erp.Nope does not exist."
+    assert currency.message.startswith("stopped: The ERP table filter cannot be applied")
     assert (customer.status, customer.message) == (
         FullSyncLine.Status.ON_HOLD,
         "Blocked: CURRENCY failed; restart it.",
     )
     assert customer.to_crm_job is None and customer.started_at is None
 
-    IntegrationTableMapping.objects.filter(name="CURRENCY").update(erp_table="erp.Currency")
+    IntegrationTableMapping.objects.filter(name="CURRENCY").update(table_filter={})
     fullsync.line_restart(line=currency)
     celery_worker_process.wait_for(
         lambda: FullSyncRun.objects.get().status == FullSyncRun.Status.FINISHED, timeout=60
