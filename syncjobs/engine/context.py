@@ -20,6 +20,7 @@ from syncjobs.models import (
     RecordChange,
     SyncError,
     SyncResult,
+    UpdateConflictResolution,
 )
 
 from .crm import CrmAdapter, CrmTable
@@ -170,6 +171,54 @@ class Context:
 
     def dependency_of(self, target_label: str, crm_entity: str) -> str:
         return self.dependencies.get((target_label, crm_entity), "")
+
+    def change(
+        self,
+        action: str,
+        *,
+        erp_uuid: uuid.UUID | None,
+        crm_id: uuid.UUID | None,
+        record: str,
+        fields: list[dict[str, Any]] | None = None,
+    ) -> None:
+        """A RecordChange of this pass's tables."""
+        self.log.change(
+            action,
+            erp_table=self.erp.label,
+            crm_entity=self.table.entity,
+            erp_uuid=erp_uuid,
+            crm_id=crm_id,
+            record=record,
+            fields=fields,
+        )
+
+    def settle(
+        self,
+        coupling: CrmCoupling,
+        conflicts: list[dict[str, Any]],
+        *,
+        wins: str,
+        side: str,
+        write: dict[str, Any],
+        source: str,
+    ) -> bool:
+        """Apply the mapping's update-conflict rule to fields changed on both sides.
+
+        `wins` is the rule under which this pass's source wins (its value, `side` of each
+        entry, goes into `write`); under the other side's rule the other pass writes it.
+        False: no rule, the conflict is kept for a person and nothing of the record is written.
+        """
+        if not conflicts:
+            return True
+        rule = self.mapping.update_conflict_resolution
+        if rule == wins:
+            for entry in conflicts:
+                write[entry["key"]] = entry[side]
+            return True
+        if rule != UpdateConflictResolution.NONE:
+            return True
+        self.conflict(coupling, fields=conflicts, source=source)
+        return False
 
     # -- coupling bookkeeping --------------------------------------------------------------
 

@@ -146,6 +146,27 @@ class Rule:
             return value
 
 
+def field_entry(rule: Rule, old: Any, new: Any) -> dict[str, Any]:
+    """One changed field as a RecordChange stores it."""
+    return {"erp_field": rule.erp_field, "crm_field": rule.crm_field, "old": old, "new": new}
+
+
+def conflict_entry(rule: Rule, *, base: Any, erp: Any, crm: Any) -> dict[str, Any]:
+    """One field changed on both sides, as a coupling keeps it for a person."""
+    return {
+        "erp_field": rule.erp_field,
+        "crm_field": rule.crm_field,
+        "key": rule.key,
+        "base": base,
+        "erp": erp,
+        "crm": crm,
+    }
+
+
+def rule_of(rules: list[Rule], key: str) -> Rule:
+    return next(r for r in rules if r.key == key)
+
+
 def _rule_key(f: IntegrationFieldMapping) -> str:
     source = f.erp_field or f"={f.constant_value}"
     return f"{source}>{f.crm_field}"

@@ -29,7 +29,7 @@ from syncjobs.models import (
 
 from .context import MISSING, Context, LookupFailure, couplings_save
 from .crm import CrmChanges, CrmRow, CrmWrite
-from .fields import Rule, canonical
+from .fields import Rule, canonical, conflict_entry, field_entry, rule_of
 from .values import (
     EMPTY,
     crm_to_erp_references,
@@ -46,10 +46,6 @@ DEFAULT_PREFIX = "CRM"
 
 def _crm_label(ctx: Context, row_id: uuid.UUID) -> str:
     return f"CRM {ctx.table.entity} {row_id}"
-
-
-def _field_entry(rule: Rule, old: Any, new: Any) -> dict[str, Any]:
-    return {"erp_field": rule.erp_field, "crm_field": rule.crm_field, "old": old, "new": new}
 
 
 def run(ctx: Context) -> str | None:
@@ -196,7 +192,7 @@ def _work(
                 _fail(ctx, coupling, row, applied.message, applied.waiting_for, touched)
                 continue
             entries = [
-                _field_entry(_rule(rules, k), erp[record.uuid].get(k), v)
+                field_entry(rule_of(rules, k), erp[record.uuid].get(k), v)
                 for k, v in decided.items()
             ]
             updates.append((row, coupling, record, applied, entries, decided))
@@ -211,16 +207,14 @@ def _work(
             coupling = coupling or _pending_erp(ctx, row, record)
             _fail(ctx, coupling, row, applied.message, applied.waiting_for, touched)
             continue
-        entries = [_field_entry(_rule(rules, k), None, v) for k, v in send.items() if v is not None]
+        entries = [
+            field_entry(rule_of(rules, k), None, v) for k, v in send.items() if v is not None
+        ]
         inserts.append((row, coupling, record, entries, send))
     _insert(ctx, inserts, touched)
     _update(ctx, updates, touched)
     if not ctx.dry_run:
         couplings_save([c for c in touched if c.pk])
-
-
-def _rule(rules: list[Rule], key: str) -> Rule:
-    return next(r for r in rules if r.key == key)
 
 
 def _agreed(rules: list[Rule], crm: dict[str, Any], erp: dict[str, Any]) -> dict[str, Any]:
@@ -260,28 +254,21 @@ def _decide(
         )
         if erp_changed and crm_changed:
             conflicts.append(
-                {
-                    "erp_field": rule.erp_field,
-                    "crm_field": rule.crm_field,
-                    "key": rule.key,
-                    "base": None if old is MISSING else old,
-                    "erp": erp_value,
-                    "crm": crm_value,
-                }
+                conflict_entry(
+                    rule, base=None if old is MISSING else old, erp=erp_value, crm=crm_value
+                )
             )
             continue
         take[rule.key] = crm_value
-    if conflicts:
-        resolution = ctx.mapping.update_conflict_resolution
-        if resolution == UpdateConflictResolution.GET_FROM_CRM:
-            for c in conflicts:
-                take[c["key"]] = c["crm"]
-        elif resolution == UpdateConflictResolution.SEND_TO_CRM:
-            pass  # the ERP -> CRM pass sends the ERP's values
-        else:
-            ctx.conflict(coupling, fields=conflicts, source=_crm_label(ctx, row.id))
-            return None
-    return take
+    settled = ctx.settle(
+        coupling,
+        conflicts,
+        wins=UpdateConflictResolution.GET_FROM_CRM,
+        side="crm",
+        write=take,
+        source=_crm_label(ctx, row.id),
+    )
+    return take if settled else None
 
 
 def _references(
@@ -444,10 +431,8 @@ def _insert(
     if ctx.dry_run:
         for row, _coupling, record, entries, _send in ready:
             ctx.job.inserted += 1
-            ctx.log.change(
+            ctx.change(
                 RecordChange.Action.INSERT,
-                erp_table=ctx.erp.label,
-                crm_entity=ctx.table.entity,
                 erp_uuid=None,
                 crm_id=row.id,
                 record=ctx.erp.label_of(record),
@@ -511,10 +496,8 @@ def _inserted(
         crm_modified_on=row.modified_on,
         crm_version=row.version,
     )
-    ctx.log.change(
+    ctx.change(
         RecordChange.Action.INSERT,
-        erp_table=ctx.erp.label,
-        crm_entity=ctx.table.entity,
         erp_uuid=record.uuid,
         crm_id=row.id,
         record=ctx.erp.label_of(record),
@@ -538,10 +521,8 @@ def _update(
     if ctx.dry_run:
         for row, _coupling, record, _fields, entries, _take in ok:
             ctx.job.modified += 1
-            ctx.log.change(
+            ctx.change(
                 RecordChange.Action.MODIFY,
-                erp_table=ctx.erp.label,
-                crm_entity=ctx.table.entity,
                 erp_uuid=record.uuid,
                 crm_id=row.id,
                 record=ctx.erp.label_of(record),
@@ -576,10 +557,8 @@ def _update(
             crm_modified_on=row.modified_on,
             crm_version=row.version,
         )
-        ctx.log.change(
+        ctx.change(
             RecordChange.Action.MODIFY,
-            erp_table=ctx.erp.label,
-            crm_entity=ctx.table.entity,
             erp_uuid=record.uuid,
             crm_id=row.id,
             record=ctx.erp.label_of(record),
@@ -595,10 +574,8 @@ def _erp_deleted(
     rule = ctx.mapping.deletion_conflict_resolution
     if rule == DeletionConflictResolution.REMOVE_COUPLING:
         ctx.job.uncoupled += 1
-        ctx.log.change(
+        ctx.change(
             RecordChange.Action.UNCOUPLE,
-            erp_table=ctx.erp.label,
-            crm_entity=ctx.table.entity,
             erp_uuid=coupling.erp_uuid,
             crm_id=row.id,
             record=_crm_label(ctx, row.id),
@@ -640,10 +617,8 @@ def _deleted(ctx: Context, deleted: list[uuid.UUID]) -> None:
         label = f"CRM {ctx.table.entity} {coupling.crm_id}"
         if rule == DeletionConflictResolution.REMOVE_COUPLING:
             ctx.job.uncoupled += 1
-            ctx.log.change(
+            ctx.change(
                 RecordChange.Action.UNCOUPLE,
-                erp_table=ctx.erp.label,
-                crm_entity=ctx.table.entity,
                 erp_uuid=coupling.erp_uuid,
                 crm_id=coupling.crm_id,
                 record=label,
@@ -683,9 +658,11 @@ def _restore_crm(ctx: Context, couplings: list[CrmCoupling], touched: list[CrmCo
         send = {
             k: v
             for k, v in values[record.uuid].items()
-            if not isinstance(v, LookupFailure) and not (v is None and _rule(rules, k).not_null)
+            if not isinstance(v, LookupFailure) and not (v is None and rule_of(rules, k).not_null)
         }
-        body = {_rule(rules, k).crm_field: _rule(rules, k).crm_value(v) for k, v in send.items()}
+        body = {
+            rule_of(rules, k).crm_field: rule_of(rules, k).crm_value(v) for k, v in send.items()
+        }
         writes.append((coupling, record, send, CrmWrite(coupling.crm_id, body)))
     if ctx.dry_run:
         ctx.job.inserted += len(writes)
@@ -707,22 +684,12 @@ def _restore_crm(ctx: Context, couplings: list[CrmCoupling], touched: list[CrmCo
                 snapshot=send,
                 erp_modified_at=record.modified_at,
             )
-            ctx.log.change(
+            ctx.change(
                 RecordChange.Action.INSERT,
-                erp_table=ctx.erp.label,
-                crm_entity=ctx.table.entity,
                 erp_uuid=record.uuid,
                 crm_id=coupling.crm_id,
                 record=ctx.erp.label_of(record),
-                fields=[
-                    {
-                        "erp_field": _rule(rules, k).erp_field,
-                        "crm_field": _rule(rules, k).crm_field,
-                        "old": None,
-                        "new": v,
-                    }
-                    for k, v in send.items()
-                ],
+                fields=[field_entry(rule_of(rules, k), None, v) for k, v in send.items()],
             )
         touched.append(coupling)
 

@@ -23,10 +23,8 @@ def _couplings(ctx: Context, attribute: str) -> list[CrmOptionCoupling]:
 
 
 def _change(ctx: Context, action: str, record: Any, value: int | None, label: str) -> None:
-    ctx.log.change(
+    ctx.change(
         action,
-        erp_table=ctx.erp.label,
-        crm_entity=ctx.table.entity,
         erp_uuid=getattr(record, "uuid", None),
         crm_id=None,
         record=ctx.erp.label_of(record) if record is not None else label,

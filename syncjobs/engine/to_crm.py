@@ -32,7 +32,7 @@ from syncjobs.models import (
 
 from .context import MISSING, Context, LookupFailure, couplings_save
 from .crm import CrmRow, CrmWrite, CrmWriteOutcome
-from .fields import Rule, canonical
+from .fields import Rule, canonical, conflict_entry, field_entry, rule_of
 from .values import erp_in_crm_space
 
 # Records the outcomes of CRM writes sent earlier (see `_insert`).
@@ -73,10 +73,6 @@ def _candidates(ctx: Context) -> Iterator[list[Any]]:
 
 def _label(ctx: Context, record: Any) -> str:
     return ctx.erp.label_of(record)
-
-
-def _field_entry(rule: Rule, old: Any, new: Any) -> dict[str, Any]:
-    return {"erp_field": rule.erp_field, "crm_field": rule.crm_field, "old": old, "new": new}
 
 
 def run(ctx: Context) -> None:
@@ -262,28 +258,21 @@ def _decide(
             crm_changed = rule.bidirectional and old is not MISSING and crm_value != old
             if crm_changed and erp_changed:
                 conflicts.append(
-                    {
-                        "erp_field": rule.erp_field,
-                        "crm_field": rule.crm_field,
-                        "key": rule.key,
-                        "base": None if old is MISSING else old,
-                        "erp": erp_value,
-                        "crm": crm_value,
-                    }
+                    conflict_entry(
+                        rule, base=None if old is MISSING else old, erp=erp_value, crm=crm_value
+                    )
                 )
                 continue
         send[rule.key] = erp_value
-    if conflicts:
-        resolution = ctx.mapping.update_conflict_resolution
-        if resolution == UpdateConflictResolution.SEND_TO_CRM:
-            for c in conflicts:
-                send[c["key"]] = c["erp"]
-        elif resolution == UpdateConflictResolution.GET_FROM_CRM:
-            pass  # the CRM -> ERP pass takes the CRM's values
-        else:
-            ctx.conflict(coupling, fields=conflicts, source=_label(ctx, record))
-            return None
-    return send
+    settled = ctx.settle(
+        coupling,
+        conflicts,
+        wins=UpdateConflictResolution.SEND_TO_CRM,
+        side="erp",
+        write=send,
+        source=_label(ctx, record),
+    )
+    return send if settled else None
 
 
 def _pending(ctx: Context, record: Any) -> CrmCoupling:
@@ -358,14 +347,12 @@ def _insert(
     if ctx.dry_run:
         for record, _coupling, send, _ in plan:
             ctx.job.inserted += 1
-            ctx.log.change(
+            ctx.change(
                 RecordChange.Action.INSERT,
-                erp_table=ctx.erp.label,
-                crm_entity=ctx.table.entity,
                 erp_uuid=record.uuid,
                 crm_id=None,
                 record=_label(ctx, record),
-                fields=[_field_entry(by_key[k], None, v) for k, v in send.items()],
+                fields=[field_entry(by_key[k], None, v) for k, v in send.items()],
             )
         return None
     if fresh:
@@ -409,14 +396,12 @@ def _inserted(
             touched.append(coupling)
             continue
         ctx.job.inserted += 1
-        ctx.log.change(
+        ctx.change(
             RecordChange.Action.INSERT,
-            erp_table=ctx.erp.label,
-            crm_entity=ctx.table.entity,
             erp_uuid=record.uuid,
             crm_id=coupling.crm_id,
             record=_label(ctx, record),
-            fields=[_field_entry(by_key[k], None, v) for k, v in send.items()],
+            fields=[field_entry(by_key[k], None, v) for k, v in send.items()],
         )
         if retry:
             ctx.succeed(
@@ -487,35 +472,22 @@ def _match_existing(
                 state=CrmCoupling.State.COUPLED,
             )
             ctx.job.coupled += 1
-            ctx.log.change(
+            ctx.change(
                 RecordChange.Action.COUPLE,
-                erp_table=ctx.erp.label,
-                crm_entity=ctx.table.entity,
                 erp_uuid=record.uuid,
                 crm_id=row.id,
                 record=_label(ctx, record),
-                fields=[
-                    {
-                        "erp_field": rule.erp_field,
-                        "crm_field": rule.crm_field,
-                        "old": None,
-                        "new": send[rule.key],
-                    }
-                ],
+                fields=[field_entry(rule, None, send[rule.key])],
             )
             if not ctx.dry_run:
                 coupling.save()
             change = {
                 k: v
                 for k, v in send.items()
-                if canonical(row.values.get(_rule(rules, k).crm_field)) != v
+                if canonical(row.values.get(rule_of(rules, k).crm_field)) != v
             }
             out[record.uuid] = (record, coupling, send, change, row)
     return out
-
-
-def _rule(rules: list[Rule], key: str) -> Rule:
-    return next(r for r in rules if r.key == key)
 
 
 def _update(
@@ -542,9 +514,9 @@ def _update(
     entries = {}
     for _record, coupling, _values, send, crm_row in updates:
         entries[coupling.crm_id] = [
-            _field_entry(
-                _rule(rules, k),
-                _crm_canonical(crm_row, _rule(rules, k))
+            field_entry(
+                rule_of(rules, k),
+                _crm_canonical(crm_row, rule_of(rules, k))
                 if crm_row is not None
                 else coupling.snapshot.get(k),
                 v,
@@ -554,10 +526,8 @@ def _update(
     if ctx.dry_run:
         for record, coupling, _values, _send, _row in updates:
             ctx.job.modified += 1
-            ctx.log.change(
+            ctx.change(
                 RecordChange.Action.MODIFY,
-                erp_table=ctx.erp.label,
-                crm_entity=ctx.table.entity,
                 erp_uuid=record.uuid,
                 crm_id=coupling.crm_id,
                 record=_label(ctx, record),
@@ -590,10 +560,8 @@ def _update(
             snapshot=snapshot,
             erp_modified_at=record.modified_at,
         )
-        ctx.log.change(
+        ctx.change(
             RecordChange.Action.MODIFY,
-            erp_table=ctx.erp.label,
-            crm_entity=ctx.table.entity,
             erp_uuid=record.uuid,
             crm_id=coupling.crm_id,
             record=_label(ctx, record),
@@ -614,10 +582,8 @@ def _crm_deleted(
     label = _label(ctx, record)
     if rule == DeletionConflictResolution.REMOVE_COUPLING:
         ctx.job.uncoupled += 1
-        ctx.log.change(
+        ctx.change(
             RecordChange.Action.UNCOUPLE,
-            erp_table=ctx.erp.label,
-            crm_entity=ctx.table.entity,
             erp_uuid=record.uuid,
             crm_id=coupling.crm_id,
             record=label,
@@ -629,7 +595,7 @@ def _crm_deleted(
     if rule == DeletionConflictResolution.RESTORE:
         rules = ctx.rules.to_crm
         send = {
-            k: v for k, v in record_values.items() if not (v is None and _rule(rules, k).not_null)
+            k: v for k, v in record_values.items() if not (v is None and rule_of(rules, k).not_null)
         }
         if ctx.dry_run:
             ctx.job.inserted += 1
@@ -643,14 +609,12 @@ def _crm_deleted(
                 snapshot=dict(send),
                 erp_modified_at=record.modified_at,
             )
-            ctx.log.change(
+            ctx.change(
                 RecordChange.Action.INSERT,
-                erp_table=ctx.erp.label,
-                crm_entity=ctx.table.entity,
                 erp_uuid=record.uuid,
                 crm_id=coupling.crm_id,
                 record=label,
-                fields=[_field_entry(_rule(rules, k), None, v) for k, v in send.items()],
+                fields=[field_entry(rule_of(rules, k), None, v) for k, v in send.items()],
             )
             touched.append(coupling)
             return
@@ -687,10 +651,8 @@ def _erp_deletions(ctx: Context) -> None:
     for coupling in orphans:
         if rule == DeletionConflictResolution.REMOVE_COUPLING:
             ctx.job.uncoupled += 1
-            ctx.log.change(
+            ctx.change(
                 RecordChange.Action.UNCOUPLE,
-                erp_table=ctx.erp.label,
-                crm_entity=ctx.table.entity,
                 erp_uuid=coupling.erp_uuid,
                 crm_id=coupling.crm_id,
                 record=str(coupling.erp_uuid),
