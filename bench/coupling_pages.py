@@ -29,29 +29,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from common import measure, percentile, seed_customers_once
 from django.db.models import Q
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 TARGET_P95_MS = 150.0
 PER_PAGE = 50
 SEARCH = "Leipzig"
-
-
-def percentile(values: list[float], pct: float) -> float:
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(pct / 100 * len(ordered) + 0.5) - 1))
-    return ordered[index]
-
-
-def measure(action: Callable[[], object], repeat: int, warmup: int = 2) -> list[float]:
-    for _ in range(warmup):
-        action()
-    timings = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        action()
-        timings.append((time.perf_counter() - started) * 1000)
-    return timings
 
 
 def figures(timings: list[float]) -> dict[str, float]:
@@ -178,21 +162,7 @@ def main() -> int:
     from syncjobs.models import CrmCoupling, IntegrationTableMapping, SyncResult  # noqa: PLC0415
 
     call_command("migrate", verbosity=0)
-    existing = Customer.objects.count()
-    seed_seconds = None
-    if existing == 0:
-        started = time.perf_counter()
-        call_command(
-            "seed_demo",
-            customers=args.customers,
-            contacts=min(args.customers, 2000),
-            items=500,
-            resources=40,
-            salespeople=8,
-        )
-        seed_seconds = time.perf_counter() - started
-    else:
-        print(f"Using the {existing} customers already in the database.")
+    seed_seconds = seed_customers_once(args.customers)
     if not IntegrationTableMapping.objects.filter(name="CUSTOMER").exists():
         services.default_setup_reset(options=services.DefaultSetupOptions(areas=ALL_AREAS))
     mapping = IntegrationTableMapping.objects.get(name="CUSTOMER")

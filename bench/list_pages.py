@@ -20,30 +20,13 @@ import re
 import statistics
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
+
+from common import measure, percentile, seed_customers_once
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 TARGET_P95_MS = 150.0
 PAGE_SIZE = 50
-
-
-def percentile(values: list[float], pct: float) -> float:
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(pct / 100 * len(ordered) + 0.5) - 1))
-    return ordered[index]
-
-
-def measure(action: Callable[[], object], repeat: int, warmup: int = 2) -> list[float]:
-    for _ in range(warmup):
-        action()
-    timings = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        action()
-        timings.append((time.perf_counter() - started) * 1000)
-    return timings
 
 
 def print_table(
@@ -105,21 +88,7 @@ def main() -> int:
     from erp.tables import TABLES_BY_SLUG  # noqa: PLC0415
 
     call_command("migrate", verbosity=0)
-    existing = Customer.objects.count()
-    seed_seconds = None
-    if existing == 0:
-        started = time.perf_counter()
-        call_command(
-            "seed_demo",
-            customers=args.customers,
-            contacts=min(args.customers, 2000),
-            items=500,
-            resources=40,
-            salespeople=8,
-        )
-        seed_seconds = time.perf_counter() - started
-    else:
-        print(f"Using the {existing} customers already in the database.")
+    seed_seconds = seed_customers_once(args.customers)
     # Fresh statistics (and, on PostgreSQL, a visibility map for index-only scans), as a
     # database that has been running for a while would have them.
     with connection.cursor() as cursor:
