@@ -9,6 +9,7 @@ from django.conf import settings
 from django.contrib.sessions.models import Session
 from django.db import connection as db_connection
 from django.test import Client
+from playwright.sync_api import expect
 
 from accounts import services as account_services
 from connection.models import CrmConnection
@@ -142,7 +143,8 @@ def test_wizard_in_the_browser_sets_up_an_enabled_connection_without_leaking_sec
             == 1
         )
         page.get_by_role("link", name="Go to synchronization").click()
-        assert page.locator('#mappings tr[data-mapping="CUSTOMER"]').count() == 1
+        # count() does not wait for the click's page load; expect() does.
+        expect(page.locator('#mappings tr[data-mapping="CUSTOMER"]')).to_have_count(1)
     finally:
         context.close()
 

@@ -41,7 +41,11 @@ def test_a_change_to_a_coupled_customer_reaches_the_crm_within_seconds(
         row = sync_setup.crm.get(f"accounts({coupling.crm_id})?$select=name").json()
         return row.get("name") == "Nrt Trading Renamed"
 
-    celery_worker_process.wait_for(arrived, timeout=10)
+    # The CRM holds the new name a moment before the worker finishes the job's bookkeeping.
+    celery_worker_process.wait_for(
+        lambda: arrived() and _nrt_runs(mapping).filter(finished_at__isnull=False).exists(),
+        timeout=10,
+    )
     assert time.monotonic() - started < 10
     [run] = _nrt_runs(mapping).filter(finished_at__isnull=False)
     assert (run.modified, run.status) == (1, JobRun.Status.SUCCEEDED), run.message
