@@ -442,28 +442,29 @@ def _insert(
         return
     try:
         with transaction.atomic():
-            _insert_all(ctx, ready)
+            created = _insert_all(ctx, ready)
     except (IntegrityError, DatabaseError):
         # One record breaks a constraint (a duplicate number, say): find it, keep the rest.
         for item in ready:
             try:
                 with transaction.atomic():
-                    _insert_all(ctx, [item])
+                    one = _insert_all(ctx, [item])
             except (IntegrityError, DatabaseError) as exc:
                 row, coupling, record, _entries, _send = item
                 coupling = coupling or _pending_erp(ctx, row, record)
                 _fail(ctx, coupling, row, f"The ERP refused the new record: {exc}", "", touched)
                 continue
-            _inserted(ctx, item, touched)
+            _inserted(ctx, item, one, touched)
         return
     for item in ready:
-        _inserted(ctx, item, touched)
+        _inserted(ctx, item, created, touched)
 
 
 def _insert_all(
     ctx: Context,
     items: list[tuple[CrmRow, CrmCoupling | None, Any, list[dict[str, Any]], dict[str, Any]]],
-) -> None:
+) -> dict[uuid.UUID, CrmCoupling]:
+    """Insert the records and couple them; the new couplings by CRM row id."""
     ctx.erp.model._default_manager.bulk_create([record for _, _, record, _, _ in items])
     fresh = []
     for row, coupling, record, _entries, _send in items:
@@ -477,17 +478,17 @@ def _insert_all(
                     state=CrmCoupling.State.COUPLED,
                 )
             )
-    CrmCoupling.objects.bulk_create(fresh)
+    return {c.crm_id: c for c in CrmCoupling.objects.bulk_create(fresh)}
 
 
 def _inserted(
     ctx: Context,
     item: tuple[CrmRow, CrmCoupling | None, Any, list[dict[str, Any]], dict[str, Any]],
+    created: dict[uuid.UUID, CrmCoupling],
     touched: list[CrmCoupling],
 ) -> None:
     row, coupling, record, entries, send = item
-    if coupling is None:
-        coupling = CrmCoupling.objects.get(crm_entity=ctx.table.entity, crm_id=row.id)
+    coupling = coupling or created[row.id]
     ctx.job.inserted += 1
     ctx.succeed(
         coupling,
