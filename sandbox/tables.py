@@ -578,6 +578,8 @@ def build_standard_tables() -> dict[str, Table]:
                 Column("requestdeliveryby", DATETIME),
                 Column("datefulfilled", DATETIME),
                 Column("submitdate", DATETIME),
+                # when the ERP took the order over (the reference's LastBackofficeSubmit)
+                Column("lastbackofficesubmit", DATE),
                 Column("shipto_line1", max_length=250),
                 Column("shipto_city", max_length=80),
                 Column("shipto_postalcode", max_length=20),
@@ -644,6 +646,22 @@ def build_standard_tables() -> dict[str, Table]:
                 Lookup("uomid", {"uomid": "uom"}),
             ],
             currency=True,
+            bulk=False,
+        ),
+        _table(
+            "orderclose",
+            "ordercloses",
+            "activityid",
+            "subject",
+            [
+                Column("subject", max_length=200),
+                Column("description", MEMO, max_length=2000),
+                Column("actualend", DATETIME),
+            ],
+            [Lookup("salesorderid", {"salesorderid": "salesorder"})],
+            owned=True,
+            states={0: ("Open", 1), 1: ("Completed", 2), 2: ("Canceled", 3)},
+            statuses={1: ("Open", 0), 2: ("Completed", 1), 3: ("Canceled", 2)},
             bulk=False,
         ),
         _table(

@@ -7,7 +7,7 @@ from typing import Any
 from sandbox import odata
 from sandbox.base import ApiBase
 from sandbox.odata import ODataError
-from sandbox.protocol import CODE_VALIDATION, ApiError
+from sandbox.protocol import CODE_REQUIRED, CODE_VALIDATION, ApiError
 from sandbox.tables import (
     BIGINT,
     BOOL,
@@ -22,6 +22,36 @@ from sandbox.tables import (
     STRING,
     Table,
 )
+
+# Order, invoice lines: an existing product, or a write-in product (isproductoverridden and
+# productdescription); Microsoft documents no code for the refusal, CODE_REQUIRED is ours.
+LINE_TABLES = ("salesorderdetail", "invoicedetail")
+
+
+def write_in_rule(table: Table, row: dict[str, Any]) -> None:
+    if row.get("isproductoverridden"):
+        if row.get("_productid_value"):
+            raise ApiError(
+                400,
+                CODE_VALIDATION,
+                f"A write-in product line ({table.logical} with isproductoverridden = true) "
+                "cannot also name an existing product (productid).",
+            )
+        if not (row.get("productdescription") or "").strip():
+            raise ApiError(
+                400,
+                CODE_REQUIRED,
+                f"Required field missing: a write-in product line ({table.logical} with "
+                "isproductoverridden = true) needs its productdescription.",
+            )
+    elif not row.get("_productid_value"):
+        raise ApiError(
+            400,
+            CODE_REQUIRED,
+            f"Required field missing: the line ({table.logical}) needs an existing product "
+            "(productid), or isproductoverridden = true and a productdescription for a write-in "
+            "product.",
+        )
 
 
 class ValuesMixin(ApiBase):
@@ -159,6 +189,16 @@ class ValuesMixin(ApiBase):
             row["productnumber"] = product.get("productnumber") if product else None
         if table.logical == "uom":
             row.setdefault("isschedulebaseuom", False)
+        if table.logical in LINE_TABLES:
+            for flag in ("isproductoverridden", "ispriceoverridden"):
+                if row.get(flag) is None:
+                    row[flag] = False  # two-option columns default to "no", never null
+            # Dataverse calculates these: price x quantity, less the manual discount, plus tax
+            base = round((row.get("priceperunit") or 0) * (row.get("quantity") or 0), 4)
+            row["baseamount"] = base
+            row["extendedamount"] = round(
+                base - (row.get("manualdiscountamount") or 0) + (row.get("tax") or 0), 4
+            )
         if table.logical == "systemuser":
             # Dataverse's isdisabled, islicensed and isintegrationuser are two-option columns
             # that are never null: isdisabled defaults to "Enabled" (false), so
@@ -200,6 +240,8 @@ class ValuesMixin(ApiBase):
             )
 
     def business_rules(self, table: Table, row: dict[str, Any], old: dict[str, Any] | None) -> None:
+        if table.logical in LINE_TABLES:
+            write_in_rule(table, row)
         if (
             table.logical == "transactioncurrency"
             and old is not None
