@@ -27,7 +27,7 @@ COOKIE = "sandbox_sales"
 ORDER_STATES = {0: "Active", 1: "Submitted", 2: "Canceled", 3: "Fulfilled", 4: "Invoiced"}
 LIST_LIMIT = 500
 PAGE_STYLE = (
-    "form.inline{display:inline}label{display:block;margin:.4rem 0}"
+    "form.inline{display:inline}label{display:block;margin:.5rem 0 .1rem}"
     ".notice{padding:.5rem .75rem;border-radius:4px;margin:.75rem 0;max-width:48rem}"
     ".ok{background:#e8f5e9;border:1px solid #8bc34a}.error{background:#fdecea;"
     "border:1px solid #e57373}"
@@ -191,7 +191,8 @@ class SalesPages:
             f"<th>Customer</th><th>Status</th></tr>{rows}</table>"
             "<h2>New order</h2><form method='post' action='/sales/orders'>"
             "<label>Name <input name='name' required maxlength='300'></label>"
-            f"<label>Customer <select name='customer'>{options}</select></label>"
+            "<label for='order-customer'>Customer</label>"
+            f"<select id='order-customer' name='customer'>{options}</select>"
             "<button>Create order</button></form>",
             user,
         )
@@ -293,10 +294,11 @@ class SalesPages:
             "<th>Quantity</th><th>Unit</th><th>Price per unit</th><th>Amount</th></tr>"
             f"{line_rows}</table><h2>Add a product</h2>"
             f"<form method='post' action='{base}lines'>"
-            f"<label>Product <select name='product' required>{product_options}</select></label>"
-            f"<label>Unit <select name='uom'>{uom_options}</select></label>"
-            f"<label>Quantity <input name='quantity' value='{_e(quantity)}' inputmode='decimal' "
-            "required></label>"
+            "<label for='line-product'>Product</label><select id='line-product' name='product' "
+            f"required>{product_options}</select><label for='line-uom'>Unit</label>"
+            f"<select id='line-uom' name='uom'>{uom_options}</select>"
+            "<label for='line-quantity'>Quantity</label><input id='line-quantity' name='quantity' "
+            f"value='{_e(quantity)}' inputmode='decimal' required>"
             f"<button formmethod='get' formaction='{base}' formnovalidate>Check availability"
             "</button> <button>Add line</button></form>",
             user,

@@ -4,91 +4,20 @@ calls this ERP's live OData service with that record's user and key."""
 
 from __future__ import annotations
 
-import io
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from django.core.management import call_command
 from django.utils import timezone
 
 from accounts.models import WebServiceKey
 from accounts.services import webservice_key_generate
 from sandbox import seed
-from syncjobs.models import CRM_PRODUCT, ERP_ITEM, CrmCoupling
-from tests.plugins.crm_setup import CrmCredentials
-from tests.support.sandbox import ADMIN_USER, Crm
+from tests.availability.conftest import CrmWithErp
+from tests.support.sandbox import Crm
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.sandbox]
-
-
-@dataclass
-class CrmWithErp:
-    crm: Crm  # the sandbox administrator, acting as a salesperson
-    username: str
-    key: str
-    products: dict[str, str]  # ERP item number -> CRM product id
-
-    def availability(self, item_no: str, parameters: str = "", **kwargs: Any) -> Any:
-        product = self.products[item_no]
-        return self.crm.get(
-            f"products({product})/Microsoft.Dynamics.CRM.erpcrm_GetItemAvailability({parameters})",
-            **kwargs,
-        )
-
-
-def crm_product(crm: Crm, number: str, name: str) -> str:
-    return crm.create(
-        "products",
-        {
-            "productnumber": number,
-            "name": name,
-            "defaultuomscheduleid@odata.bind": f"/uomschedules({seed.UNIT_GROUP_ID})",
-            "defaultuomid@odata.bind": f"/uoms({seed.UNIT_PIECE_ID})",
-        },
-    )
-
-
-@pytest.fixture
-def crm_with_erp(
-    sandbox_crm: CrmCredentials,
-    sandbox: Any,
-    live_server: Any,
-    settings: Any,
-    monkeypatch: pytest.MonkeyPatch,
-    make_service_user: Callable[..., tuple[str, str]],
-    items: list[Any],
-) -> CrmWithErp:
-    """The sandbox set up by setup_connection with this ERP's item availability user and key,
-    the ERP's items 1000 and 1200 coupled to CRM products, item 1100 not."""
-    settings.ERP_PUBLIC_URL = live_server.url
-    username, key = make_service_user()
-    crm = sandbox_crm
-    monkeypatch.setenv("CRM_CLIENT_SECRET", crm.client_secret)
-    monkeypatch.setenv("CRM_ADMIN_PASSWORD", crm.admin_password)
-    monkeypatch.setenv("ERP_AVAILABILITY_KEY", key)
-    call_command(
-        "setup_connection",
-        "--environment-url", crm.url, "--token-url", crm.token_url, "--client-id", crm.client_id,
-        "--admin-username", crm.admin_username, "--availability-user", username,
-        stdout=io.StringIO(),
-    )  # fmt: skip
-    admin = Crm(sandbox, ADMIN_USER)
-    by_no = {item.no: item for item in items}
-    products = {}
-    for no in ("1000", "1100", "1200"):
-        products[no] = crm_product(admin, no, by_no[no].description)
-        if no != "1100":
-            CrmCoupling.objects.create(
-                erp_table=ERP_ITEM,
-                erp_uuid=by_no[no].uuid,
-                crm_entity=CRM_PRODUCT,
-                crm_id=products[no],
-            )
-    return CrmWithErp(admin, username, key, products)
 
 
 def test_the_crm_shows_the_erp_quantity_using_the_key_the_setup_wrote(
