@@ -21,6 +21,7 @@ server at any other address.
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from typing import Any
@@ -197,14 +198,16 @@ class AvailabilityMixin(ApiBase):
             parts = urlsplit(service_url)
             host = (parts.hostname or "").lower()
             parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+            usable = parts.scheme in ("http", "https") and bool(host) and not parts.username
         except ValueError:
-            host = ""
-        if parts.scheme not in ("http", "https") or not host or parts.username is not None:
+            host, usable = "", False
+        if not usable:
+            # not echoed: an address with user information may hold a password
             raise plugin_error(
                 400,
-                f"The item availability service address in the ERP connection record "
-                f"('{service_url}') is not an http(s) address. In the ERP, check ERP_PUBLIC_URL "
-                "and save the CRM connection page (/connection/) again.",
+                "The item availability service address in the ERP connection record is not an "
+                "http(s) address without user information. In the ERP, check ERP_PUBLIC_URL and "
+                "save the CRM connection page (/connection/) again.",
             )
         if host not in allowed:
             raise plugin_error(
@@ -229,8 +232,15 @@ class AvailabilityMixin(ApiBase):
                 response = session.get(
                     url,
                     params=params,
-                    auth=(connection.username, connection.key),
-                    headers={"Accept": "application/json", "OData-Version": "4.0"},
+                    headers={
+                        "Accept": "application/json",
+                        "OData-Version": "4.0",
+                        # UTF-8, as the ERP reads it (requests would encode Latin-1 only)
+                        "Authorization": "Basic "
+                        + base64.b64encode(
+                            f"{connection.username}:{connection.key}".encode()
+                        ).decode("ascii"),
+                    },
                     timeout=TIMEOUT,
                     allow_redirects=False,
                 )

@@ -115,6 +115,10 @@ def test_a_service_address_that_is_not_http_is_refused(admin_session: Crm, produ
     import_solution(admin_session)
     connection_record(admin_session, "file:///etc/passwd")
     assert_refused(availability(admin_session, product), 400, "not an http(s) address")
+    admin_session.clear("erpcrm_connections", "erpcrm_connectionid")
+    connection_record(admin_session, "http://erp:Secret-Pass-1@127.0.0.1:8000/odata/")
+    message = assert_refused(availability(admin_session, product), 400, "not an http(s)")
+    assert "Secret-Pass-1" not in message
 
 
 def test_an_erp_that_does_not_answer_is_named_unreachable(admin_session: Crm, product: str) -> None:
