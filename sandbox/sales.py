@@ -316,9 +316,14 @@ class SalesPages:
                 self.request(environ, user), product, uom_id.lower() or None
             )
         except ApiError as exc:
+            hint = (
+                " Ask a CRM administrator for the Product Availability User role."
+                if exc.status == 403
+                else ""
+            )
             return (
                 "<div class='notice error' id='availability' role='alert'><strong>Item "
-                f"availability</strong>: {_e(exc.message)}</div>"
+                f"availability</strong>: {_e(exc.message)}{hint}</div>"
             )
         blocked = " The item is blocked in the ERP." if result.get("Blocked") else ""
         return (
