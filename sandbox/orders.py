@@ -84,5 +84,5 @@ class OrderMixin(ApiBase):
         values: dict[str, Any] = {"statecode": state, "statuscode": status}
         if state == FULFILLED and not order.get("datefulfilled"):
             values["datefulfilled"] = utcnow_iso()
-        self.update_row(req, orders, order, values)
+        self.update_row(req, orders, order, values, by_message=True)
         return Response(204, [("OData-Version", "4.0")])

@@ -7,7 +7,13 @@ from typing import Any
 from sandbox import odata
 from sandbox.base import ApiBase
 from sandbox.odata import ODataError
-from sandbox.protocol import CODE_REQUIRED, CODE_VALIDATION, ApiError
+from sandbox.protocol import (
+    CODE_INVALID_ARGUMENT,
+    CODE_REQUIRED,
+    CODE_VALIDATION,
+    ApiError,
+    Request,
+)
 from sandbox.tables import (
     BIGINT,
     BOOL,
@@ -26,6 +32,7 @@ from sandbox.tables import (
 # Order, invoice lines: an existing product, or a write-in product (isproductoverridden and
 # productdescription); Microsoft documents no code for the refusal, CODE_REQUIRED is ours.
 LINE_TABLES = ("salesorderdetail", "invoicedetail")
+ORDER_STATE_COLUMNS = ("statecode", "statuscode")
 
 
 def write_in_rule(table: Table, row: dict[str, Any]) -> None:
@@ -238,6 +245,33 @@ class ValuesMixin(ApiBase):
                 f"{status} is not a valid status code for state code "
                 f"{table.logical}State.{table.states[row['statecode']][0]} on {table.logical}.",
             )
+
+    def order_edit_rule(
+        self, req: Request, table: Table, row: dict[str, Any], body: dict[str, Any]
+    ) -> None:
+        """Only active orders can be edited (Dataverse's Sales: a submitted, fulfilled, canceled
+        or invoiced order is read-only, its lines too). Changing the state alone is allowed, so
+        a client sets the order active, writes, and sets the state back, as the reference does
+        for LastBackofficeSubmit; administrators may write read-only orders."""
+        if table.logical == "salesorder":
+            order: dict[str, Any] | None = row
+            if not any(k for k in body if not k.startswith("@") and k not in ORDER_STATE_COLUMNS):
+                return
+        elif table.logical == "salesorderdetail":
+            order = self.store.get("salesorders", row.get("_salesorderid_value") or "")
+        else:
+            return
+        state = (order or {}).get("statecode") or 0
+        if state == 0 or self.is_administrator(req):
+            return
+        name = self.table("salesorder").states.get(state, ("",))[0]
+        raise ApiError(
+            400,
+            CODE_INVALID_ARGUMENT,
+            f"The order is {name} and is read-only: only active orders and their lines can be "
+            "changed. Set the order active (statecode 0, statuscode 1), make the change, then "
+            "set its state back.",
+        )
 
     def business_rules(self, table: Table, row: dict[str, Any], old: dict[str, Any] | None) -> None:
         if table.logical in LINE_TABLES:

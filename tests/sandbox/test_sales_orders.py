@@ -47,8 +47,14 @@ def test_an_order_goes_active_submitted_fulfilled_invoiced(integration_session: 
     assert state(crm, order) == (0, 1)
     assert crm.patch(f"salesorders({order})", json={"statecode": 1, "statuscode": 3}).ok
     assert state(crm, order) == (1, 3)
-    taken_over = crm.patch(f"salesorders({order})", json={"lastbackofficesubmit": "2026-11-30"})
-    assert taken_over.status_code == 204
+    # taken over by the ERP, as the reference marks it: active, stamp, submitted again
+    for body in (
+        {"statecode": 0, "statuscode": 1},
+        {"lastbackofficesubmit": "2026-11-30"},
+        {"statecode": 1, "statuscode": 3},
+    ):
+        assert crm.patch(f"salesorders({order})", json=body).status_code == 204
+    assert crm.row("salesorders", order)["lastbackofficesubmit"] == "2026-11-30"
 
     assert fulfill(crm, order, COMPLETE).status_code == 204
 
@@ -192,3 +198,46 @@ def test_the_order_pages_need_a_signed_in_user_and_refuse_other_origins(fresh: A
     )
     assert anonymous.status_code == 303
     assert Crm(fresh).all_rows("salesorders", "?$select=name") == []
+
+
+def test_only_active_orders_and_their_lines_can_be_edited(
+    integration_session: Crm, admin_session: Crm
+) -> None:
+    crm = integration_session
+    order = new_order(crm)
+    bind = {"salesorderid@odata.bind": f"/salesorders({order})"}
+    write_in = {"isproductoverridden": True, "quantity": 1}
+    line = crm.create("salesorderdetails", {**bind, **write_in, "productdescription": "Wrap"})
+    assert crm.patch(f"salesorders({order})", json={"statecode": 1, "statuscode": 3}).ok
+
+    renamed = crm.patch(f"salesorders({order})", json={"name": "Changed"})
+    assert renamed.status_code == 400
+    assert "Submitted and is read-only" in renamed.json()["error"]["message"]
+    more = crm.post("salesorderdetails", json={**bind, **write_in, "productdescription": "Bow"})
+    assert more.status_code == 400
+    assert crm.patch(f"salesorderdetails({line})", json={"quantity": 2}).status_code == 400
+    assert admin_session.patch(f"salesorders({order})", json={"name": "By an admin"}).ok
+    assert crm.row("salesorders", order, "name")["name"] == "By an admin"
+
+
+def test_orders_and_invoices_have_the_columns_the_erp_writes(integration_session: Crm) -> None:
+    crm = integration_session
+    order = new_order(crm)
+    header = {
+        "shipto_name": "Adatum", "shipto_line2": "Floor 2", "shipto_stateorprovince": "WA",
+        "billto_name": "Adatum HQ", "billto_line2": "PO Box 1", "billto_stateorprovince": "WA",
+        "totalamountlessfreight": 100, "totalamount": 125, "discountamount": 5,
+    }  # fmt: skip
+    assert crm.patch(f"salesorders({order})", json=header).status_code == 204
+    written = crm.row("salesorders", order, ",".join(header))
+    assert {name: written[name] for name in header} == header
+    invoice = crm.create(
+        "invoices",
+        {"name": "PSI-1", "description": "Work", **header, "freightamount": 0, "totaltax": 25},
+    )
+    row = crm.row("invoices", invoice, "description,billto_name,totalamountlessfreight")
+    assert (row["description"], row["billto_name"], row["totalamountlessfreight"]) == (
+        "Work",
+        "Adatum HQ",
+        100,
+    )
