@@ -121,14 +121,16 @@ class AvailabilityMixin(ApiBase):
         uom = self._unit(product, uom_id)
         connection = self.erp_connection(req)
         item = self._erp_item(connection, product)
-        try:
-            inventory = Decimal(str(item.get("Inventory")))
-        except InvalidOperation:
-            raise plugin_error(502, "The ERP answered an inventory that is not a number.") from None
         per_unit = Decimal(str(uom.get("quantity") or 1)) if uom else Decimal(1)
         if per_unit <= 0:
             per_unit = Decimal(1)
-        available = (inventory / per_unit).quantize(QUANTITY_STEP, rounding=ROUND_DOWN)
+        try:
+            inventory = Decimal(str(item.get("Inventory")))
+            if not inventory.is_finite():
+                raise InvalidOperation
+            available = (inventory / per_unit).quantize(QUANTITY_STEP, rounding=ROUND_DOWN)
+        except InvalidOperation:
+            raise plugin_error(502, "The ERP answered an inventory that is not a number.") from None
         return {
             "ProductId": product["productid"],
             "ItemNo": item.get("ItemNo"),

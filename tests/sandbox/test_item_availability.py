@@ -14,6 +14,7 @@ from sandbox import seed
 from sandbox.process import free_port
 from setup_wizard.solution_package import solution_zip
 from tests.sandbox.conftest import Crm
+from tests.support.stand_in import stand_in_server
 
 pytestmark = pytest.mark.sandbox
 
@@ -156,3 +157,24 @@ def test_a_user_without_the_availability_role_is_refused(fresh: Any, admin_sessi
     response = availability(Crm(fresh), product)
     assert response.status_code == 403
     assert "prvReaderpcrm_connection" in response.json()["error"]["message"]
+
+
+def test_an_erp_address_answering_something_else_is_named_and_redirects_are_not_followed(
+    admin_session: Crm, product: str
+) -> None:
+    """A server at the record's address that is not the ERP's OData service (an HTML error page,
+    a JSON body that is no collection, a redirect elsewhere): said so; its body never shown."""
+    import_solution(admin_session)
+    with stand_in_server() as (port, handler), stand_in_server() as (elsewhere, other):
+        connection_record(admin_session, f"http://127.0.0.1:{port}/odata/")
+        message = assert_refused(availability(admin_session, product), 502, "HTTP 502")
+        assert "SECRET-BANNER" not in message
+
+        handler.api_status, handler.api_body = 200, b'{"value": 5}'
+        assert_refused(availability(admin_session, product), 502, "not answer an OData collection")
+
+        handler.redirect_to = f"http://127.0.0.1:{elsewhere}/odata/ProductItemAvailability"
+        assert_refused(availability(admin_session, product), 502, "HTTP 302")
+        assert other.hosts == []  # the redirect was not followed
+        # every request went to the address in the record, none to where it redirected
+        assert handler.hosts and all(h == f"127.0.0.1:{port}" for h in handler.hosts)
