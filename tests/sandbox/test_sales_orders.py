@@ -241,3 +241,16 @@ def test_orders_and_invoices_have_the_columns_the_erp_writes(integration_session
         "Adatum HQ",
         100,
     )
+
+
+def test_metadata_declares_the_order_messages_and_the_availability_function(
+    integration_session: Crm,
+) -> None:
+    metadata = integration_session.get("$metadata").text
+    for declaration in (
+        '<Action Name="FulfillSalesOrder">',
+        '<Action Name="CancelSalesOrder">',
+        '<Function Name="erpcrm_GetItemAvailability" IsBound="true">',
+        '<EntityType Name="orderclose">',
+    ):
+        assert declaration in metadata
