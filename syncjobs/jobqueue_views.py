@@ -13,7 +13,7 @@ from accounts.roles import INTEGRATION_ADMIN, SUPPORT, role_required
 from connection import selectors as connection_selectors
 
 from . import jobqueue, selectors
-from .models import JobQueueEntry
+from .models import IntegrationTableMapping, JobQueueEntry
 from .templatetags.sync_ui import entry_label
 
 ENTRIES_PER_PAGE = 50
@@ -29,7 +29,7 @@ def _int_or_none(value: str | None) -> int | None:
 @role_required(INTEGRATION_ADMIN, SUPPORT)
 @require_http_methods(["GET"])
 def entry_list(request: HttpRequest) -> HttpResponse:
-    mappings = list(selectors.mapping_list().only("pk", "name"))
+    mappings = list(IntegrationTableMapping.objects.only("pk", "name").order_by("priority", "name"))
     mapping_id = _int_or_none(request.GET.get("mapping"))
     if mapping_id is not None and not any(m.pk == mapping_id for m in mappings):
         mapping_id = None
