@@ -55,16 +55,19 @@ def test_an_idle_job_backs_off_to_its_inactivity_timeout_and_wakes_up_on_an_erp_
 
     # A new ERP currency is work for the job: back to its interval, running in seconds.
     with django_capture_on_commit_callbacks(execute=True):
-        CurrencyFactory(code="XJQ")
+        currency = CurrencyFactory(code="XJQ", description="Before")
     entry.refresh_from_db()
     assert entry.current_interval_minutes == 30 and _beat_interval(entry) == 30
     assert entry.next_run_at <= timezone.now() + timedelta(seconds=6)
 
     # A run that did something keeps the job at its interval.
     services.mapping_synchronize(mapping=entry.mapping, full=True)  # couples XJQ
+    currency.description = "After"
+    currency.save()
     services.queue_entry_run(entry_id=entry.pk)
     entry.refresh_from_db()
-    assert entry.current_interval_minutes == 60  # the incremental run after it was idle
+    assert entry.current_interval_minutes == 30
+    assert JobRun.objects.filter(mapping=entry.mapping).first().modified == 1
 
 
 def test_a_change_to_a_table_no_mapping_sends_wakes_nothing(
