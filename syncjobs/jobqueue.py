@@ -79,27 +79,24 @@ def _integration_enabled() -> bool:
     return bool(connection and connection.is_enabled)
 
 
-def _send(entry_id: int, countdown: float = 0.0) -> None:
-    # By name: tasks imports the services that import this module.
-    current_app.send_task(ENTRY_TASK, args=[entry_id], countdown=max(0.0, countdown))
+def _entry_send(entry_id: int, mapping_id: int | None, full: bool, countdown: float) -> None:
+    """Send a run of the entry to the workers: a mapping's through its mapping task (as beat
+    sends it), any other through the entry task. By name: tasks imports the services that
+    import this module."""
+    if mapping_id is not None:
+        kwargs: dict[str, object] = {"entry": entry_id}
+        if full:
+            kwargs["full"] = True
+        current_app.send_task(
+            MAPPING_TASK, args=[mapping_id], kwargs=kwargs, countdown=max(0.0, countdown)
+        )
+    else:
+        current_app.send_task(ENTRY_TASK, args=[entry_id], countdown=max(0.0, countdown))
 
 
 def _send_on_commit(entry: JobQueueEntry, countdown: float = 0.0) -> None:
-    if entry.job == Job.MAPPING and entry.mapping_id is not None:
-        kwargs: dict[str, object] = {"entry": entry.pk}
-        if entry.full:
-            kwargs["full"] = True
-        transaction.on_commit(
-            partial(
-                current_app.send_task,
-                MAPPING_TASK,
-                args=[entry.mapping_id],
-                kwargs=kwargs,
-                countdown=max(0.0, countdown),
-            )
-        )
-    else:
-        transaction.on_commit(partial(_send, entry.pk, countdown))
+    mapping_id = entry.mapping_id if entry.job == Job.MAPPING else None
+    transaction.on_commit(partial(_entry_send, entry.pk, mapping_id, entry.full, countdown))
 
 
 # --- the one place an entry meets its PeriodicTask -----------------------------------------
