@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
-from accounts.roles import INTEGRATION_ADMIN, SUPPORT, role_required
+from accounts.roles import INTEGRATION_ADMIN, SUPPORT, has_role, role_required
 from connection import selectors as connection_selectors
 
 from . import jobqueue, selectors
@@ -54,6 +54,8 @@ def entry_list(request: HttpRequest) -> HttpResponse:
             "held": jobqueue.entries_on_hold(),
             "integration_enabled": bool(connection and connection.is_enabled),
             "query": request.GET.urlencode(),
+            # "Synchronize modified records" starts runs: integration administrators only.
+            "can_synchronize": has_role(request.user, (INTEGRATION_ADMIN,)),
         },
     )
 

@@ -117,6 +117,7 @@ def test_the_job_queue_page_lists_entries_and_filters_them() -> None:
     text = page.content.decode()
     assert "CUSTOMER: synchronization job" in text
     assert "CRM maintenance (ana)" in text
+    assert 'id="synchronize-all"' not in text  # support does not start runs
 
     held = _client(roles.SUPPORT).get(JOBS, {"status": "on_hold"})
     assert [e.mapping.name for e in held.context["entries"]] == ["CURRENCY"]

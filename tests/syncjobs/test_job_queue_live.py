@@ -9,10 +9,11 @@ from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
 from accounts import roles
-from syncjobs import jobqueue, services
-from syncjobs.models import JobQueueEntry, JobRun
+from syncjobs import jobqueue, services, tasks
+from syncjobs.engine import synchronize
+from syncjobs.models import CrmCoupling, JobQueueEntry, JobRun
 from tests.factories.accounts import UserFactory
-from tests.factories.erp import CurrencyFactory, SalespersonFactory
+from tests.factories.erp import CurrencyFactory, CustomerFactory, SalespersonFactory
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.django_db]
 
@@ -79,6 +80,28 @@ def test_a_change_to_a_table_no_mapping_sends_wakes_nothing(
         SalespersonFactory(code="ZZ")
     entry.refresh_from_db()
     assert entry.current_interval_minutes == 1440
+
+
+def test_a_crm_pull_that_brings_changes_wakes_the_idle_job(sync_setup, crm_salesperson) -> None:
+    customer = CustomerFactory(name="Pull Wake Ltd", salesperson=crm_salesperson)
+    mapping = sync_setup.mapping("CUSTOMER")
+    synchronize(mapping, direction="to_crm", full=True)
+    synchronize(mapping)  # the engine's own write comes back once through change tracking
+    entry = _entry("CUSTOMER")
+    JobQueueEntry.objects.filter(pk=entry.pk).update(current_interval_minutes=720)
+
+    tasks.synchronize_mapping(mapping.pk, direction="from_crm", pull=True)
+    entry.refresh_from_db()
+    assert entry.current_interval_minutes == 720  # nothing came: still asleep
+
+    coupling = CrmCoupling.objects.get(erp_uuid=customer.uuid)
+    response = sync_setup.crm.patch(f"accounts({coupling.crm_id})", json={"name": "Pull Wake Inc."})
+    assert response.status_code == 204, response.text
+    tasks.synchronize_mapping(mapping.pk, direction="from_crm", pull=True)
+    customer.refresh_from_db()
+    entry.refresh_from_db()
+    assert customer.name == "Pull Wake Inc."
+    assert entry.current_interval_minutes == 30 and _beat_interval(entry) == 30
 
 
 def _unreachable_users(sandbox) -> None:
