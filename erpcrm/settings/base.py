@@ -200,6 +200,9 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "JobRunStatusEnum": "syncjobs.models.JobRun.Status",
         "FieldMappingStatusEnum": "syncjobs.models.IntegrationFieldMapping.Status",
+        "JobQueueEntryStatusEnum": "syncjobs.models.JobQueueEntry.Status",
+        "JobQueueEntryJobEnum": "syncjobs.models.JobQueueEntry.Job",
+        "JobQueueEntryHoldEnum": "syncjobs.models.JobQueueEntry.Hold",
     },
 }
 
