@@ -137,6 +137,9 @@ def integration_jobs_set_enabled(*, enabled: bool) -> int:
         # reverse name belongs to syncjobs' IntegrationTableMapping.periodic_task (a lookup by
         # name: this layer does not import syncjobs).
         found = found.exclude(integration_table_mapping__enabled=False)
+        # Nor does the job of a job queue entry paused, on hold or in error (the reverse name
+        # of syncjobs' JobQueueEntry.periodic_task).
+        found = found.exclude(job_queue_entry__status__in=("on_hold", "error"))
     tasks = list(found)
     for task in tasks:
         # save() (not a bulk update) so django_celery_beat notices the schedule change.

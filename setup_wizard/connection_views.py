@@ -20,7 +20,7 @@ from connection import selectors as connection_selectors
 from connection import services as connection_services
 from connection.errors import ConnectionProblem
 from connection.models import ConnectionChange, CrmConnection, OwnerMode
-from syncjobs import fullsync
+from syncjobs import fullsync, jobqueue
 from syncjobs import selectors as sync_selectors
 
 from . import forms, services, validation
@@ -96,6 +96,7 @@ def _page(
             "disable_form": forms.DisableForm(prefix="disable"),
             "jobs": sync_selectors.integration_jobs_count(),
             "fullsync": fullsync.fullsync_summary(),
+            "held": jobqueue.entries_on_hold(),
             "changes": connection_selectors.connection_change_list(limit=50),
             "owner_default": OwnerMode.DEFAULT_OWNER,
         },

@@ -10,7 +10,7 @@ from django.http import HttpRequest
 
 from . import services
 from .forms import FIELD_MAPPING_FIELDS, MAPPING_FIELDS
-from .models import IntegrationFieldMapping, IntegrationTableMapping, JobRun
+from .models import IntegrationFieldMapping, IntegrationTableMapping, JobQueueEntry, JobRun
 from .validation import mapping_validate
 
 
@@ -69,6 +69,21 @@ class IntegrationTableMappingAdmin(admin.ModelAdmin):
 class JobRunAdmin(admin.ModelAdmin):
     list_display = ("job_name", "started_at", "status", "inserted", "modified", "failed")
     list_filter = ("status", "kind", "direction")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(JobQueueEntry)
+class JobQueueEntryAdmin(admin.ModelAdmin):
+    """Read only: the entries are paused, held and resumed on /sync/jobs/, which keeps their
+    scheduled jobs in step (syncjobs.jobqueue)."""
+
+    list_display = ("description", "job", "recurring", "status", "attempts", "next_run_at")
+    list_filter = ("status", "job", "recurring")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -3,12 +3,15 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from . import api, fullsync_api
+from . import api, fullsync_api, jobqueue_api
 
 router = SimpleRouter()
 router.register("mappings", api.MappingViewSet, basename="api-integration-mappings")
 router.register("field-mappings", api.FieldMappingViewSet, basename="api-integration-fields")
 router.register("jobs", api.JobRunViewSet, basename="api-integration-jobs")
+router.register(
+    "job-queue", jobqueue_api.JobQueueEntryViewSet, basename="api-integration-job-queue"
+)
 
 urlpatterns = [
     path("full-sync/", fullsync_api.FullSyncStatusView.as_view(), name="api-integration-fullsync"),

@@ -659,3 +659,101 @@ class ChangeLag(models.Model):
 
     def __str__(self) -> str:
         return f"{self.mapping_id} {self.direction} {self.seconds:.1f}s"
+
+
+# --- Job queue entries (syncjobs/jobqueue.py) ----------------------------------------------
+
+
+class JobQueueEntry(models.Model):
+    """One job the workers run, recurring or one-off (docs/reference/business-central.md §5.8):
+    what support staff see and control on /sync/jobs/.
+
+    A recurring entry with a `periodic_task` is scheduled by Celery beat through that task
+    (jobqueue.entry_task_apply keeps the two in step: paused, on hold or in error disables it;
+    its interval is the entry's current, backed-off one). The CRM pull and the log cleanup are
+    scheduled by settings.CELERY_BEAT_SCHEDULE: their entries gate and record their runs.
+    """
+
+    class Job(models.TextChoices):
+        MAPPING = "mapping", _("Synchronization of a mapping")
+        ITEM_AVAILABILITY = "item_availability", _("Item availability")
+        AUTO_CREATE_SALES_ORDERS = "auto_create_orders", _("Create sales orders from the CRM")
+        CRM_PULL = "crm_pull", _("Pull of CRM changes")
+        LOG_CLEANUP = "log_cleanup", _("Cleanup of old job logs")
+
+    class Status(models.TextChoices):
+        READY = "ready", _("Ready")
+        IN_PROCESS = "in_process", _("In process")
+        FINISHED = "finished", _("Finished")
+        ERROR = "error", _("Error")
+        ON_HOLD = "on_hold", _("On hold")
+
+    class Hold(models.TextChoices):
+        NONE = "", _("Not on hold")
+        PAUSED = "paused", _("Paused")
+        MANUAL = "manual", _("Put on hold")
+        AUTOMATIC = "automatic", _("Put on hold automatically")
+
+    job = models.CharField(_("job"), max_length=20, choices=Job.choices)
+    mapping = models.ForeignKey(
+        IntegrationTableMapping, verbose_name=_("mapping"), null=True, blank=True,
+        on_delete=models.CASCADE, related_name="queue_entries",
+    )  # fmt: skip
+    recurring = models.BooleanField(_("recurring"), default=True)
+    # A one-off entry of a mapping: "Run full synchronization" rather than modified records.
+    full = models.BooleanField(_("full synchronization"), default=False)
+    description = models.CharField(_("description"), max_length=250, blank=True)
+    status = models.CharField(
+        _("status"), max_length=12, choices=Status.choices, default=Status.READY
+    )
+    # Failed runs in a row (a success starts again from 0); at max_attempts the entry is in
+    # error and stops until someone resumes it.
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    max_attempts = models.PositiveIntegerField(_("maximum attempts"), default=10)
+    earliest_start_at = models.DateTimeField(_("earliest start"), null=True, blank=True)
+    last_error = models.TextField(_("last error"), blank=True)
+    interval_minutes = models.PositiveIntegerField(_("interval (minutes)"), default=30)
+    # 0: no idle backoff.
+    inactivity_timeout_minutes = models.PositiveIntegerField(
+        _("inactivity timeout (minutes)"), default=0
+    )
+    current_interval_minutes = models.PositiveIntegerField(
+        _("current interval (minutes)"), default=30
+    )
+    last_started_at = models.DateTimeField(_("last run started"), null=True, blank=True)
+    last_finished_at = models.DateTimeField(_("last run ended"), null=True, blank=True)
+    next_run_at = models.DateTimeField(_("next run"), null=True, blank=True)
+    hold = models.CharField(
+        _("held by"), max_length=10, choices=Hold.choices, default=Hold.NONE, blank=True
+    )
+    on_hold_reason = models.TextField(_("on-hold reason"), blank=True)
+    # The automatic hold counts the mapping's runs from here (set on resume): a resumed entry
+    # gets a fresh window instead of going back on hold at its next failure.
+    failures_counted_from = models.DateTimeField(_("failures counted from"), null=True, blank=True)
+    periodic_task = models.OneToOneField(
+        "django_celery_beat.PeriodicTask", verbose_name=_("scheduled job"), null=True,
+        blank=True, on_delete=models.SET_NULL, related_name="job_queue_entry",
+    )  # fmt: skip
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["-recurring", "mapping__priority", "job", "-created_at", "-id"]
+        verbose_name = _("job queue entry")
+        verbose_name_plural = _("job queue entries")
+        constraints = [
+            # One recurring entry per mapping, and per non-mapping job.
+            models.UniqueConstraint(
+                fields=["mapping"],
+                condition=Q(recurring=True, mapping__isnull=False),
+                name="jobqueue_one_recurring_per_mapping",
+            ),
+            models.UniqueConstraint(
+                fields=["job"],
+                condition=Q(recurring=True, mapping__isnull=True),
+                name="jobqueue_one_recurring_per_job",
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "recurring"], name="jobqueue_status")]
+
+    def __str__(self) -> str:
+        return self.description or f"{self.job} {self.pk}"

@@ -29,20 +29,21 @@ from celery import current_app
 from django.apps import apps
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.db.models.signals import post_save
 from django.utils import timezone
 
 from connection.selectors import crm_connection_get
 from erp.models import SyncedModel, records_changed
 
-from . import engine
+from . import engine, jobqueue
 from .engine.run import MappingBusy, NoConnection
 from .models import (
     ChangeLag,
     CrmCoupling,
     Direction,
     IntegrationTableMapping,
+    JobQueueEntry,
     JobRun,
     NearRealTimeSlot,
     PendingChange,
@@ -70,9 +71,12 @@ def integration_enabled() -> bool:
 
 
 def on_record_saved(sender: type[SyncedModel], instance: SyncedModel, **kwargs: Any) -> None:
-    if kwargs.get("created") or kwargs.get("raw") or not enabled():
-        return  # a new record is coupled to nothing yet; fixtures load raw
-    _after_commit(sender, [instance.uuid], instance.modified_at)
+    if kwargs.get("raw"):
+        return  # fixtures load raw
+    # A new record is coupled to nothing yet: it only wakes its mappings' idle jobs, which
+    # couple or create it.
+    note = enabled() and not kwargs.get("created")
+    _after_commit(sender, [instance.uuid], instance.modified_at, note=note)
 
 
 def on_records_changed(
@@ -83,23 +87,31 @@ def on_records_changed(
 ) -> None:
     # An update() given an expression for modified_at (Now()): the instant is unknown here,
     # the scheduled job carries those rows.
-    if enabled() and isinstance(modified_at, datetime):
-        _after_commit(sender, uuids, modified_at)
+    note = enabled() and isinstance(modified_at, datetime)
+    _after_commit(sender, uuids, modified_at, note=note)
 
 
 def _after_commit(
-    model: type[SyncedModel], uuids: list[uuid.UUID] | None, modified_at: datetime
+    model: type[SyncedModel], uuids: list[uuid.UUID] | None, modified_at: datetime, *, note: bool
 ) -> None:
     transaction.on_commit(
-        partial(_note_safely, erp_table=model._meta.label_lower, uuids=uuids, at=modified_at)
+        partial(
+            _note_safely, erp_table=model._meta.label_lower, uuids=uuids, at=modified_at, note=note
+        )
     )
 
 
-def _note_safely(*, erp_table: str, uuids: list[uuid.UUID] | None, at: datetime) -> None:
+def _note_safely(
+    *, erp_table: str, uuids: list[uuid.UUID] | None, at: datetime, note: bool = True
+) -> None:
     # The ERP write has committed: a failure here must not fail it (the scheduled job still
     # carries the change).
     try:
-        changes_note(erp_table=erp_table, uuids=uuids, at=at)
+        # Event-driven rescheduling (docs/reference/business-central.md §5.8): the mappings'
+        # jobs that backed off while idle run again soon.
+        jobqueue.entries_wake_for_table(erp_table=erp_table)
+        if note:
+            changes_note(erp_table=erp_table, uuids=uuids, at=at)
     except Exception:
         logger.exception("near-real-time: could not note changes of %s", erp_table)
 
@@ -213,6 +225,7 @@ def pending_synchronize(*, mapping_id: int) -> list[JobRun]:
         and mapping.enabled
         and mapping.direction in TO_CRM_DIRECTIONS
         and integration_enabled()
+        and not jobqueue.mapping_held(mapping.pk)
     ):
         return []  # the scheduled job carries them when it is back on
     uuids = [u for _, u, _ in rows]
@@ -258,14 +271,20 @@ def quiet_runs_drop(jobs: Iterable[JobRun]) -> list[JobRun]:
 
 
 def crm_pull() -> list[int]:
-    """Queue the from-CRM pass of every enabled mapping that reads the CRM and is not running.
-    Returns the mapping ids queued."""
+    """Queue the from-CRM pass of every enabled mapping that reads the CRM, is not running and
+    whose job is not on hold. Returns the mapping ids queued."""
     if not integration_enabled():
         return []
     now = timezone.now()
+    held = JobQueueEntry.objects.filter(
+        mapping=OuterRef("pk"),
+        recurring=True,
+        status__in=(JobQueueEntry.Status.ON_HOLD, JobQueueEntry.Status.ERROR),
+    )
     ids = list(
         IntegrationTableMapping.objects.filter(enabled=True, direction__in=FROM_CRM_DIRECTIONS)
         .filter(Q(running_until__isnull=True) | Q(running_until__lt=now))
+        .filter(~Exists(held))
         .order_by("priority", "pk")
         .values_list("pk", flat=True)
     )

@@ -1,6 +1,5 @@
 """Writes: the default synchronization setup, the scheduled jobs and job runs."""
 
-import json
 import logging
 import uuid
 from collections.abc import Iterable, Sequence
@@ -15,7 +14,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django_celery_beat.models import IntervalSchedule, PeriodicTask
+from django_celery_beat.models import PeriodicTask
 
 from connection import selectors as connection_selectors
 from connection import services as connection_services
@@ -26,7 +25,7 @@ from dataverse import errors as dv
 from erp.models import Item
 from syncjobs.models import CRM_PRODUCT, ERP_ITEM, CrmCoupling
 
-from . import engine, nrt
+from . import engine, jobqueue, nrt
 from .defaults import (
     AUTO_CREATE_ORDERS_JOB,
     DEFAULT_MAPPINGS,
@@ -39,6 +38,7 @@ from .engine.run import MappingBusy, NoConnection
 from .models import (
     IntegrationFieldMapping,
     IntegrationTableMapping,
+    JobQueueEntry,
     JobRun,
     UpdateConflictResolution,
 )
@@ -49,8 +49,11 @@ ENGINE_MISSING = (
 )
 logger = logging.getLogger(__name__)
 
-
-DEFAULT_INTERVAL_MINUTES = 30
+# The non-mapping jobs of the default setup, as job queue entries.
+NON_MAPPING_JOBS = {
+    ITEM_AVAILABILITY_JOB.name: JobQueueEntry.Job.ITEM_AVAILABILITY,
+    AUTO_CREATE_ORDERS_JOB.name: JobQueueEntry.Job.AUTO_CREATE_SALES_ORDERS,
+}
 
 
 @dataclass(frozen=True)
@@ -77,15 +80,8 @@ def default_setup_options(*, connection: CrmConnection) -> DefaultSetupOptions:
     )
 
 
-def _interval(minutes: int) -> IntervalSchedule:
-    schedule, _created = IntervalSchedule.objects.get_or_create(
-        every=minutes, period=IntervalSchedule.MINUTES
-    )
-    return schedule
-
-
 def _job_name(name: str) -> str:
-    return f"{JOB_NAME_PREFIX}{name}"
+    return jobqueue.job_name(name)
 
 
 def _mapping_values(*, definition: MappingDef, options: DefaultSetupOptions) -> dict[str, Any]:
@@ -112,7 +108,7 @@ def _mapping_values(*, definition: MappingDef, options: DefaultSetupOptions) -> 
         "update_conflict_resolution": UpdateConflictResolution.NONE,
         "deletion_conflict_resolution": definition.deletion_conflict_resolution,
         "inactivity_timeout_minutes": definition.inactivity_timeout_minutes,
-        "interval_minutes": DEFAULT_INTERVAL_MINUTES,
+        "interval_minutes": jobqueue.default_interval_minutes(),
         "has_scheduled_job": definition.has_scheduled_job,
         "priority": definition.priority,
         "user_defined": False,
@@ -170,27 +166,14 @@ def _mapping_create(
     return mapping
 
 
-def _periodic_task_create(
-    *, name: str, task: str, minutes: int, args: list, enabled: bool, description: str
-):
-    return PeriodicTask.objects.create(
-        name=_job_name(name),
-        task=task,
-        interval=_interval(minutes),
-        args=json.dumps(args),
-        enabled=enabled,
-        description=description,
-    )
-
-
-def _non_mapping_job_create(*, job: JobDef, enabled: bool) -> PeriodicTask:
-    return _periodic_task_create(
+def _non_mapping_job_create(*, job: JobDef, enabled: bool) -> JobQueueEntry:
+    return jobqueue.recurring_entry_create(
+        job=NON_MAPPING_JOBS[job.name],
         name=job.name,
         task=job.task,
-        minutes=job.interval_minutes,
-        args=[],
-        enabled=enabled,
         description=job.description,
+        interval_minutes=job.interval_minutes,
+        enabled=enabled,
     )
 
 
@@ -207,15 +190,7 @@ def default_setup_reset(*, options: DefaultSetupOptions) -> list[IntegrationTabl
     for definition in definitions:
         mapping = _mapping_create(definition=definition, options=options)
         if mapping.has_scheduled_job:
-            mapping.periodic_task = _periodic_task_create(
-                name=mapping.name,
-                task="syncjobs.synchronize_mapping",
-                minutes=mapping.interval_minutes,
-                args=[mapping.pk],
-                enabled=options.enabled,
-                description=f"{mapping.name} - CRM synchronization job",
-            )
-            mapping.save(update_fields=["periodic_task"])
+            jobqueue.mapping_entry_create(mapping=mapping, enabled=options.enabled)
         mappings.append(mapping)
     if options.item_availability:
         _non_mapping_job_create(job=ITEM_AVAILABILITY_JOB, enabled=options.enabled)
@@ -253,10 +228,15 @@ def non_mapping_jobs_reconcile(*, options: DefaultSetupOptions) -> None:
             _non_mapping_job_create(job=job, enabled=options.enabled)
         elif not want:
             existing.delete()
+            JobQueueEntry.objects.filter(
+                job=NON_MAPPING_JOBS[job.name], recurring=True, mapping=None
+            ).delete()
 
 
 def integration_setup_delete() -> None:
     PeriodicTask.objects.filter(name__startswith=JOB_NAME_PREFIX).delete()
+    # The mappings' entries go with them; the CRM pull's and log cleanup's stay.
+    JobQueueEntry.objects.filter(job__in=list(NON_MAPPING_JOBS.values())).delete()
     IntegrationTableMapping.objects.all().delete()
 
 
@@ -383,6 +363,8 @@ def mapping_synchronize(
         run = job_run_start(job_name=mapping.name, mapping=mapping, kind=kind, full=full)
         job_run_finish(run=run, status=JobRun.Status.SKIPPED, message=str(exc))
         return engine.EngineResult(jobs=[run])
+    if not dry_run and any(j.status == JobRun.Status.FAILED for j in result.jobs):
+        jobqueue.mapping_failures_check(mapping=mapping)
     if not dry_run and not full:
         nrt.lags_record(jobs=result.jobs)
     if not dry_run and any(j.inserted or j.coupled or j.modified for j in result.jobs):
@@ -427,19 +409,22 @@ def _enqueue_allowed() -> None:
         )
 
 
-def mapping_synchronize_enqueue(*, mapping: IntegrationTableMapping, full: bool = False) -> None:
+def mapping_synchronize_enqueue(
+    *, mapping: IntegrationTableMapping, full: bool = False
+) -> JobQueueEntry:
     """ "Synchronize modified records" (or, `full`, "Run full synchronization") of one mapping
-    in the worker, queued once the current transaction commits (§5.9).
+    in the worker: a one-off job queue entry, sent once the current transaction commits (§5.9).
 
     Raises IntegrationDisabled when the integration is off.
     """
     _enqueue_allowed()
-    transaction.on_commit(partial(_mapping_job_send, mapping.pk, full))
+    return jobqueue.one_off_create(job=JobQueueEntry.Job.MAPPING, mapping=mapping, full=full)
 
 
 def all_mappings_synchronize_enqueue() -> list[IntegrationTableMapping]:
-    """ "Synchronize modified records" of every enabled mapping: one job per mapping, queued in
-    priority order (docs/reference/business-central.md §2.6, §5.9). Returns the mappings.
+    """ "Synchronize modified records" of every enabled mapping: one one-off job queue entry per
+    mapping, queued in priority order (docs/reference/business-central.md §2.6, §5.9). Returns
+    the mappings.
 
     Raises IntegrationDisabled when the integration is off.
     """
@@ -448,8 +433,94 @@ def all_mappings_synchronize_enqueue() -> list[IntegrationTableMapping]:
         IntegrationTableMapping.objects.filter(enabled=True).order_by("priority", "name")
     )
     for mapping in mappings:
-        transaction.on_commit(partial(_mapping_job_send, mapping.pk))
+        jobqueue.one_off_create(job=JobQueueEntry.Job.MAPPING, mapping=mapping)
     return mappings
+
+
+# -- job queue entries: what a run of one does ---------------------------------------------
+
+
+def item_availability_run() -> JobRun:
+    """One run of the item availability job (a skipped run when it does not apply)."""
+    run = job_run_start(job_name=ITEM_AVAILABILITY)
+    connection = connection_selectors.crm_connection_get()
+    if not (connection and connection.is_enabled):
+        return job_run_finish(
+            run=run, status=JobRun.Status.SKIPPED, message=_("The integration is disabled.")
+        )
+    if not connection.availability_enabled:
+        return job_run_finish(
+            run=run,
+            status=JobRun.Status.SKIPPED,
+            message=_("Item availability is not published to the CRM."),
+        )
+    return item_availability_push(run=run)
+
+
+def waiting_job_run(*, job_name: str) -> JobRun:
+    """A job whose engine is not built yet: its run says so."""
+    run = job_run_start(job_name=job_name)
+    if not _integration_enabled():
+        return job_run_finish(
+            run=run, status=JobRun.Status.SKIPPED, message=_("The integration is disabled.")
+        )
+    return job_run_finish(run=run, status=JobRun.Status.WAITING, message=ENGINE_MISSING)
+
+
+def _entry_work(entry: JobQueueEntry) -> jobqueue.Outcome:
+    Job = JobQueueEntry.Job
+    if entry.job == Job.MAPPING:
+        if entry.mapping is None:
+            return jobqueue.Outcome(not_run="the mapping no longer exists")
+        if not _integration_enabled():
+            run = job_run_start(job_name=entry.mapping.name, mapping=entry.mapping)
+            job_run_finish(
+                run=run, status=JobRun.Status.SKIPPED, message=_("The integration is disabled.")
+            )
+            return jobqueue.Outcome(not_run=run.message)
+        result = mapping_synchronize(mapping=entry.mapping, full=entry.full)
+        return jobqueue.outcome_of(result.jobs)
+    if entry.job == Job.ITEM_AVAILABILITY:
+        return jobqueue.outcome_of([item_availability_run()])
+    if entry.job == Job.AUTO_CREATE_SALES_ORDERS:
+        waiting_job_run(job_name="AUTO CREATE SALES ORDERS")
+        return jobqueue.Outcome()
+    if entry.job == Job.CRM_PULL:
+        nrt.crm_pull()
+        return jobqueue.Outcome()
+    sync_log_cleanup()
+    return jobqueue.Outcome()
+
+
+def queue_entry_run(*, entry_id: int) -> JobQueueEntry | None:
+    """Run one job queue entry if it is ready (a paused, held, finished or running one is left
+    alone: a duplicate delivery does nothing) and record how it went. Returns the entry, or
+    None when it did not run."""
+    entry = jobqueue.entry_claim(entry_id=entry_id)
+    if entry is None:
+        return None
+    try:
+        outcome = _entry_work(entry)
+    except BaseException as exc:
+        # A time limit or a worker shutdown: the entry must not stay "in process".
+        jobqueue.entry_finish(entry=entry, outcome=jobqueue.Outcome(error=f"interrupted: {exc!r}"))
+        raise
+    return jobqueue.entry_finish(entry=entry, outcome=outcome)
+
+
+def recurring_job_run(*, job: str) -> None:
+    """A non-mapping job beat sent (item availability, the CRM pull, ...): through its job queue
+    entry (made for the CRM pull and the log cleanup when missing), or directly when it has
+    none (a job of an older setup)."""
+    Job = JobQueueEntry.Job
+    if job in (Job.CRM_PULL, Job.LOG_CLEANUP):
+        entry: JobQueueEntry | None = jobqueue.system_entry(job)
+    else:
+        entry = jobqueue.recurring_job_entry(job)
+    if entry is not None:
+        queue_entry_run(entry_id=entry.pk)
+        return
+    _entry_work(JobQueueEntry(job=job))
 
 
 def mapping_dry_run(*, mapping: IntegrationTableMapping, full: bool = False) -> engine.EngineResult:
@@ -466,6 +537,7 @@ def sync_log_cleanup(*, days: int | None = None) -> int:
     deleted, _ = (
         JobRun.objects.filter(started_at__lt=cutoff).exclude(status=JobRun.Status.RUNNING).delete()
     )
+    jobqueue.entries_old_delete(before=cutoff)
     return deleted
 
 
@@ -524,18 +596,9 @@ def _integration_enabled() -> bool:
 
 
 def mapping_schedule_apply(*, mapping: IntegrationTableMapping) -> None:
-    """Make the mapping's scheduled job follow its interval and its enabled switch (a job also
-    stays paused while the integration is disabled)."""
-    task = mapping.periodic_task
-    if task is None:
-        return
-    enabled = mapping.enabled and _integration_enabled()
-    interval = _interval(mapping.interval_minutes)
-    if task.enabled != enabled or task.interval_id != interval.pk:
-        task.enabled = enabled
-        task.interval = interval
-        # save() (not a bulk update) so django_celery_beat notices the schedule change.
-        task.save(update_fields=["enabled", "interval"])
+    """Make the mapping's job queue entry and scheduled job follow its interval and its enabled
+    switch (a job also stays paused while the integration is disabled, or its entry on hold)."""
+    jobqueue.mapping_entry_apply(mapping=mapping)
 
 
 @transaction.atomic
@@ -607,15 +670,7 @@ def mapping_default_restore(*, mapping: IntegrationTableMapping) -> IntegrationT
         _field_rows(mapping=mapping, definition=definition, options=options)
     )
     if mapping.has_scheduled_job and mapping.periodic_task is None:
-        mapping.periodic_task = _periodic_task_create(
-            name=mapping.name,
-            task="syncjobs.synchronize_mapping",
-            minutes=mapping.interval_minutes,
-            args=[mapping.pk],
-            enabled=options.enabled,
-            description=f"{mapping.name} - CRM synchronization job",
-        )
-        mapping.save(update_fields=["periodic_task"])
+        jobqueue.mapping_entry_create(mapping=mapping, enabled=options.enabled)
     mapping_schedule_apply(mapping=mapping)
     return mapping
 

@@ -10,8 +10,8 @@ from django.utils.translation import gettext as _
 
 from connection.selectors import crm_connection_get
 
-from . import fullsync, nrt, services
-from .models import IntegrationTableMapping, JobRun
+from . import fullsync, jobqueue, nrt, services
+from .models import IntegrationTableMapping, JobQueueEntry, JobRun
 
 
 def _integration_enabled() -> bool:
@@ -19,18 +19,22 @@ def _integration_enabled() -> bool:
     return bool(connection and connection.is_enabled)
 
 
-def _availability_enabled() -> bool:
-    connection = crm_connection_get()
-    return bool(connection and connection.availability_enabled)
-
-
 @shared_task(name="syncjobs.synchronize_mapping", ignore_result=True)
 def synchronize_mapping(
-    mapping_id: int, full: bool = False, direction: str | None = None, pull: bool = False
+    mapping_id: int,
+    full: bool = False,
+    direction: str | None = None,
+    pull: bool = False,
+    entry: int | None = None,
 ) -> None:
-    """Both directions of the mapping, or `direction` only. `pull` (the CRM pull every minute,
-    `nrt.crm_pull`): quietly nothing when the integration is off, and no job row when the pass
-    found nothing."""
+    """Both directions of the mapping, or `direction` only. `entry`: the run of that job queue
+    entry (beat sends the recurring one's id; "synchronize now" a one-off's). `pull` (the CRM
+    pull every minute, `nrt.crm_pull`): quietly nothing when the integration is off or the
+    mapping's job is on hold, no job row when the pass found nothing, and a wake-up of the
+    mapping's idle job when it found changes."""
+    if entry is not None:
+        services.queue_entry_run(entry_id=entry)
+        return
     mapping = IntegrationTableMapping.objects.filter(pk=mapping_id).first()
     if mapping is None:
         # The mapping was deleted (e.g. reset to defaults) after the run was queued.
@@ -39,7 +43,8 @@ def synchronize_mapping(
         if not (_integration_enabled() and mapping.enabled):
             return
         result = services.mapping_synchronize(mapping=mapping, direction=direction)
-        nrt.quiet_runs_drop(result.jobs)
+        if jobqueue.jobs_did_work(nrt.quiet_runs_drop(result.jobs)):
+            jobqueue.entries_wake(mapping_ids=[mapping.pk])
         return
     if not _integration_enabled():
         run = services.job_run_start(job_name=mapping.name, mapping=mapping)
@@ -59,47 +64,30 @@ def near_real_time(mapping_id: int) -> None:
         services.dependants_wake(mapping=mapping)
 
 
+@shared_task(name="syncjobs.queue_entry_run", ignore_result=True)
+def queue_entry_run(entry_id: int) -> None:
+    """One run of a job queue entry ("run now", a wake-up, a one-off's retry)."""
+    services.queue_entry_run(entry_id=entry_id)
+
+
 @shared_task(name="syncjobs.crm_pull", ignore_result=True)
 def crm_pull() -> None:
-    nrt.crm_pull()
+    services.recurring_job_run(job=JobQueueEntry.Job.CRM_PULL)
 
 
 @shared_task(name="syncjobs.sync_log_cleanup", ignore_result=True)
 def sync_log_cleanup() -> None:
-    services.sync_log_cleanup()
-
-
-def _waiting_job(job_name: str) -> None:
-    run = services.job_run_start(job_name=job_name)
-    if not _integration_enabled():
-        services.job_run_finish(
-            run=run, status=JobRun.Status.SKIPPED, message=_("The integration is disabled.")
-        )
-        return
-    services.job_run_finish(run=run, status=JobRun.Status.WAITING, message=services.ENGINE_MISSING)
+    services.recurring_job_run(job=JobQueueEntry.Job.LOG_CLEANUP)
 
 
 @shared_task(name="syncjobs.item_availability", ignore_result=True)
 def item_availability() -> None:
-    run = services.job_run_start(job_name=services.ITEM_AVAILABILITY)
-    if not _integration_enabled():
-        services.job_run_finish(
-            run=run, status=JobRun.Status.SKIPPED, message=_("The integration is disabled.")
-        )
-        return
-    if not _availability_enabled():
-        services.job_run_finish(
-            run=run,
-            status=JobRun.Status.SKIPPED,
-            message=_("Item availability is not published to the CRM."),
-        )
-        return
-    services.item_availability_push(run=run)
+    services.recurring_job_run(job=JobQueueEntry.Job.ITEM_AVAILABILITY)
 
 
 @shared_task(name="syncjobs.auto_create_sales_orders", ignore_result=True)
 def auto_create_sales_orders() -> None:
-    _waiting_job("AUTO CREATE SALES ORDERS")
+    services.recurring_job_run(job=JobQueueEntry.Job.AUTO_CREATE_SALES_ORDERS)
 
 
 @shared_task(

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import fullsync_views, views
+from . import fullsync_views, jobqueue_views, views
 
 app_name = "syncjobs"
 urlpatterns = [
@@ -13,6 +13,16 @@ urlpatterns = [
     path("mappings/<int:pk>/full/", views.mapping_full_synchronize, name="mapping-full"),
     path("mappings/<int:pk>/dry-run/", views.mapping_dry_run, name="mapping-dry-run"),
     path("mappings/<int:pk>/defaults/", views.mapping_restore_default, name="mapping-defaults"),
+    path("jobs/", jobqueue_views.entry_list, name="job-queue"),
+    *[
+        path(
+            f"jobs/<int:pk>/{action}/",
+            jobqueue_views.entry_action,
+            {"action": action},
+            name=f"job-queue-{action}",
+        )
+        for action in ("pause", "resume", "hold", "run")
+    ],  # fmt: skip
     path("full/", fullsync_views.review, name="fullsync"),
     path("full/status.json", fullsync_views.status_json, name="fullsync-status"),
     path("full/prepare/", fullsync_views.prepare, name="fullsync-prepare"),

@@ -12,7 +12,7 @@ from accounts.roles import INTEGRATION_ADMIN, SUPPORT, has_role, role_required
 from connection import selectors as connection_selectors
 from connection.errors import ConnectionProblem
 
-from . import selectors, services
+from . import jobqueue, selectors, services
 from .forms import FieldMappingForm, FieldMappingFormSet, MappingForm, forms_disable
 from .models import Direction, IntegrationFieldMapping, IntegrationTableMapping, JobRun
 from .templatetags.sync_ui import run_direction
@@ -69,6 +69,7 @@ def mapping_list(request: HttpRequest) -> HttpResponse:
             "statuses": JobRun.Status.choices,
             "filtered": bool(mapping_id or status),
             "can_edit": has_role(request.user, (INTEGRATION_ADMIN,)),
+            "held": jobqueue.entries_on_hold(),
         },
     )
 
@@ -120,12 +121,15 @@ def mappings_synchronize(request: HttpRequest) -> HttpResponse:
                 request,
                 _(
                     "Synchronization of modified records is scheduled for %(count)s mappings, "
-                    "in this order: %(names)s. The job runs below show the results."
+                    "in this order: %(names)s. Their job queue entries and job runs show the "
+                    "results."
                 )
                 % {"count": len(mappings), "names": ", ".join(m.name for m in mappings)},
             )
         else:
             messages.warning(request, _("No mapping is enabled: nothing was scheduled."))
+    if request.POST.get("next") == "jobs":
+        return redirect("syncjobs:job-queue")
     return redirect("syncjobs:mapping-list")
 
 

@@ -200,6 +200,9 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "JobRunStatusEnum": "syncjobs.models.JobRun.Status",
         "FieldMappingStatusEnum": "syncjobs.models.IntegrationFieldMapping.Status",
+        "JobQueueEntryStatusEnum": "syncjobs.models.JobQueueEntry.Status",
+        "JobQueueEntryJobEnum": "syncjobs.models.JobQueueEntry.Job",
+        "JobQueueEntryHoldEnum": "syncjobs.models.JobQueueEntry.Hold",
     },
 }
 
@@ -326,6 +329,15 @@ SYNC_SKIP_AFTER_FAILURES = env.int("SYNC_SKIP_AFTER_FAILURES", default=3)
 SYNC_LEASE_SECONDS = env.int("SYNC_LEASE_SECONDS", default=300)
 # Job logs (runs, errors, per-record field changes) are kept this many days.
 SYNC_LOG_RETENTION_DAYS = env.int("SYNC_LOG_RETENTION_DAYS", default=30)
+# Job queue entries (syncjobs/jobqueue.py): each mapping's recurring job runs every
+# SYNC_JOB_INTERVAL_MINUTES (as the reference's 30); a run that found nothing to do doubles the
+# interval up to the mapping's inactivity timeout, and a change to synchronize brings it back,
+# running SYNC_JOB_WAKE_DELAY_SECONDS later. A mapping whose last SYNC_AUTO_HOLD_RUNS runs
+# failed at a rate of SYNC_AUTO_HOLD_FAILURE_RATE or more is put on hold (0 runs: never).
+SYNC_JOB_INTERVAL_MINUTES = env.int("SYNC_JOB_INTERVAL_MINUTES", default=30)
+SYNC_JOB_WAKE_DELAY_SECONDS = env.float("SYNC_JOB_WAKE_DELAY_SECONDS", default=30.0)
+SYNC_AUTO_HOLD_RUNS = env.int("SYNC_AUTO_HOLD_RUNS", default=5)
+SYNC_AUTO_HOLD_FAILURE_RATE = env.float("SYNC_AUTO_HOLD_FAILURE_RATE", default=0.8)
 # Full synchronization (syncjobs/fullsync.py): a line whose pass stops because the CRM does not
 # answer is tried this many times in all, waiting RETRY_BACKOFF, then twice as long, ...;
 # a line whose mapping another run holds tries again after BUSY_RETRY (not counted).

@@ -8,7 +8,7 @@ from django.core.paginator import Page
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 
-from syncjobs.models import Direction, JobRun
+from syncjobs.models import Direction, JobQueueEntry, JobRun
 
 register = template.Library()
 
@@ -59,3 +59,32 @@ def page_query(context: template.Context, param: str, number: int) -> str:
     query = context["request"].GET.copy()
     query[param] = str(number)
     return "?" + query.urlencode()
+
+
+@register.filter
+def entry_label(entry: JobQueueEntry) -> str:
+    """What a job queue entry runs, in the reader's language ("CUSTOMER: synchronization job",
+    "CUSTOMER: full synchronization, run once", "Item availability")."""
+    Job = JobQueueEntry.Job
+    if entry.job == Job.MAPPING:
+        name = entry.mapping.name if entry.mapping is not None else "—"
+        if entry.recurring:
+            return _("%(name)s: synchronization job") % {"name": name}
+        if entry.full:
+            return _("%(name)s: full synchronization, run once") % {"name": name}
+        return _("%(name)s: synchronization of modified records, run once") % {"name": name}
+    label = str(Job(entry.job).label)
+    return label if entry.recurring else _("%(job)s, run once") % {"job": label}
+
+
+@register.filter
+def entry_interval(entry: JobQueueEntry) -> str:
+    """ "every 30 min", or "every 120 min (idle; base 30 min)" while backed off."""
+    if not entry.recurring:
+        return "—"
+    if entry.current_interval_minutes > entry.interval_minutes:
+        return _("every %(current)s min (idle; base %(base)s min)") % {
+            "current": entry.current_interval_minutes,
+            "base": entry.interval_minutes,
+        }
+    return _("every %(n)s min") % {"n": entry.interval_minutes}

@@ -6,7 +6,7 @@ import pytest
 from django_celery_beat.models import PeriodicTask
 
 from connection.models import CrmConnection
-from syncjobs import services, tasks
+from syncjobs import jobqueue, services, tasks
 from syncjobs.defaults import ALL_AREAS
 from syncjobs.models import IntegrationFieldMapping, IntegrationTableMapping, JobRun
 from tests.factories.accounts import IntegrationAdminFactory
@@ -104,7 +104,7 @@ def test_jobs_are_created_paused_while_the_integration_is_disabled() -> None:
 
 def test_reset_replaces_edited_mappings_and_leaves_other_periodic_tasks_alone() -> None:
     heartbeat = PeriodicTask.objects.create(
-        name="heartbeat", task="core.heartbeat", interval=services._interval(1)
+        name="heartbeat", task="core.heartbeat", interval=jobqueue.interval_schedule(1)
     )
     _reset()
     IntegrationTableMapping.objects.filter(name="CUSTOMER").update(direction="to_crm")

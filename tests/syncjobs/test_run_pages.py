@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from accounts import roles
 from connection.models import CrmConnection
-from syncjobs import selectors, services
+from syncjobs import jobqueue, selectors, services
 from syncjobs.defaults import ALL_AREAS
 from syncjobs.models import IntegrationTableMapping, JobRun
 from tests.factories.accounts import UserFactory
@@ -46,7 +46,9 @@ def sent(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, bool]]:
     """The mapping jobs sent to the broker, as (mapping id, full)."""
     calls: list[tuple[int, bool]] = []
     monkeypatch.setattr(
-        services, "_mapping_job_send", lambda pk, full=False: calls.append((pk, full))
+        jobqueue,
+        "_entry_send",
+        lambda entry_id, mapping_id, full, countdown: calls.append((mapping_id, full)),
     )
     return calls
 
