@@ -303,6 +303,25 @@ POSTED_SALES_INVOICES = Table(
     read_only=True,
 )
 DOCUMENT_TABLES: tuple[Table, ...] = (SALES_ORDERS, POSTED_SALES_INVOICES)
+# Lines have no pages of their own (they are edited on the order card), only API routes.
+LINE_COLUMNS = ("line_no", "type", "item", "resource", "description", "quantity", "line_amount")
+SALES_ORDER_LINES = Table(
+    slug="sales-order-lines",
+    model=erp.SalesOrderLine,
+    columns=("order", *LINE_COLUMNS, "quantity_shipped", "quantity_invoiced"),
+    search_fields=("description", "order__no", "item__no", "resource__no"),
+    filters=("type",),
+    form_fields=(),
+)
+POSTED_SALES_INVOICE_LINES = Table(
+    slug="posted-sales-invoice-lines",
+    model=erp.PostedSalesInvoiceLine,
+    columns=("invoice", *LINE_COLUMNS),
+    search_fields=("description", "invoice__no", "item__no", "resource__no"),
+    filters=("type",),
+    form_fields=(),
+    read_only=True,
+)
 
 TABLES_BY_SLUG: dict[str, Table] = {t.slug: t for t in (*TABLES, *DOCUMENT_TABLES)}
 TABLES_BY_MODEL: dict[type[models.Model], Table] = {t.model: t for t in (*TABLES, *DOCUMENT_TABLES)}

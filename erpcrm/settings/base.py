@@ -200,6 +200,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "JobRunStatusEnum": "syncjobs.models.JobRun.Status",
         "FieldMappingStatusEnum": "syncjobs.models.IntegrationFieldMapping.Status",
+        "SalesOrderStatusEnum": "erp.models.SalesOrder.Status",
+        "SalesLineTypeEnum": "erp.models.LineType",
     },
 }
 
