@@ -28,6 +28,7 @@ from erp.models import (
     PostedSalesInvoiceLine,
     SalesOrder,
     SalesOrderLine,
+    SyncedModel,
 )
 from erp.tables import (
     POSTED_SALES_INVOICE_LINES,
@@ -84,9 +85,11 @@ class SalesOrderLineInOrderSerializer(RecordSerializer):
 
 
 class SalesOrderLineSerializer(SalesOrderLineInOrderSerializer):
-    class Meta(SalesOrderLineInOrderSerializer.Meta):
-        exclude = ()
+    class Meta:
+        model = SalesOrderLine
         fields = "__all__"
+        read_only_fields = (*READ_ONLY, *LINE_COMPUTED)
+        extra_kwargs = SalesOrderLineInOrderSerializer.Meta.extra_kwargs
 
     def get_fields(self) -> dict[str, serializers.Field]:
         fields = super().get_fields()
@@ -102,7 +105,8 @@ class SalesOrderLineSerializer(SalesOrderLineInOrderSerializer):
         except DjangoValidationError as exc:
             raise _refused(exc) from exc
 
-    def update(self, instance: SalesOrderLine, validated_data: dict[str, Any]) -> SalesOrderLine:
+    def update(self, instance: SyncedModel, validated_data: dict[str, Any]) -> SalesOrderLine:
+        assert isinstance(instance, SalesOrderLine)
         validated_data.pop("order", None)
         try:
             return documents.sales_order_line_update(line=instance, data=validated_data)
@@ -114,9 +118,7 @@ class SalesOrderSerializer(RecordSerializer):
     lines = SalesOrderLineInOrderSerializer(
         many=True,
         required=False,
-        help_text=_(
-            "Given only when the order is created; later through /api/sales-order-lines/."
-        ),
+        help_text=_("Given only when the order is created; later through /api/sales-order-lines/."),
     )
 
     class Meta:
@@ -140,7 +142,8 @@ class SalesOrderSerializer(RecordSerializer):
         except DjangoValidationError as exc:
             raise _refused(exc) from exc
 
-    def update(self, instance: SalesOrder, validated_data: dict[str, Any]) -> SalesOrder:
+    def update(self, instance: SyncedModel, validated_data: dict[str, Any]) -> SalesOrder:
+        assert isinstance(instance, SalesOrder)
         try:
             return documents.sales_order_update(order=instance, data=validated_data)
         except DjangoValidationError as exc:
@@ -171,6 +174,8 @@ class InvoiceInput(serializers.Serializer):
 
 class DocumentViewSetMixin(GuardedApiMixin):
     table: Table
+    # Related rows a document shows with it.
+    prefetch: tuple[str, ...] = ()
     permission_classes = (ErpApiPermission,)
     lookup_value_regex = r"[0-9]+"
 
@@ -178,9 +183,7 @@ class DocumentViewSetMixin(GuardedApiMixin):
         model = self.table.model
         fks = [f.name for f in model._meta.fields if isinstance(f, models.ForeignKey)]
         qs = model.objects.select_related(*fks).order_by(*(model._meta.ordering or ()), "pk")
-        if "lines" in {r.name for r in model._meta.related_objects}:
-            qs = qs.prefetch_related("lines__item", "lines__resource", "lines__unit_of_measure")
-        return qs
+        return qs.prefetch_related(*self.prefetch)
 
 
 def _tagged(table: Table, *names: str) -> Any:
@@ -199,6 +202,7 @@ class SalesOrderViewSet(DocumentViewSetMixin, viewsets.ModelViewSet):
     search_fields = list(SALES_ORDERS.search_fields)
     ordering_fields = ordering_fields_for(SALES_ORDERS)
     serializer_class = SalesOrderSerializer
+    prefetch = ("lines__item", "lines__resource", "lines__unit_of_measure")
 
     def perform_destroy(self, instance: SalesOrder) -> None:
         try:
@@ -239,9 +243,7 @@ class SalesOrderViewSet(DocumentViewSetMixin, viewsets.ModelViewSet):
         given = ShipmentInput(data=request.data)
         given.is_valid(raise_exception=True)
         date = given.validated_data.get("shipment_date")
-        shipment = self._run(
-            lambda: documents.sales_order_ship(order=order, shipment_date=date)
-        )
+        shipment = self._run(lambda: documents.sales_order_ship(order=order, shipment_date=date))
         return self._done(shipment.order)
 
     @extend_schema(
@@ -263,7 +265,6 @@ class SalesOrderViewSet(DocumentViewSetMixin, viewsets.ModelViewSet):
         return Response(data, status=status.HTTP_201_CREATED)
 
 
-
 @_tagged(SALES_ORDER_LINES, *CRUD)
 class SalesOrderLineViewSet(DocumentViewSetMixin, viewsets.ModelViewSet):
     """Lines of sales orders; changed only while their order is open."""
@@ -281,7 +282,6 @@ class SalesOrderLineViewSet(DocumentViewSetMixin, viewsets.ModelViewSet):
             raise _refused(exc) from exc
 
 
-
 @_tagged(POSTED_SALES_INVOICES, "list", "retrieve")
 class PostedSalesInvoiceViewSet(
     DocumentViewSetMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
@@ -294,7 +294,7 @@ class PostedSalesInvoiceViewSet(
     search_fields = list(POSTED_SALES_INVOICES.search_fields)
     ordering_fields = ordering_fields_for(POSTED_SALES_INVOICES)
     serializer_class = PostedSalesInvoiceSerializer
-
+    prefetch = ("lines__item", "lines__resource", "lines__unit_of_measure")
 
 
 @_tagged(POSTED_SALES_INVOICE_LINES, "list", "retrieve")
@@ -308,7 +308,6 @@ class PostedSalesInvoiceLineViewSet(
     search_fields = list(POSTED_SALES_INVOICE_LINES.search_fields)
     ordering_fields = ordering_fields_for(POSTED_SALES_INVOICE_LINES)
     serializer_class = PostedSalesInvoiceLineSerializer
-
 
 
 DOCUMENT_VIEWSETS: dict[str, type[viewsets.GenericViewSet]] = {

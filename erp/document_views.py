@@ -107,9 +107,7 @@ def sales_order_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return _order_card(request, _order(pk))
 
 
-def _header_form(
-    request: HttpRequest, order: SalesOrder | None, data: Any = None
-) -> HttpResponse | None:
+def _header_form(request: HttpRequest, order: SalesOrder | None, data: Any = None) -> HttpResponse:
     table = SALES_ORDERS if order is not None else NEW_ORDER
     form = record_form_class(table)(data, instance=order)
     if data is not None and form.is_valid():
@@ -139,13 +137,13 @@ def _header_form(
 
 @role_required(*ERP_WRITERS)
 @require_http_methods(["GET", "POST"])
-def sales_order_create(request: HttpRequest) -> HttpResponse | None:
+def sales_order_create(request: HttpRequest) -> HttpResponse:
     return _header_form(request, None, request.POST if request.method == "POST" else None)
 
 
 @role_required(*ERP_WRITERS)
 @require_http_methods(["GET", "POST"])
-def sales_order_edit(request: HttpRequest, pk: int) -> HttpResponse | None:
+def sales_order_edit(request: HttpRequest, pk: int) -> HttpResponse:
     order = _order(pk)
     if order.status != SalesOrder.Status.OPEN:
         messages.error(

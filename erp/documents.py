@@ -92,7 +92,13 @@ LINE_FIELDS = frozenset(
 # Line values found or computed when given as None (or not at all).
 COMPUTED_UNLESS_GIVEN = frozenset({"unit_price", "line_discount_percent", "line_discount_amount"})
 # Copied from the customer to a new order unless the caller gives them.
-CUSTOMER_DEFAULTS = ("currency", "salesperson", "payment_terms", "shipment_method", "shipping_agent")
+CUSTOMER_DEFAULTS = (
+    "currency",
+    "salesperson",
+    "payment_terms",
+    "shipment_method",
+    "shipping_agent",
+)
 CUSTOMER_ADDRESS = ("address", "address_2", "post_code", "city", "county", "country_code")
 
 
@@ -265,12 +271,14 @@ def sales_order_update(*, order: SalesOrder, data: Mapping[str, Any]) -> SalesOr
         stored = _locked_order(order)
         _require_open(stored)
         has_lines = stored.lines.exists()
-        for name in ("customer", "currency"):
+        # Their prices were found for this customer and currency.
+        fixed = {
+            "customer": _("Delete the lines of the order before changing its customer."),
+            "currency": _("Delete the lines of the order before changing its currency."),
+        }
+        for name, message in fixed.items():
             if name in data and has_lines and data[name] != getattr(stored, name):
-                raise ValidationError(
-                    {name: _("Delete the lines of the order before changing its %(field)s.")
-                     % {"field": SalesOrder._meta.get_field(name).verbose_name}}
-                )
+                raise ValidationError({name: message})
         if "customer" in data and data["customer"] is not None:
             _check_customer(data["customer"], action="order")
         for name, value in data.items():
@@ -466,9 +474,7 @@ class Shipment:
     lines: list[tuple[SalesOrderLine, Decimal]]
 
 
-def sales_order_ship(
-    *, order: SalesOrder, shipment_date: datetime.date | None = None
-) -> Shipment:
+def sales_order_ship(*, order: SalesOrder, shipment_date: datetime.date | None = None) -> Shipment:
     """Ship what is outstanding on every line of a released order: fills the lines' quantity
     shipped and shipment date and takes the items' quantities out of inventory."""
     shipment_date = shipment_date or timezone.localdate()
@@ -482,9 +488,7 @@ def sales_order_ship(
             if line.outstanding_quantity > 0
         ]
         if not lines:
-            raise _refuse(
-                _("Sales order %(no)s has nothing left to ship.") % {"no": stored.no}
-            )
+            raise _refuse(_("Sales order %(no)s has nothing left to ship.") % {"no": stored.no})
         shipped = [(line, line.outstanding_quantity) for line in lines]
         taken: dict[int, Decimal] = {}
         for line, quantity in shipped:
@@ -503,7 +507,6 @@ def sales_order_ship(
         stored.last_shipment_date = shipment_date
         stored.save(update_fields=["shipped", "last_shipment_date"])
         return Shipment(order=stored, lines=shipped)
-
 
 
 def sales_order_invoice(
@@ -526,7 +529,10 @@ def sales_order_invoice(
         ]
         if not lines:
             raise _refuse(
-                _("Sales order %(no)s has nothing shipped that is not invoiced: post a shipment first.")
+                _(
+                    "Sales order %(no)s has nothing shipped that is not invoiced: post a "
+                    "shipment first."
+                )
                 % {"no": stored.no}
             )
         terms = stored.payment_terms

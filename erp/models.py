@@ -615,9 +615,7 @@ class SalesOrder(SyncedModel, DocumentAddressFields):
     your_reference = models.CharField(_("your reference"), max_length=100, blank=True)
     external_document_no = models.CharField(_("external document no."), max_length=35, blank=True)
     order_date = models.DateField(_("order date"), default=timezone.localdate)
-    requested_delivery_date = models.DateField(
-        _("requested delivery date"), null=True, blank=True
-    )
+    requested_delivery_date = models.DateField(_("requested delivery date"), null=True, blank=True)
     currency = models.ForeignKey(
         Currency,
         verbose_name=_("currency"),
@@ -808,9 +806,7 @@ class PostedSalesInvoice(SyncedModel, DocumentAddressFields):
         blank=True,
     )
     line_discount_amount = non_negative_decimal_field(_("line discount amount"))
-    amount = models.DecimalField(
-        _("amount"), max_digits=18, decimal_places=2, default=Decimal("0")
-    )
+    amount = models.DecimalField(_("amount"), max_digits=18, decimal_places=2, default=Decimal("0"))
 
     class Meta:
         ordering = ["-no"]

@@ -54,7 +54,10 @@ urlpatterns += [
         for action in ("release", "reopen", "ship", "invoice")
     ),
     path(
-        f"{_invoices}/", views.record_list, {"table": POSTED_SALES_INVOICES}, name=f"{_invoices}-list"
+        f"{_invoices}/",
+        views.record_list,
+        {"table": POSTED_SALES_INVOICES},
+        name=f"{_invoices}-list",
     ),
     path(
         f"{_invoices}/<int:pk>/",

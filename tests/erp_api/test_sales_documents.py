@@ -32,7 +32,12 @@ def test_an_order_is_created_with_lines_priced_from_the_price_group(writer: APIC
         _order_body(
             customer,
             {"item": "1000", "quantity": "2"},
-            {"resource": "LINA", "quantity": "3", "unit_price": "60", "line_discount_percent": "10"},
+            {
+                "resource": "LINA",
+                "quantity": "3",
+                "unit_price": "60",
+                "line_discount_percent": "10",
+            },
         ),
         format="json",
     )

@@ -253,7 +253,9 @@ def test_blocked_customers_and_items_are_refused() -> None:
         f.SalesOrderLineFactory(item=f.ItemFactory(blocked=True))
 
     customer = f.CustomerFactory()
-    order = documents.sales_order_release(order=f.SalesOrderLineFactory(order__customer=customer).order)
+    order = documents.sales_order_release(
+        order=f.SalesOrderLineFactory(order__customer=customer).order
+    )
     models.Customer.objects.filter(pk=customer.pk).update(blocked="ship")
     with pytest.raises(ValidationError, match="is blocked"):
         documents.sales_order_ship(order=order)

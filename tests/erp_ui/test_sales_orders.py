@@ -54,12 +54,16 @@ def test_lines_are_added_and_changed_on_the_card(sales_client: Client) -> None:
     f.ItemFactory(no="1000", unit_price=D("40.00"))
     url = f"/erp/sales-orders/{order.pk}/"
 
-    response = sales_client.post(f"{url}lines/new/", _line("new", no="1000", quantity="3"), follow=True)
+    response = sales_client.post(
+        f"{url}lines/new/", _line("new", no="1000", quantity="3"), follow=True
+    )
     line = order.lines.get()
     assert "Line 10000 was added." in _messages(response)
     assert (line.quantity, line.unit_price, line.line_amount) == (D("3"), D("40.00"), D("120.00"))
 
-    edit = _line(f"line-{line.pk}", no="1000", quantity="5", unit_price="40", line_discount_percent="50")
+    edit = _line(
+        f"line-{line.pk}", no="1000", quantity="5", unit_price="40", line_discount_percent="50"
+    )
     response = sales_client.post(f"{url}lines/{line.pk}/edit/", edit, follow=True)
     line.refresh_from_db()
     assert "Line 10000 was saved." in _messages(response)
