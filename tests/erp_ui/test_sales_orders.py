@@ -160,3 +160,19 @@ def test_a_released_order_cannot_be_edited_and_a_shipped_one_not_deleted(
     deleted = sales_client.post(f"/erp/sales-orders/{order.pk}/delete/", follow=True)
     assert "has shipped lines and cannot be deleted" in " ".join(_messages(deleted))
     assert models.SalesOrder.objects.filter(pk=order.pk).exists()
+
+
+def test_the_order_card_and_its_refusals_are_spanish(sales_client: Client) -> None:
+    order = f.SalesOrderLineFactory(quantity=D("1.5")).order
+    sales_client.post("/i18n/setlang/", {"language": "es", "next": "/"})
+
+    card = sales_client.get(f"/erp/sales-orders/{order.pk}/").content.decode()
+    refused = sales_client.post(f"/erp/sales-orders/{order.pk}/invoice/", follow=True)
+
+    assert f"Pedido de venta {order.no}" in card
+    assert "Lanzar" in card and "Añadir línea" in card and "% de descuento de línea" in card
+    assert "%%" not in card
+    assert (
+        f"El pedido de venta {order.no} está abierto: láncelo antes de registrar."
+        in _messages(refused)
+    )
