@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.roles import ERP_READERS, ERP_WRITERS, role_required
@@ -47,7 +48,7 @@ GENERAL_FIELDS = (
     "invoiced",
     "last_shipment_date",
 )
-ADDRESS_GROUPS = ("bill_to", "ship_to")
+ADDRESS_GROUPS = (("bill_to", gettext_lazy("Bill-to")), ("ship_to", gettext_lazy("Ship-to")))
 ADDRESS_PARTS = ("name", "address", "address_2", "post_code", "city", "county", "country_code")
 
 
@@ -89,7 +90,8 @@ def _order_card(
             "object": order,
             "general_fields": GENERAL_FIELDS,
             "address_groups": [
-                [f"{group}_{part}" for part in ADDRESS_PARTS] for group in ADDRESS_GROUPS
+                (label, [f"{group}_{part}" for part in ADDRESS_PARTS])
+                for group, label in ADDRESS_GROUPS
             ],
             "rows": rows,
             "editable": editable,
@@ -236,10 +238,12 @@ def sales_order_action(request: HttpRequest, pk: int, action: str) -> HttpRespon
             message = _("Sales order %(no)s was reopened.") % {"no": order.no}
         elif action == "ship":
             shipment = documents.sales_order_ship(order=order)
-            message = _("The shipment of sales order %(no)s was posted (%(lines)d lines).") % {
-                "no": order.no,
-                "lines": len(shipment.lines),
-            }
+            count = len(shipment.lines)
+            message = ngettext(
+                "The shipment of sales order %(no)s was posted (%(lines)d line).",
+                "The shipment of sales order %(no)s was posted (%(lines)d lines).",
+                count,
+            ) % {"no": order.no, "lines": count}
         else:
             invoice = documents.sales_order_invoice(order=order)
             message = _("Posted sales invoice %(invoice)s was created for sales order %(no)s.") % {
