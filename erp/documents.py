@@ -138,7 +138,9 @@ def _locked_order(order: SalesOrder) -> SalesOrder:
     """The order as stored, locked for the rest of the transaction: two clicks on "Post
     shipment" must not ship twice."""
     try:
-        return SalesOrder.objects.select_for_update().select_related("customer").get(pk=order.pk)
+        # of=self: the customer is read, not locked.
+        rows = SalesOrder.objects.select_for_update(of=("self",)).select_related("customer")
+        return rows.get(pk=order.pk)
     except SalesOrder.DoesNotExist as exc:
         raise _refuse(_("Sales order %(no)s no longer exists.") % {"no": order.no}) from exc
 
@@ -522,7 +524,8 @@ def sales_order_invoice(
         _check_customer(stored.customer, action="invoice")
         lines = [
             line
-            for line in stored.lines.select_for_update()
+            # of=self: PostgreSQL cannot lock the nullable side of the outer joins.
+            for line in stored.lines.select_for_update(of=("self",))
             .select_related("item", "resource")
             .order_by("line_no")
             if line.quantity_to_invoice > 0
