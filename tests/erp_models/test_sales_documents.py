@@ -300,3 +300,15 @@ def test_partial_invoices_bill_only_what_was_shipped_since() -> None:
     assert second.no == "PSI000002"
     order.refresh_from_db()
     assert order.invoiced
+
+
+def test_posting_bumps_modified_at_of_the_order_and_its_lines() -> None:
+    line = f.SalesOrderLineFactory()
+    order = documents.sales_order_release(order=line.order)
+    before_order = models.SalesOrder.objects.get(pk=order.pk).modified_at
+    before_line = models.SalesOrderLine.objects.get(pk=line.pk).modified_at
+
+    documents.sales_order_ship(order=order)
+
+    assert models.SalesOrder.objects.get(pk=order.pk).modified_at > before_order
+    assert models.SalesOrderLine.objects.get(pk=line.pk).modified_at > before_line
