@@ -201,7 +201,7 @@ def sales_order_line_edit(request: HttpRequest, pk: int, line_pk: int) -> HttpRe
     form = SalesOrderLineForm(request.POST, prefix=f"line-{line.pk}")
     if form.is_valid():
         try:
-            documents.sales_order_line_update(line=line, data=form.line_data())
+            documents.sales_order_line_update(line=line, data=form.line_data(line))
         except ValidationError as exc:
             form.add_service_errors(exc)
         else:

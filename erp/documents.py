@@ -311,8 +311,8 @@ def _order_amount_refresh(order: SalesOrder) -> None:
 
 
 def _line_priced(*, line: SalesOrderLine, order: SalesOrder, explicit_price: bool) -> None:
-    """Fill unit of measure, description and (unless given) unit price from the item or
-    resource, then the discount and the line amount."""
+    """Fill unit of measure and description (when blank) and the unit price (unless given)
+    from the item or resource; refuse a blocked one."""
     if line.type == LineType.ITEM and line.item is not None:
         record: Item | Resource = line.item
     elif line.type == LineType.RESOURCE and line.resource is not None:

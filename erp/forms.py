@@ -192,8 +192,10 @@ class SalesOrderLineForm(forms.Form):
             cleaned["resource"] = record if isinstance(record, Resource) else None
         return cleaned
 
-    def line_data(self) -> dict[str, Any]:
-        """What the services take, from a valid form."""
+    def line_data(self, line: SalesOrderLine | None = None) -> dict[str, Any]:
+        """What the services take, from a valid form. For a `line` whose item or resource was
+        changed, the description, unit and price still showing the old one's are left out, so
+        that the new one's are found."""
         data = {
             name: self.cleaned_data.get(name)
             for name in (
@@ -209,6 +211,14 @@ class SalesOrderLineForm(forms.Form):
         data["line_discount_percent"] = self.cleaned_data.get("line_discount_percent") or Decimal(
             "0"
         )
+        if line is not None and (
+            data["type"] != line.type
+            or data["item"] != line.item
+            or data["resource"] != line.resource
+        ):
+            for name in ("description", "unit_of_measure", "unit_price"):
+                if data[name] == getattr(line, name):
+                    del data[name]
         return data
 
     def add_service_errors(self, exc: ValidationError) -> None:

@@ -175,3 +175,24 @@ def test_the_order_card_and_its_refusals_are_spanish(sales_client: Client) -> No
     assert f"El pedido de venta {order.no} está abierto: láncelo antes de registrar." in _messages(
         refused
     )
+
+
+def test_another_item_on_a_line_brings_its_own_description_and_price(sales_client: Client) -> None:
+    desk = f.ItemFactory(no="DESK", description="ATHENS Desk", unit_price=D("250.00"))
+    f.ItemFactory(no="LAMP", description="ROME Lamp", unit_price=D("30.00"))
+    line = f.SalesOrderLineFactory(item=desk, quantity=D("2"))
+    # The row as shown, with the number typed over.
+    edit = _line(
+        f"line-{line.pk}",
+        no="lamp",
+        description="ATHENS Desk",
+        quantity="2",
+        unit_of_measure=line.unit_of_measure.code,
+        unit_price="250.00",
+        line_discount_percent="0",
+    )
+
+    sales_client.post(f"/erp/sales-orders/{line.order.pk}/lines/{line.pk}/edit/", edit)
+
+    line.refresh_from_db()
+    assert (line.item.no, line.description, line.unit_price) == ("LAMP", "ROME Lamp", D("30.00"))
