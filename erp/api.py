@@ -83,7 +83,9 @@ class RecordSerializer(serializers.ModelSerializer):
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         # uuid is read-only; a client that sends a different one must hear that it was refused
         # rather than have it silently ignored.
-        sent = self.initial_data.get("uuid") if isinstance(self.initial_data, dict) else None
+        # A serializer nested in another has no initial data of its own.
+        initial = getattr(self, "initial_data", None)
+        sent = initial.get("uuid") if isinstance(initial, dict) else None
         if sent and self.instance is not None and str(sent) != str(self.instance.uuid):
             raise serializers.ValidationError(
                 {"uuid": _("The UUID of a record cannot be changed.")}
@@ -162,7 +164,7 @@ class RecordViewSet(GuardedApiMixin, viewsets.ModelViewSet):
             raise RecordInUseError(exc.message) from exc
 
 
-def _ordering_fields(table: Table) -> list[str]:
+def ordering_fields_for(table: Table) -> list[str]:
     names = ["id", "modified_at"]
     for fld in table.model._meta.fields:
         if isinstance(fld, models.ForeignKey):
@@ -182,7 +184,7 @@ def viewset_for(table: Table) -> type[RecordViewSet]:
             "serializer_class": serializer_for(table),
             "filterset_class": FILTERSETS[table.slug],
             "search_fields": list(table.search_fields),
-            "ordering_fields": _ordering_fields(table),
+            "ordering_fields": ordering_fields_for(table),
             "__doc__": f"The ERP table of {plural}.",
         },
     )

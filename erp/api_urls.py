@@ -9,9 +9,10 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from erp.api import VIEWSETS, RecordViewSet
+from erp.document_api import DOCUMENT_VIEWSETS
 
 router = DefaultRouter()
-for slug, viewset in VIEWSETS.items():
+for slug, viewset in {**VIEWSETS, **DOCUMENT_VIEWSETS}.items():
     router.register(slug, viewset, basename=f"api-{slug}")
 
 # The schema and its documentation page are for signed-in users like the tables they describe.

@@ -26,6 +26,12 @@ EXTRA_FILTERS: dict[str, tuple[str, ...]] = {
     "sales-prices": ("item",),
     "contacts": ("company",),
     "customers": ("payment_terms", "shipment_method", "shipping_agent", "primary_contact"),
+    # Readers of one customer's documents, and the integration finding an order by the CRM's
+    # reference or an invoice by its order.
+    "sales-orders": ("customer", "your_reference", "external_document_no"),
+    "sales-order-lines": ("order", "item", "resource"),
+    "posted-sales-invoices": ("customer", "order", "order_no", "your_reference"),
+    "posted-sales-invoice-lines": ("invoice", "item", "resource"),
 }
 
 

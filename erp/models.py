@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
-from django.core.validators import MinValueValidator, RegexValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.dispatch import Signal
 from django.utils import timezone
@@ -26,6 +26,9 @@ if TYPE_CHECKING:
 code_validator = RegexValidator(
     r"^[A-Z0-9][A-Z0-9 ._\-/]*$",
     _("Use upper-case letters, digits, spaces and . _ - / only."),
+)
+country_code_validator = RegexValidator(
+    r"^[A-Z]{2}$", _("Enter a two-letter ISO 3166 code, for example DE.")
 )
 iso_currency_validator = RegexValidator(
     r"^[A-Z]{3}$", _("Enter a three-letter ISO 4217 code, for example EUR.")
@@ -243,9 +246,7 @@ class AddressFields(models.Model):
         _("country/region code"),
         max_length=2,
         blank=True,
-        validators=[
-            RegexValidator(r"^[A-Z]{2}$", _("Enter a two-letter ISO 3166 code, for example DE."))
-        ],
+        validators=[country_code_validator],
     )
 
     class Meta:
@@ -537,3 +538,328 @@ class SalesPrice(SyncedModel):
             raise ValidationError(
                 {"ending_date": _("The ending date is before the starting date.")}
             )
+
+
+# Sales documents. A sales order is written by `erp.services` only (numbering, prices, the
+# status rules and inventory live there); a posted sales invoice is never changed once posted.
+
+
+class NumberSeries(models.Model):
+    """The last number handed out per kind of document (Business Central's No. Series): the
+    services lock the row while they take the next number, so two orders never share one."""
+
+    code = models.CharField(_("code"), max_length=20, unique=True)
+    prefix = models.CharField(_("prefix"), max_length=10)
+    last_number = models.PositiveIntegerField(_("last number used"), default=0)
+
+    class Meta:
+        verbose_name = _("number series")
+        verbose_name_plural = _("number series")
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class DocumentAddressFields(models.Model):
+    """Who a document is billed and shipped to: copied from the customer when the document is
+    created, and changed on the document without touching the customer."""
+
+    bill_to_name = models.CharField(_("bill-to name"), max_length=100, blank=True)
+    bill_to_address = models.CharField(_("bill-to address"), max_length=100, blank=True)
+    bill_to_address_2 = models.CharField(_("bill-to address 2"), max_length=50, blank=True)
+    bill_to_post_code = models.CharField(_("bill-to post code"), max_length=20, blank=True)
+    bill_to_city = models.CharField(_("bill-to city"), max_length=30, blank=True)
+    bill_to_county = models.CharField(_("bill-to county"), max_length=30, blank=True)
+    bill_to_country_code = models.CharField(
+        _("bill-to country/region code"),
+        max_length=2,
+        blank=True,
+        validators=[country_code_validator],
+    )
+    ship_to_name = models.CharField(_("ship-to name"), max_length=100, blank=True)
+    ship_to_address = models.CharField(_("ship-to address"), max_length=100, blank=True)
+    ship_to_address_2 = models.CharField(_("ship-to address 2"), max_length=50, blank=True)
+    ship_to_post_code = models.CharField(_("ship-to post code"), max_length=20, blank=True)
+    ship_to_city = models.CharField(_("ship-to city"), max_length=30, blank=True)
+    ship_to_county = models.CharField(_("ship-to county"), max_length=30, blank=True)
+    ship_to_country_code = models.CharField(
+        _("ship-to country/region code"),
+        max_length=2,
+        blank=True,
+        validators=[country_code_validator],
+    )
+
+    class Meta:
+        abstract = True
+
+
+class LineType(models.TextChoices):
+    ITEM = "item", _("Item")
+    RESOURCE = "resource", _("Resource")
+
+
+def _document_number_field() -> models.CharField:
+    return models.CharField(_("no."), max_length=20, unique=True, validators=[code_validator])
+
+
+class SalesOrder(SyncedModel, DocumentAddressFields):
+    class Status(models.TextChoices):
+        OPEN = "open", _("Open")
+        RELEASED = "released", _("Released")
+
+    no = _document_number_field()
+    customer = models.ForeignKey(
+        Customer, verbose_name=_("customer"), on_delete=models.PROTECT, related_name="sales_orders"
+    )
+    # What the customer calls the order (the CRM order number when it came from the CRM).
+    your_reference = models.CharField(_("your reference"), max_length=100, blank=True)
+    external_document_no = models.CharField(_("external document no."), max_length=35, blank=True)
+    order_date = models.DateField(_("order date"), default=timezone.localdate)
+    requested_delivery_date = models.DateField(_("requested delivery date"), null=True, blank=True)
+    currency = models.ForeignKey(
+        Currency,
+        verbose_name=_("currency"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        help_text=_("Blank means the local currency."),
+    )
+    salesperson = models.ForeignKey(
+        Salesperson, verbose_name=_("salesperson"), on_delete=models.PROTECT, null=True, blank=True
+    )
+    payment_terms = models.ForeignKey(
+        PaymentTerms,
+        verbose_name=_("payment terms"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+    )
+    shipment_method = models.ForeignKey(
+        ShipmentMethod,
+        verbose_name=_("shipment method"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+    )
+    shipping_agent = models.ForeignKey(
+        ShippingAgent,
+        verbose_name=_("shipping agent"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+    )
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.OPEN, editable=False
+    )
+    # Kept by the posting services (every line fully shipped / invoiced), so that lists,
+    # filters and readers of changed records see them without adding up the lines.
+    shipped = models.BooleanField(_("completely shipped"), default=False, editable=False)
+    invoiced = models.BooleanField(_("completely invoiced"), default=False, editable=False)
+    last_shipment_date = models.DateField(
+        _("last shipment date"), null=True, blank=True, editable=False
+    )
+    amount = models.DecimalField(
+        _("amount"), max_digits=18, decimal_places=2, default=Decimal("0"), editable=False
+    )
+
+    class Meta:
+        ordering = ["-no"]
+        indexes = [
+            *sort_indexes("erp_so", ("order_date", "status", "amount", "your_reference")),
+            changed_index("erp_so"),
+        ]
+        verbose_name = _("sales order")
+        verbose_name_plural = _("sales orders")
+
+    def __str__(self) -> str:
+        return self.no
+
+
+class SalesOrderLine(SyncedModel):
+    order = models.ForeignKey(
+        SalesOrder, verbose_name=_("sales order"), on_delete=models.CASCADE, related_name="lines"
+    )
+    line_no = models.PositiveIntegerField(_("line no."), editable=False)
+    type = models.CharField(_("type"), max_length=10, choices=LineType.choices)
+    item = models.ForeignKey(
+        Item,
+        verbose_name=_("item"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="sales_order_lines",
+    )
+    resource = models.ForeignKey(
+        Resource,
+        verbose_name=_("resource"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="sales_order_lines",
+    )
+    description = models.CharField(_("description"), max_length=100, blank=True)
+    quantity = models.DecimalField(
+        _("quantity"),
+        max_digits=18,
+        decimal_places=2,
+        validators=[MinValueValidator(Decimal("0.01"))],
+    )
+    unit_of_measure = models.ForeignKey(
+        UnitOfMeasure, verbose_name=_("unit of measure"), on_delete=models.PROTECT
+    )
+    unit_price = non_negative_decimal_field(_("unit price"))
+    line_discount_percent = models.DecimalField(
+        _("line discount %"),
+        max_digits=5,
+        decimal_places=2,
+        default=Decimal("0"),
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))],
+    )
+    line_discount_amount = non_negative_decimal_field(_("line discount amount"))
+    line_amount = models.DecimalField(
+        _("line amount"), max_digits=18, decimal_places=2, default=Decimal("0")
+    )
+    quantity_shipped = non_negative_decimal_field(_("quantity shipped"))
+    quantity_invoiced = non_negative_decimal_field(_("quantity invoiced"))
+    shipment_date = models.DateField(_("shipment date"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["order", "line_no"]
+        indexes = [changed_index("erp_sol")]
+        verbose_name = _("sales order line")
+        verbose_name_plural = _("sales order lines")
+        constraints = [
+            models.UniqueConstraint(fields=["order", "line_no"], name="erp_sol_unique_line_no"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.order.no} / {self.line_no}"
+
+    @property
+    def outstanding_quantity(self) -> Decimal:
+        return self.quantity - self.quantity_shipped
+
+    @property
+    def quantity_to_invoice(self) -> Decimal:
+        return self.quantity_shipped - self.quantity_invoiced
+
+    def clean(self) -> None:
+        errors: dict[str, Any] = {}
+        if self.type == LineType.ITEM:
+            if self.item_id is None:
+                errors["item"] = _("An item line needs an item.")
+            if self.resource_id is not None:
+                errors["resource"] = _("An item line cannot have a resource.")
+        elif self.type == LineType.RESOURCE:
+            if self.resource_id is None:
+                errors["resource"] = _("A resource line needs a resource.")
+            if self.item_id is not None:
+                errors["item"] = _("A resource line cannot have an item.")
+        if self.quantity is not None and self.quantity < self.quantity_shipped:
+            errors["quantity"] = _(
+                "The quantity cannot be less than the quantity already shipped (%(shipped)s)."
+            ) % {"shipped": self.quantity_shipped}
+        if errors:
+            raise ValidationError(errors)
+
+
+class PostedSalesInvoice(SyncedModel, DocumentAddressFields):
+    """A posted invoice: created by posting a sales order's invoice, never changed after."""
+
+    no = _document_number_field()
+    order = models.ForeignKey(
+        SalesOrder,
+        verbose_name=_("sales order"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="invoices",
+    )
+    # The order's number as it was when posted: the invoice stays readable if the order goes.
+    order_no = models.CharField(_("order no."), max_length=20, blank=True)
+    customer = models.ForeignKey(
+        Customer,
+        verbose_name=_("customer"),
+        on_delete=models.PROTECT,
+        related_name="posted_sales_invoices",
+    )
+    your_reference = models.CharField(_("your reference"), max_length=100, blank=True)
+    external_document_no = models.CharField(_("external document no."), max_length=35, blank=True)
+    posting_date = models.DateField(_("posting date"))
+    due_date = models.DateField(_("due date"), null=True, blank=True)
+    currency = models.ForeignKey(
+        Currency,
+        verbose_name=_("currency"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        help_text=_("Blank means the local currency."),
+    )
+    salesperson = models.ForeignKey(
+        Salesperson, verbose_name=_("salesperson"), on_delete=models.PROTECT, null=True, blank=True
+    )
+    payment_terms = models.ForeignKey(
+        PaymentTerms,
+        verbose_name=_("payment terms"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+    )
+    line_discount_amount = non_negative_decimal_field(_("line discount amount"))
+    amount = models.DecimalField(_("amount"), max_digits=18, decimal_places=2, default=Decimal("0"))
+
+    class Meta:
+        ordering = ["-no"]
+        indexes = [
+            *sort_indexes("erp_psi", ("posting_date", "amount", "order_no")),
+            changed_index("erp_psi"),
+        ]
+        verbose_name = _("posted sales invoice")
+        verbose_name_plural = _("posted sales invoices")
+
+    def __str__(self) -> str:
+        return self.no
+
+
+class PostedSalesInvoiceLine(SyncedModel):
+    invoice = models.ForeignKey(
+        PostedSalesInvoice,
+        verbose_name=_("posted sales invoice"),
+        on_delete=models.CASCADE,
+        related_name="lines",
+    )
+    line_no = models.PositiveIntegerField(_("line no."))
+    # The order line invoiced, by its number on the order (the order may go).
+    order_line_no = models.PositiveIntegerField(_("order line no."), null=True, blank=True)
+    type = models.CharField(_("type"), max_length=10, choices=LineType.choices)
+    item = models.ForeignKey(
+        Item, verbose_name=_("item"), on_delete=models.PROTECT, null=True, blank=True
+    )
+    resource = models.ForeignKey(
+        Resource, verbose_name=_("resource"), on_delete=models.PROTECT, null=True, blank=True
+    )
+    description = models.CharField(_("description"), max_length=100, blank=True)
+    quantity = models.DecimalField(_("quantity"), max_digits=18, decimal_places=2)
+    unit_of_measure = models.ForeignKey(
+        UnitOfMeasure, verbose_name=_("unit of measure"), on_delete=models.PROTECT
+    )
+    unit_price = non_negative_decimal_field(_("unit price"))
+    line_discount_percent = models.DecimalField(
+        _("line discount %"), max_digits=5, decimal_places=2, default=Decimal("0")
+    )
+    line_discount_amount = non_negative_decimal_field(_("line discount amount"))
+    line_amount = models.DecimalField(
+        _("line amount"), max_digits=18, decimal_places=2, default=Decimal("0")
+    )
+
+    class Meta:
+        ordering = ["invoice", "line_no"]
+        indexes = [changed_index("erp_psil")]
+        verbose_name = _("posted sales invoice line")
+        verbose_name_plural = _("posted sales invoice lines")
+        constraints = [
+            models.UniqueConstraint(fields=["invoice", "line_no"], name="erp_psil_unique_line_no"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.invoice.no} / {self.line_no}"

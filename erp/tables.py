@@ -25,6 +25,8 @@ class Table:
     filters: tuple[str, ...] = ()
     # Fields upper-cased on input because the model only accepts upper-case codes.
     upper_fields: tuple[str, ...] = field(default=("code", "no", "country_code"))
+    # Posted documents are read, never created, changed or deleted by hand.
+    read_only: bool = False
 
     @property
     def verbose_name(self) -> str:
@@ -230,5 +232,96 @@ TABLES: tuple[Table, ...] = (
     ),
 )
 
-TABLES_BY_SLUG: dict[str, Table] = {t.slug: t for t in TABLES}
-TABLES_BY_MODEL: dict[type[models.Model], Table] = {t.model: t for t in TABLES}
+DOCUMENT_ADDRESS_FIELDS = tuple(
+    f"{kind}_{part}" for kind in ("bill_to", "ship_to") for part in ("name", *ADDRESS_FIELDS)
+)
+
+# Sales documents: their cards, actions and API have views of their own (erp.document_views,
+# erp.document_api); lists, filters and links are the generic ones.
+SALES_ORDERS = Table(
+    slug="sales-orders",
+    model=erp.SalesOrder,
+    columns=(
+        "no",
+        "customer",
+        "bill_to_name",
+        "your_reference",
+        "order_date",
+        "currency",
+        "amount",
+        "status",
+        "shipped",
+        "invoiced",
+    ),
+    search_fields=("no", "your_reference", "external_document_no", "bill_to_name", "customer__no"),
+    filters=("status", "shipped", "invoiced", "salesperson", "currency"),
+    form_fields=(
+        "customer",
+        "your_reference",
+        "external_document_no",
+        "order_date",
+        "requested_delivery_date",
+        "currency",
+        "salesperson",
+        "payment_terms",
+        "shipment_method",
+        "shipping_agent",
+        *DOCUMENT_ADDRESS_FIELDS,
+    ),
+    upper_fields=("bill_to_country_code", "ship_to_country_code"),
+)
+POSTED_SALES_INVOICES = Table(
+    slug="posted-sales-invoices",
+    model=erp.PostedSalesInvoice,
+    columns=(
+        "no",
+        "customer",
+        "bill_to_name",
+        "order_no",
+        "your_reference",
+        "posting_date",
+        "currency",
+        "amount",
+    ),
+    search_fields=("no", "order_no", "your_reference", "bill_to_name", "customer__no"),
+    filters=("salesperson", "currency"),
+    # The fields a card shows (nothing is edited).
+    form_fields=(
+        "customer",
+        "order",
+        "your_reference",
+        "external_document_no",
+        "posting_date",
+        "due_date",
+        "currency",
+        "salesperson",
+        "payment_terms",
+        "line_discount_amount",
+        "amount",
+        *DOCUMENT_ADDRESS_FIELDS,
+    ),
+    read_only=True,
+)
+DOCUMENT_TABLES: tuple[Table, ...] = (SALES_ORDERS, POSTED_SALES_INVOICES)
+# Lines have no pages of their own (they are edited on the order card), only API routes.
+LINE_COLUMNS = ("line_no", "type", "item", "resource", "description", "quantity", "line_amount")
+SALES_ORDER_LINES = Table(
+    slug="sales-order-lines",
+    model=erp.SalesOrderLine,
+    columns=("order", *LINE_COLUMNS, "quantity_shipped", "quantity_invoiced"),
+    search_fields=("description", "order__no", "item__no", "resource__no"),
+    filters=("type",),
+    form_fields=(),
+)
+POSTED_SALES_INVOICE_LINES = Table(
+    slug="posted-sales-invoice-lines",
+    model=erp.PostedSalesInvoiceLine,
+    columns=("invoice", *LINE_COLUMNS),
+    search_fields=("description", "invoice__no", "item__no", "resource__no"),
+    filters=("type",),
+    form_fields=(),
+    read_only=True,
+)
+
+TABLES_BY_SLUG: dict[str, Table] = {t.slug: t for t in (*TABLES, *DOCUMENT_TABLES)}
+TABLES_BY_MODEL: dict[type[models.Model], Table] = {t.model: t for t in (*TABLES, *DOCUMENT_TABLES)}

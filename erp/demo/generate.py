@@ -41,6 +41,11 @@ def _rng(seed: str, stream: str) -> random.Random:
     return random.Random(f"{seed}:{stream}")
 
 
+def order_rng(seed: str = DEFAULT_SEED) -> random.Random:
+    """The choices of the demo sales orders (customer, items, quantities)."""
+    return _rng(seed, "sales-orders")
+
+
 def ascii_slug(text: str, sep: str = "") -> str:
     """ASCII-only lower-case slug, for e-mail local parts and host names."""
     text = text.replace("ß", "ss").replace("ø", "o").replace("Ø", "O").replace("æ", "ae")

@@ -16,7 +16,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils.translation import gettext_lazy as _
 
-from erp import demo
+from erp import demo, documents
 from erp import models as models_
 from erp.services import ErpError
 
@@ -25,6 +25,10 @@ NumberedModel = models_.Contact | models_.Customer | models_.Item | models_.Reso
 
 # Demo sales prices are valid from this date; a fixed date keeps the demo data deterministic.
 DEMO_PRICE_START = datetime.date(2026, 1, 1)
+# Demo sales orders are dated, shipped and invoiced on fixed days for the same reason.
+DEMO_ORDER_DATE = datetime.date(2026, 3, 2)
+DEMO_SHIPMENT_DATE = datetime.date(2026, 3, 5)
+DEMO_INVOICE_DATE = datetime.date(2026, 3, 6)
 
 
 class DemoDataExists(ErpError):
@@ -98,6 +102,7 @@ def demo_data_seed(
     items: int,
     resources: int,
     salespeople: int,
+    sales_orders: int = 0,
     seed: str = demo.DEFAULT_SEED,
     if_empty: bool = False,
     append: bool = False,
@@ -172,6 +177,7 @@ def demo_data_seed(
         )
         counts.update(_seed_items(items=items, seed=seed, batch_size=batch_size))
         counts.update(_seed_resources(resources=resources, seed=seed, batch_size=batch_size))
+        counts.update(_seed_sales_orders(sales_orders=sales_orders, seed=seed))
     result.seconds = time.perf_counter() - started
     return result
 
@@ -355,3 +361,40 @@ def _seed_resources(*, resources: int, seed: str, batch_size: int) -> dict[str, 
 def _bulk(model: type[models_.SyncedModel], objs: list[Any], batch_size: int) -> None:
     for start in range(0, len(objs), batch_size):
         model.objects.bulk_create(objs[start : start + batch_size])
+
+
+def _seed_sales_orders(*, sales_orders: int, seed: str) -> dict[str, int]:
+    """A few orders of demo customers through the document services (numbers, prices), in
+    every state: open, released, shipped, and shipped and invoiced."""
+    customers = list(
+        models_.Customer.objects.filter(blocked="").order_by("no").values_list("pk", flat=True)
+    )
+    items = list(models_.Item.objects.filter(blocked=False).order_by("no"))
+    if not sales_orders or not customers or not items:
+        return {"sales_orders": 0, "posted_sales_invoices": 0}
+    rng = demo.order_rng(seed)
+    invoices = 0
+    customer_by_pk = models_.Customer.objects.in_bulk(customers)
+    for index in range(sales_orders):
+        customer = customer_by_pk[rng.choice(customers)]
+        lines = [
+            {"item": item, "quantity": Decimal(rng.randint(1, 10))}
+            for item in rng.sample(items, k=min(len(items), rng.randint(1, 3)))
+        ]
+        order = documents.sales_order_create(
+            data={
+                "customer": customer,
+                "order_date": DEMO_ORDER_DATE,
+                "your_reference": f"DEMO-{index + 1:04d}",
+            },
+            lines=lines,
+        )
+        state = index % 4  # 0 open, 1 released, 2 shipped, 3 invoiced
+        if state >= 1:
+            order = documents.sales_order_release(order=order)
+        if state >= 2:
+            documents.sales_order_ship(order=order, shipment_date=DEMO_SHIPMENT_DATE)
+        if state == 3:
+            documents.sales_order_invoice(order=order, posting_date=DEMO_INVOICE_DATE)
+            invoices += 1
+    return {"sales_orders": sales_orders, "posted_sales_invoices": invoices}

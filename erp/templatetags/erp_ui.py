@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from accounts import roles
-from erp.tables import TABLES, TABLES_BY_MODEL, key_field
+from erp.tables import DOCUMENT_TABLES, TABLES, TABLES_BY_MODEL, key_field
 
 register = template.Library()
 
@@ -124,8 +124,8 @@ def sort_state(context: template.Context, name: str) -> str:
 
 @register.simple_tag
 def erp_tables() -> tuple[Any, ...]:
-    """The registry, for the navigation menu on every page."""
-    return TABLES
+    """The registry and the sales documents, for the navigation menu on every page."""
+    return (*TABLES, *DOCUMENT_TABLES)
 
 
 # Role names are group names stored in the database; these are their translated labels.

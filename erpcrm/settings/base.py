@@ -203,6 +203,8 @@ SPECTACULAR_SETTINGS = {
         "JobQueueEntryStatusEnum": "syncjobs.models.JobQueueEntry.Status",
         "JobQueueEntryJobEnum": "syncjobs.models.JobQueueEntry.Job",
         "JobQueueEntryHoldEnum": "syncjobs.models.JobQueueEntry.Hold",
+        "SalesOrderStatusEnum": "erp.models.SalesOrder.Status",
+        "SalesLineTypeEnum": "erp.models.LineType",
     },
 }
 

@@ -22,7 +22,7 @@ from django.test import Client
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from accounts import roles
-from erp.tables import TABLES
+from erp.tables import POSTED_SALES_INVOICES, SALES_ORDERS, TABLES
 from sandbox import seed
 from setup_wizard.views import STEPS
 from tests.factories.accounts import IntegrationAdminFactory, UserFactory
@@ -133,6 +133,21 @@ def every_page(user: User) -> list[str]:
         base = f"/erp/{table.slug}/"
         urls += [base, f"{base}new/", f"{base}{record.pk}/", f"{base}{record.pk}/edit/"]
         urls += [f"{base}{record.pk}/delete/"]
+    # The sales documents (seed_demo makes some): an open order first, then a released one,
+    # and the read-only posted invoices.
+    for status in ("open", "released"):
+        order = SALES_ORDERS.model._default_manager.filter(status=status).order_by("pk").first()
+        assert order is not None, f"no {status} sales order to show"
+        base = f"/erp/{SALES_ORDERS.slug}/"
+        urls += [base, f"{base}new/", f"{base}{order.pk}/", f"{base}{order.pk}/delete/"]
+        if status == "open":
+            urls += [f"{base}{order.pk}/edit/"]
+    invoice = POSTED_SALES_INVOICES.model._default_manager.order_by("pk").first()
+    assert invoice is not None, "no posted sales invoice to show"
+    urls += [
+        f"/erp/{POSTED_SALES_INVOICES.slug}/",
+        f"/erp/{POSTED_SALES_INVOICES.slug}/{invoice.pk}/",
+    ]
     return urls
 
 

@@ -217,3 +217,16 @@ def test_search_indexes_survive_seeding_on_postgresql(db: None) -> None:
         names = {row[0] for row in cursor.fetchall()}
     assert "erp_customer_name_trgm" in names
     assert "erp_customer_city_trgm" in names
+
+
+def test_seed_demo_creates_sales_orders_in_every_state(db: None) -> None:
+    output = _seed(sales_orders=8)
+
+    assert "8 sales orders" in output and "2 posted sales invoices" in output
+    orders = models.SalesOrder.objects.all()
+    assert orders.count() == 8
+    assert orders.filter(status="open").count() == 2
+    assert orders.filter(shipped=True, invoiced=False).count() == 2
+    assert orders.filter(invoiced=True).count() == 2
+    assert all(order.amount > 0 for order in orders)
+    assert models.PostedSalesInvoice.objects.count() == 2

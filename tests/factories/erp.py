@@ -10,7 +10,7 @@ from decimal import Decimal
 import factory
 from factory.django import DjangoModelFactory
 
-from erp import models
+from erp import documents, models
 
 ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
@@ -202,3 +202,41 @@ class SalesPriceFactory(DjangoModelFactory):
         lambda o: (o.item.unit_price * Decimal("0.9")).quantize(Decimal("0.01"))
     )
     minimum_quantity = Decimal("0")
+
+
+class SalesOrderFactory(DjangoModelFactory):
+    """An open order made by `erp.documents` (number, customer defaults, prices): pass
+    `lines=[{"item": item, "quantity": Decimal("2")}, ...]` for lines."""
+
+    class Meta:
+        model = models.SalesOrder
+
+    customer = factory.SubFactory(CustomerFactory)
+    your_reference = factory.Sequence(lambda n: f"ORD-{n:05d}")
+
+    @classmethod
+    def _create(cls, model_class: type, *args: object, **kwargs: object) -> models.SalesOrder:
+        lines = kwargs.pop("lines", ())
+        return documents.sales_order_create(data=kwargs, lines=lines)  # type: ignore[arg-type]
+
+
+class SalesOrderLineFactory(DjangoModelFactory):
+    class Meta:
+        model = models.SalesOrderLine
+
+    order = factory.SubFactory(SalesOrderFactory)
+    item = factory.SubFactory(ItemFactory)
+    quantity = Decimal("2")
+
+    @classmethod
+    def _create(cls, model_class: type, *args: object, **kwargs: object) -> models.SalesOrderLine:
+        order = kwargs.pop("order")
+        return documents.sales_order_line_add(order=order, data=kwargs)  # type: ignore[arg-type]
+
+
+def invoiced_order(**kwargs: object) -> models.PostedSalesInvoice:
+    """An order with one item line, released, shipped and invoiced: its posted invoice."""
+    line = SalesOrderLineFactory(**kwargs)
+    order = documents.sales_order_release(order=line.order)
+    documents.sales_order_ship(order=order)
+    return documents.sales_order_invoice(order=order)

@@ -12,7 +12,8 @@ class Command(BaseCommand):
     help = (
         "Create deterministic demo data: salespeople, currencies, units, payment terms, "
         "shipment methods, shipping agents, price groups, contacts, customers, items with "
-        "sales prices per price group and currency, and resources."
+        "sales prices per price group and currency, resources, and sales orders in every "
+        "state (open, released, shipped, invoiced)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -22,6 +23,12 @@ class Command(BaseCommand):
         )
         parser.add_argument("--items", type=int, default=500)
         parser.add_argument("--resources", type=int, default=40)
+        parser.add_argument(
+            "--sales-orders",
+            type=int,
+            default=20,
+            help="Sales orders (a quarter each open, released, shipped, and invoiced).",
+        )
         parser.add_argument(
             "--salespeople",
             type=int,
@@ -43,9 +50,9 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        for name in ("customers", "contacts", "items", "resources", "salespeople"):
+        for name in ("customers", "contacts", "items", "resources", "salespeople", "sales_orders"):
             if options[name] < 0:
-                raise CommandError(f"--{name} cannot be negative.")
+                raise CommandError(f"--{name.replace('_', '-')} cannot be negative.")
         try:
             result = demo_data_seed(
                 customers=options["customers"],
@@ -53,6 +60,7 @@ class Command(BaseCommand):
                 items=options["items"],
                 resources=options["resources"],
                 salespeople=options["salespeople"],
+                sales_orders=options["sales_orders"],
                 seed=options["seed"],
                 if_empty=options["if_empty"],
                 append=options["append"],
