@@ -346,7 +346,8 @@ class _GroupReader:
         if related in BIG_TABLES:
             return None
         target = related._meta.pk if parts[1] == "pk" else related._meta.get_field(parts[1])
-        if not (target.primary_key or getattr(target, "unique", False)):
+        if not getattr(target, "unique", False):
+            # Groups are one related record each only when its key is unique.
             return None
         order = f"-{parts[1]}" if first.descending else parts[1]
         found = list(

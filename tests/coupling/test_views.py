@@ -130,9 +130,8 @@ def test_erp_side_sorts_by_a_column_of_the_list_with_a_keyset(
     back = sales.get(url, {**query, "before": page.context["erp"].previous_cursor})
 
     assert shown == expected
-    assert [r.record.no for r in back.context["erp"].rows] == expected[
-        : len(back.context["erp"].rows)
-    ]
+    # 7 rows by 3: back from the last page (1 row) is the second page.
+    assert [r.record.no for r in back.context["erp"].rows] == expected[3:6]
     # The row shows the value it is sorted by.
     assert 'class="muted small sort-value">Oslo<' in first.content.decode()
 
