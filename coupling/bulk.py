@@ -151,9 +151,9 @@ def bulk_run(*, action_id: int) -> BulkAction | None:
                 action.done += len(part)
                 action.save(update_fields=["done", "succeeded", "failed", "skipped", "message"])
     except (CrmUnavailable, NoConnection) as exc:
-        return _finish(action, CouplingRun.Status.FAILED, f"stopped: {exc}")
+        return _finish(action, CouplingRun.Status.FAILED, _("stopped: %(error)s") % {"error": exc})
     except BaseException as exc:
-        _finish(action, CouplingRun.Status.FAILED, f"interrupted: {exc!r}")
+        _finish(action, CouplingRun.Status.FAILED, _("interrupted: %(error)r") % {"error": exc})
         raise
     return _finish(action, CouplingRun.Status.SUCCEEDED, action.message)
 

@@ -553,7 +553,7 @@ def couple(
                         RecordChange.Action.UNCOUPLE,
                         old,
                         label,
-                        message="the other record of this coupling no longer exists",
+                        message=_("the other record of this coupling no longer exists"),
                     )
                 )
                 old.delete()
@@ -596,7 +596,7 @@ def uncouple(*, coupling: CrmCoupling, reason: str = "") -> JobRun:
 
 def delete_coupling(*, coupling: CrmCoupling) -> JobRun:
     """ "Delete Coupling" on the errors page: the same as uncoupling."""
-    return uncouple(coupling=coupling, reason="coupling deleted from the synchronization errors")
+    return uncouple(coupling=coupling, reason=_("coupling deleted from the synchronization errors"))
 
 
 # -- create on the other side, synchronize now -----------------------------------------------
@@ -636,7 +636,7 @@ def create_in_crm(
     already = [c.erp_uuid for c in settled if c.crm_id in alive]
     stale = [c for c in settled if c.crm_id not in alive]
     for c in stale:
-        uncouple(coupling=c, reason="the coupled CRM row no longer exists")
+        uncouple(coupling=c, reason=_("the coupled CRM row no longer exists"))
     todo = [u for u in erp_uuids if u not in set(already)]
     sync = _synchronize(mapping, direction=Direction.TO_CRM, erp_uuids=todo) if todo else None
     return CreateResult(sync=sync, already_coupled=already, replaced=stale)
@@ -663,7 +663,7 @@ def create_in_erp(
     already = [c.crm_id for c in settled if (c.erp_table, c.erp_uuid) in existing]
     stale = [c for c in settled if (c.erp_table, c.erp_uuid) not in existing]
     for c in stale:
-        uncouple(coupling=c, reason="the coupled ERP record no longer exists")
+        uncouple(coupling=c, reason=_("the coupled ERP record no longer exists"))
     todo = [i for i in crm_ids if i not in set(already)]
     sync = _synchronize(mapping, direction=Direction.FROM_CRM, crm_ids=todo) if todo else None
     return CreateResult(sync=sync, already_coupled=already, replaced=stale)
@@ -1153,9 +1153,9 @@ def match_couple_run(*, run_id: int, crm: CrmAdapter | None = None) -> CouplingR
                 fields,
             )
     except (CrmUnavailable, MappingBroken, NoConnection) as exc:
-        return _run_finish(run, CouplingRun.Status.FAILED, f"stopped: {exc}")
+        return _run_finish(run, CouplingRun.Status.FAILED, _("stopped: %(error)s") % {"error": exc})
     except BaseException as exc:
-        _run_finish(run, CouplingRun.Status.FAILED, f"interrupted: {exc!r}")
+        _run_finish(run, CouplingRun.Status.FAILED, _("interrupted: %(error)r") % {"error": exc})
         raise
     return _run_finish(run, CouplingRun.Status.SUCCEEDED, _run_summary(run))
 
@@ -1264,17 +1264,21 @@ def _note_skipped(run: CouplingRun, result: EngineResult) -> None:
 
 def _run_summary(run: CouplingRun) -> str:
     parts = [
-        f"{n} {label}"
+        label % {"n": n}
         for n, label in (
-            (run.coupled, "coupled"),
-            (run.created, "created"),
-            (run.no_match, "without a match"),
-            (run.ambiguous, "with several matches"),
-            (run.failed, "failed"),
+            (run.coupled, _("%(n)s coupled")),
+            (run.created, _("%(n)s created")),
+            (run.no_match, _("%(n)s without a match")),
+            (run.ambiguous, _("%(n)s with several matches")),
+            (run.failed, _("%(n)s failed")),
         )
         if n
     ]
-    summary = f"{run.done} of {run.total} records: " + (", ".join(parts) if parts else "nothing")
+    summary = _("%(done)s of %(total)s records: %(parts)s") % {
+        "done": run.done,
+        "total": run.total,
+        "parts": ", ".join(parts) if parts else _("nothing"),
+    }
     return summary + (f" ({run.message})" if run.message else "")
 
 
