@@ -10,9 +10,11 @@ Django test client as a logged-in salesperson, with no CRM connection saved: the
 answers at once "No CRM connection is set up yet" (one query), so the time is the page's ERP
 side (the mapping's counts, one page of records with their couplings, the template).
 
-Cases: the first page, the last page, a search, and each state filter (coupled, not coupled,
-failed, skipped, conflict). Baseline, measured in the same run: the bare query of the same rows
-(the page's records alone, no count, no couplings, no template). Also timed on their own: the
+Cases: the first page, the last page, a search, a sort by a column of the list and by a foreign
+key (its last page), and each state filter (coupled, not coupled, failed, skipped, conflict),
+then the ERP customer list's "Coupled to Dynamics 365 Sales" filter with each state. Baseline,
+measured in the same run: the bare query of the same rows (the page's records alone, no count,
+no couplings, no template). Also timed on their own: the
 page's record list (`pages.erp_page`) and the mapping's counts (`pages.mapping_counts`).
 Prints a table and, as the last line, one JSON object with every figure.
 """
@@ -96,7 +98,13 @@ def print_table(results: list[dict[str, Any]], *, title: str, notes: list[str]) 
 
 
 def bare(
-    customer: Any, table: Any, condition: Any = None, *, last: bool = False, search: str = ""
+    customer: Any,
+    table: Any,
+    condition: Any = None,
+    *,
+    last: bool = False,
+    search: str = "",
+    order: tuple[str, ...] = (),
 ) -> Callable[[], object]:
     """The rows of the page by the plainest query: no count, no couplings, no template; in the
     CUSTOMER mapping's scope (customers not blocked), as the page."""
@@ -110,8 +118,8 @@ def bare(
             qs = qs.filter(found)
         if condition is not None:
             qs = qs.filter(condition)
-        order = ("-no", "-pk") if last else ("no", "pk")
-        return list(qs.order_by(*order)[: PER_PAGE + 1])
+        by = order or (("-no", "-pk") if last else ("no", "pk"))
+        return list(qs.order_by(*by)[: PER_PAGE + 1])
 
     return run
 
@@ -182,55 +190,72 @@ def main() -> int:
     client = Client(SERVER_NAME="localhost")
     client.force_login(user)
     url = f"/coupling/{mapping.pk}/"
+    list_url = "/erp/customers/"
     label = "erp.customer"
     table = TABLES_BY_SLUG["customers"]
 
-    # (name, query of the page, baseline)
-    cases: list[tuple[str, dict[str, str], Callable[[], object]]] = [
-        ("first page", {}, bare(Customer, table)),
-        ("last page", {"last": "1"}, bare(Customer, table, last=True)),
-        (f"search q={SEARCH}", {"q": SEARCH}, bare(Customer, table, search=SEARCH)),
+    # (name, page, query of the page, baseline)
+    cases: list[tuple[str, str, dict[str, str], Callable[[], object]]] = [
+        ("first page", url, {}, bare(Customer, table)),
+        ("last page", url, {"last": "1"}, bare(Customer, table, last=True)),
+        (f"search q={SEARCH}", url, {"q": SEARCH}, bare(Customer, table, search=SEARCH)),
+        ("sort -city", url, {"sort": "-city"}, bare(Customer, table, order=("-city", "-pk"))),
+        (
+            "sort salesperson, last",
+            url,
+            {"sort": "salesperson", "last": "1"},
+            bare(Customer, table, order=("-salesperson_id", "-pk")),
+        ),
     ]
     for state in pages.STATES:
         cases.append(
             (
                 f"state={state}",
+                url,
                 {"state": state},
+                bare(Customer, table, pages.state_condition(label, state)),
+            )
+        )
+    # The ERP list's "Coupled to Dynamics 365 Sales" filter (the same conditions, through
+    # erp.extensions), against the same bare query.
+    for state in pages.STATES:
+        cases.append(
+            (
+                f"ERP list coupling={state}",
+                list_url,
+                {"coupling": state},
                 bare(Customer, table, pages.state_condition(label, state)),
             )
         )
 
     results = []
-    for name, params, baseline in cases:
-        response = client.get(url, params)
+    for name, page_url, params, baseline in cases:
+        response = client.get(page_url, params)
         if response.status_code != 200:
-            print(f"{name}: {url} answered {response.status_code}", file=sys.stderr)
-            return 1
-        shown = pages.erp_page(
-            mapping,
-            search=params.get("q", ""),
-            state=params.get("state", ""),
-            last=params.get("last") == "1",
-        ).rows
-        expected = baseline()
-        assert isinstance(expected, list)
-        if len(shown) != min(PER_PAGE, len(expected)):
-            print(f"{name}: the page and the bare query disagree", file=sys.stderr)
+            print(f"{name}: {page_url} answered {response.status_code}", file=sys.stderr)
             return 1
 
-        def page_request(params: dict[str, str] = params) -> None:
-            client.get(url, params)
-
-        def erp_part(params: dict[str, str] = params) -> None:
-            pages.erp_page(
+        def erp_part(params: dict[str, str] = params) -> list[Any]:
+            return pages.erp_page(
                 mapping,
                 search=params.get("q", ""),
                 state=params.get("state", ""),
+                sort=params.get("sort", ""),
                 last=params.get("last") == "1",
-            )
+            ).rows
+
+        expected = baseline()
+        assert isinstance(expected, list)
+        if page_url == url and len(erp_part()) != min(PER_PAGE, len(expected)):
+            print(f"{name}: the page and the bare query disagree", file=sys.stderr)
+            return 1
+
+        def page_request(params: dict[str, str] = params, page_url: str = page_url) -> None:
+            client.get(page_url, params)
 
         page_ms = measure(page_request, args.repeat)
-        erp_ms = measure(erp_part, args.repeat)
+        # The coupling page's record list alone; the ERP list pages have none of their own.
+        erp_ms = measure(erp_part, args.repeat) if page_url == url else [0.0]
         bare_ms = measure(baseline, args.repeat)
         result: dict[str, object] = {
             "case": name,

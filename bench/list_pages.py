@@ -5,10 +5,11 @@
 Uses its own throwaway SQLite file (or DATABASE_URL when set), migrates, seeds N customers
 with seed_demo (unless the database has customers already), then requests `/erp/customers/`
 in-process with the Django test client as a logged-in salesperson: the first page, a search,
-a sort, the middle page and page 19 of 20 (scaled: page n - n/20) reached by cursor, the last
-page and a sorted last page. Where a case has a page that OFFSET can reach too, the same page
-is also requested the old way (`?page=N`, still served by OFFSET) in the same run: that is the
-baseline, and the ratio is OFFSET time / keyset time. The old pages also counted every row on
+a sort, sorts by a foreign-key column (salesperson, currency: first, deep and last pages, and
+with a search), the middle page and page 19 of 20 (scaled: page n - n/20) reached by cursor,
+the last page and a sorted last page. Where a case has a page that OFFSET can reach too, the
+same page is also requested the old way (`?page=N`, still served by OFFSET) in the same run: that
+is the baseline, and the ratio is OFFSET time / keyset time. The old pages also counted every row on
 each request: that exact COUNT(*) is timed on its own. Prints a table and, as the last line,
 one JSON object with every figure.
 """
@@ -124,7 +125,24 @@ def main() -> int:
         ("first page", {}, None),
         (f"search q={search_term}", {"q": search_term}, None),
         ("sort -name", {"sort": "-name"}, None),
-        ("sort salesperson (join)", {"sort": "salesperson"}, None),
+        ("sort salesperson", {"sort": "salesperson"}, None),
+        (
+            f"sort salesperson, page {deep_page}",
+            cursor_to(deep_page, "salesperson"),
+            {"sort": "salesperson", "page": deep_page},
+        ),
+        (
+            "sort -salesperson, last page",
+            {"sort": "-salesperson", "page": "last"},
+            {"sort": "-salesperson", "page": last_page},
+        ),
+        ("sort currency", {"sort": "currency"}, None),
+        (
+            f"sort -currency, page {middle_page}",
+            cursor_to(middle_page, "-currency"),
+            {"sort": "-currency", "page": middle_page},
+        ),
+        (f"sort salesperson, q={search_term}", {"sort": "salesperson", "q": search_term}, None),
         (f"middle page {middle_page}", cursor_to(middle_page), {"page": middle_page}),
         (f"page {deep_page} of {last_page}", cursor_to(deep_page), {"page": deep_page}),
         ("last page", {"page": "last"}, {"page": last_page}),

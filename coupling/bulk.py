@@ -16,6 +16,7 @@ from celery import current_app
 from django.db import transaction
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from syncjobs.engine.crm import CrmUnavailable
 from syncjobs.engine.run import NoConnection
@@ -40,13 +41,13 @@ def bulk_start(
 ) -> BulkAction:
     """Record the action and queue it for the worker once the transaction commits."""
     if kind not in BulkAction.Kind.values:
-        raise services.CouplingError(f"Unknown action {kind!r}.")
+        raise services.CouplingError(_("Unknown action %(kind)r.") % {"kind": kind})
     if kind == BulkAction.Kind.CREATE_IN_CRM and mapping is not None:
         services._require_direction(mapping, Direction.TO_CRM)
     if kind == BulkAction.Kind.CREATE_IN_ERP and mapping is not None:
         services._require_direction(mapping, Direction.FROM_CRM)
     if kind != BulkAction.Kind.RETRY_ALL and not items:
-        raise services.CouplingError("Select at least one record.")
+        raise services.CouplingError(_("Select at least one record."))
     chosen = [str(i) for i in dict.fromkeys(items)]
     action = BulkAction.objects.create(
         kind=kind,
@@ -150,9 +151,9 @@ def bulk_run(*, action_id: int) -> BulkAction | None:
                 action.done += len(part)
                 action.save(update_fields=["done", "succeeded", "failed", "skipped", "message"])
     except (CrmUnavailable, NoConnection) as exc:
-        return _finish(action, CouplingRun.Status.FAILED, f"stopped: {exc}")
+        return _finish(action, CouplingRun.Status.FAILED, _("stopped: %(error)s") % {"error": exc})
     except BaseException as exc:
-        _finish(action, CouplingRun.Status.FAILED, f"interrupted: {exc!r}")
+        _finish(action, CouplingRun.Status.FAILED, _("interrupted: %(error)r") % {"error": exc})
         raise
     return _finish(action, CouplingRun.Status.SUCCEEDED, action.message)
 

@@ -24,6 +24,7 @@ from connection.selectors import crm_connection_settings
 from dataverse import errors as dv
 from dataverse.client import DataverseClient
 from dataverse.odata import odata_literal
+from erp import pagination
 from erp import selectors as erp_selectors
 from erp.selectors import EXACT_COUNT_LIMIT, ListCount
 from erp.tables import TABLES_BY_MODEL, key_field
@@ -222,6 +223,8 @@ class ErpRow:
     url: str
     coupling: CrmCoupling | None
     crm_url: str
+    # The value of the column the page is sorted by, unless that is the record's key.
+    sort_value: str = ""
 
     @property
     def state(self) -> str:
@@ -249,37 +252,31 @@ class ErpPage:
 
 
 def erp_sorts(mapping: IntegrationTableMapping) -> list[tuple[str, str]]:
-    """Orders backed by an index (unique key, modified_at) with the primary key as tiebreak."""
+    """The orders of the ERP side: the table's key, the columns its ERP list page shows (each
+    with an index on (column, id), a foreign key read group by group: `erp.selectors`) and
+    the modification time, each both ways; the primary key breaks ties."""
     model = apps.get_model(mapping.erp_table)
     key = key_field(model)
-    key_label = str(model._meta.get_field(key).verbose_name) if key != "pk" else "#"
-    return [
-        (key, key_label),
-        (f"-{key}", f"{key_label} ↓"),
-        ("modified_at", _("modified at")),
-        ("-modified_at", _("modified at") + " ↓"),
-    ]
+    registry = TABLES_BY_MODEL.get(model)
+    columns = [key, *(registry.columns if registry is not None else ()), "modified_at"]
+    found: list[tuple[str, str]] = []
+    for column in dict.fromkeys(columns):
+        label = "#" if column == "pk" else str(model._meta.get_field(column).verbose_name)
+        found += [(column, label), (f"-{column}", f"{label} ↓")]
+    return found
 
 
-def _cursor(obj: Any, column: str) -> str:
-    value = getattr(obj, column)
-    text = value.isoformat() if isinstance(value, datetime) else str(value)
-    return f"{text}~{obj.pk}"
-
-
-def _parse_cursor(text: str, column: str) -> tuple[Any, int] | None:
-    value, sep, pk = text.rpartition("~")
-    if not sep:
-        return None
-    try:
-        key = int(pk)
-        if column == "modified_at":
-            return datetime.fromisoformat(value), key
-        if column == "pk":
-            return int(value), key
-    except ValueError:
-        return None
-    return value, key
+def sort_value(record: Any, sort: str) -> str:
+    """What the row shows of the column it is sorted by (beside its name), "" for the key."""
+    column = sort.lstrip("-")
+    if column in ("pk", key_field(type(record))):
+        return ""
+    value = getattr(record, column, None)
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M")
+    return str(value)
 
 
 def erp_url(record: Any) -> str:
@@ -302,6 +299,62 @@ def erp_count(qs: QuerySet[Any]) -> ListCount:
     return ListCount(EXACT_COUNT_LIMIT, exact=False)
 
 
+def _erp_rows(
+    qs: QuerySet[Any],
+    *,
+    keys: tuple[pagination.SortKey, ...],
+    sort: str,
+    after: str,
+    before: str,
+    last: bool,
+    per_page: int,
+) -> tuple[list[Any], bool, bool, bool]:
+    """The records of one ERP page by keyset, and whether it is the first page, has a next
+    and has a previous page."""
+
+    def at(token: str, forward: bool) -> tuple[Any, ...] | None:
+        cursor = pagination.cursor_decode(token, sort=sort, keys=keys) if token else None
+        return cursor.values if cursor is not None and cursor.forward == forward else None
+
+    def read(boundary: tuple[Any, ...] | None, forward: bool) -> list[Any]:
+        return erp_selectors.keyset_rows(
+            rows=qs.order_by(*(k.order_by() for k in keys)),
+            keys=keys,
+            after=boundary,
+            forward=forward,
+            limit=per_page + 1,
+        )
+
+    rows: list[Any]
+    first = not (after or before or last)
+    has_next = has_previous = False
+    if before and (boundary := at(before, False)) is not None:
+        rows = read(boundary, False)
+        has_previous = len(rows) > per_page
+        rows = rows[:per_page][::-1]
+        has_next = True
+        if not has_previous:
+            # Nothing before this page: it is the first page, shown whole.
+            rows = read(None, True)
+            has_next = len(rows) > per_page
+            rows = rows[:per_page]
+            first = True
+    elif last:
+        rows = read(None, False)
+        has_previous = len(rows) > per_page
+        rows = rows[:per_page][::-1]
+    else:
+        boundary = at(after, True)
+        if boundary is not None:
+            has_previous = True
+        else:
+            first = True
+        rows = read(boundary, True)
+        has_next = len(rows) > per_page
+        rows = rows[:per_page]
+    return rows, first, has_next, has_previous
+
+
 def erp_page(
     mapping: IntegrationTableMapping,
     *,
@@ -311,21 +364,21 @@ def erp_page(
     after: str = "",
     before: str = "",
     last: bool = False,
-    per_page: int = PER_PAGE,
+    per_page: int | None = None,
     crm_url: Any = None,
 ) -> ErpPage:
     """One page of the mapping's ERP records in scope, with their couplings.
 
-    Keyset pagination: the page after (or before) a cursor of the sort column and the primary
-    key, on an index, so page 2,000 costs what page 1 costs; one query for the couplings of the
-    page's records, none per row."""
+    Keyset pagination as on the ERP list pages (`erp.pagination`, `erp.selectors.keyset_rows`):
+    the page after (or before) a cursor of the sort column's value and the primary key, on an
+    index, so page 2,000 costs what page 1 costs; one query for the couplings of the page's
+    records, none per row."""
+    per_page = per_page or PER_PAGE
     erp_table = ErpTable(mapping.erp_table, mapping.table_filter)
     model = erp_table.model
     sorts = erp_sorts(mapping)
     if sort not in [s for s, _label in sorts]:
         sort = sorts[0][0]
-    column = sort.lstrip("-")
-    descending = sort.startswith("-")
     try:
         qs: QuerySet[Any] = erp_table.scope()
     except MappingBroken as exc:
@@ -344,39 +397,15 @@ def erp_page(
     if not count.exact and connections[qs.db].vendor != "postgresql":
         count_kind = "more"
 
-    def ordered(reverse_order: bool) -> QuerySet[Any]:
-        down = descending != reverse_order
-        return qs.order_by(*(f"-{c}" if down else c for c in (column, "pk")))
+    keys = erp_selectors.column_ordering(model, sort)
+    sorted_by = model._meta.get_field(sort.lstrip("-")) if sort.lstrip("-") != "pk" else None
+    if isinstance(sorted_by, models.ForeignKey):
+        # The cursor and the row show the related record's key: loaded with the page.
+        qs = qs.select_related(sorted_by.name)
 
-    def beyond(cursor: tuple[Any, int], forward: bool) -> Q:
-        value, pk = cursor
-        down = descending != (not forward)
-        op = "lt" if down else "gt"
-        return Q(**{f"{column}__{op}": value}) | Q(**{column: value, f"pk__{op}": pk})
-
-    rows: list[Any]
-    first = not (after or before or last)
-    has_next = has_previous = False
-    if before and (cursor := _parse_cursor(before, column)) is not None:
-        rows = list(ordered(True).filter(beyond(cursor, False))[: per_page + 1])
-        has_previous = len(rows) > per_page
-        rows = rows[:per_page][::-1]
-        has_next = True
-    elif last:
-        rows = list(ordered(True)[: per_page + 1])
-        has_previous = len(rows) > per_page
-        rows = rows[:per_page][::-1]
-    else:
-        cursor = _parse_cursor(after, column) if after else None
-        base = ordered(False)
-        if cursor is not None:
-            base = base.filter(beyond(cursor, True))
-            has_previous = True
-        else:
-            first = True
-        rows = list(base[: per_page + 1])
-        has_next = len(rows) > per_page
-        rows = rows[:per_page]
+    rows, first, has_next, has_previous = _erp_rows(
+        qs, keys=keys, sort=sort, after=after, before=before, last=last, per_page=per_page
+    )
     couplings = {
         c.erp_uuid: c
         for c in CrmCoupling.objects.filter(
@@ -395,8 +424,14 @@ def erp_page(
                 crm_url=crm_url(coupling.crm_entity, coupling.crm_id)
                 if coupling is not None and crm_url is not None
                 else "",
+                sort_value=sort_value(record, sort),
             )
         )
+
+    def cursor(record: Any, *, forward: bool) -> str:
+        values = pagination.row_values(record, keys)
+        return pagination.cursor_encode(sort=sort, values=values, forward=forward)
+
     return ErpPage(
         rows=result,
         count=count.value,
@@ -405,8 +440,8 @@ def erp_page(
         first=first,
         has_next=has_next,
         has_previous=has_previous,
-        next_cursor=_cursor(rows[-1], column) if rows else "",
-        previous_cursor=_cursor(rows[0], column) if rows else "",
+        next_cursor=cursor(rows[-1], forward=True) if rows else "",
+        previous_cursor=cursor(rows[0], forward=False) if rows else "",
         count_kind=count_kind,
     )
 
@@ -568,7 +603,7 @@ def crm_page(
     search: str = "",
     sort: str = "",
     link: str = "",
-    per_page: int = CRM_PER_PAGE,
+    per_page: int | None = None,
 ) -> CrmPage:
     """One page of the mapping's CRM rows in scope, read live: the first page of the query,
     or the page behind a nextLink the previous page gave (checked to point at the CRM's own
@@ -579,7 +614,7 @@ def crm_page(
             root = f"{client.settings.base_url}/api/data/"
             if not link.startswith(root) or f"/{mapping.crm_entity_set}" not in link:
                 return CrmPage(problem=_("That page link is not one of the CRM's."))
-            page = client.get_page(link, page_size=per_page)
+            page = client.get_page(link, page_size=per_page or CRM_PER_PAGE)
         else:
             select, expression = _crm_query(mapping, search)
             name = crm_name_column(mapping.crm_entity)
@@ -590,13 +625,73 @@ def crm_page(
                 select=select,
                 filter=expression or None,
                 orderby=f"{order} {'desc' if down else 'asc'},{mapping.crm_uid_field} asc",
-                page_size=per_page,
+                page_size=per_page or CRM_PER_PAGE,
             )
     except CrmReadProblem as exc:
         return CrmPage(problem=exc.message)
     except dv.DataverseError as exc:
         return CrmPage(problem=crm_problem(exc).message)
     return CrmPage(rows=_items(mapping, page.rows), next_link=page.next_link or "")
+
+
+# How many CRM page trails (one per search and sort a person paged through) a session keeps.
+CRM_TRAILS_KEPT = 5
+CRM_TRAIL_PAGES = 200
+CRM_TRAILS_SESSION_KEY = "coupling_crm_trails"
+
+
+@dataclass(frozen=True)
+class CrmTrailPage:
+    """Where the CRM side is: page `number` (1-based) of the trail `trail`, read by `link`
+    ("" for the first page)."""
+
+    trail: str
+    number: int
+    link: str
+
+
+def crm_trail_page(
+    session: Any, *, mapping: IntegrationTableMapping, trail: str, number: str, query: str
+) -> CrmTrailPage:
+    """The page the CRM side shows. Dataverse pages forward only (each page's nextLink holds
+    the paging cookie of the next), so the session keeps the links of the pages a person has
+    seen, per trail: "Previous" and "First" are pages of the trail read again by their
+    links. A trail belongs to one mapping, search and sort (`query`); an unknown or expired
+    trail, or a page not reached yet, is the first page of a new trail."""
+    trails = session.get(CRM_TRAILS_SESSION_KEY) or {}
+    known = trails.get(trail) if isinstance(trails, dict) else None
+    wanted = int(number) if number.isascii() and number.isdigit() else 1
+    if (
+        isinstance(known, dict)
+        and known.get("mapping") == mapping.pk
+        and known.get("query") == query
+        and 1 <= wanted <= len(known.get("links") or ()) + 1
+    ):
+        link = str(known["links"][wanted - 2]) if wanted > 1 else ""
+        return CrmTrailPage(trail=trail, number=wanted, link=link)
+    return CrmTrailPage(trail=uuid.uuid4().hex[:16], number=1, link="")
+
+
+def crm_trail_remember(
+    session: Any,
+    *,
+    mapping: IntegrationTableMapping,
+    at: CrmTrailPage,
+    query: str,
+    next_link: str,
+) -> None:
+    """Keep the link of the page after `at` (the pages beyond it are forgotten: the CRM may
+    have changed since), and only the newest CRM_TRAILS_KEPT trails."""
+    trails = session.get(CRM_TRAILS_SESSION_KEY)
+    trails = dict(trails) if isinstance(trails, dict) else {}
+    known = trails.pop(at.trail, None)
+    links = list(known.get("links") or ()) if isinstance(known, dict) else []
+    links = links[: at.number - 1]
+    if next_link and len(links) < CRM_TRAIL_PAGES:
+        links.append(next_link)
+    trails[at.trail] = {"mapping": mapping.pk, "query": query, "links": links}
+    # dicts keep insertion order: the trail just used is the newest.
+    session[CRM_TRAILS_SESSION_KEY] = dict(list(trails.items())[-CRM_TRAILS_KEPT:])
 
 
 def crm_search(mapping: IntegrationTableMapping, search: str) -> list[CrmItem]:

@@ -23,6 +23,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from syncjobs import services as sync_services
 from syncjobs.engine import EngineResult
@@ -166,15 +167,19 @@ def _allows(mapping: IntegrationTableMapping, direction: str) -> bool:
 def _require_rows(mapping: IntegrationTableMapping) -> None:
     if mapping.crm_uid_type != UidType.GUID:
         raise DirectionNotAllowed(
-            f"The mapping {mapping.name} couples option values, not records; its couplings "
-            "are made by its own synchronization."
+            _(
+                "The mapping %(mapping)s couples option values, not records; its couplings "
+                "are made by its own synchronization."
+            )
+            % {"mapping": mapping.name}
         )
 
 
 def _require_direction(mapping: IntegrationTableMapping, direction: str) -> None:
     if not _allows(mapping, direction):
         raise DirectionNotAllowed(
-            f"The mapping {mapping.name} does not synchronize {Direction(direction).label}."
+            _("The mapping %(mapping)s does not synchronize %(direction)s.")
+            % {"mapping": mapping.name, "direction": Direction(direction).label}
         )
 
 
@@ -182,8 +187,8 @@ def _mapping_of(coupling: CrmCoupling) -> IntegrationTableMapping:
     mapping = selectors.mapping_of_coupling(coupling)
     if mapping is None:
         raise CouplingError(
-            f"No integration table mapping couples {coupling.erp_table} with the CRM "
-            f"{coupling.crm_entity} any more."
+            _("No integration table mapping couples %(erp)s with the CRM %(crm)s any more.")
+            % {"erp": coupling.erp_table, "crm": coupling.crm_entity}
         )
     return mapping
 
@@ -290,7 +295,7 @@ def _display(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, bool):
-        return "Yes" if value else "No"
+        return str(_("Yes") if value else _("No"))
     return str(value)
 
 
@@ -435,15 +440,16 @@ def _stale_or_refuse(
     if by_erp is not None:
         if by_erp.crm_entity == mapping.crm_entity and by_erp.crm_id == crm_id:
             raise AlreadyCoupled(
-                f"{record_label} is already coupled to this CRM {mapping.crm_entity}.",
+                _("%(record)s is already coupled to this CRM %(crm)s.")
+                % {"record": record_label, "crm": mapping.crm_entity},
                 side="erp",
                 coupling=by_erp,
                 other=f"CRM {by_erp.crm_entity} {by_erp.crm_id}",
             )
         if selectors.crm_rows_exist(by_erp.crm_entity, [by_erp.crm_id], crm=adapter):
             raise AlreadyCoupled(
-                f"Cannot couple {record_label}: it is already coupled to the CRM "
-                f"{by_erp.crm_entity} {by_erp.crm_id}.",
+                _("Cannot couple %(record)s: it is already coupled to the CRM %(crm)s %(id)s.")
+                % {"record": record_label, "crm": by_erp.crm_entity, "id": by_erp.crm_id},
                 side="erp",
                 coupling=by_erp,
                 other=f"CRM {by_erp.crm_entity} {by_erp.crm_id}",
@@ -455,8 +461,8 @@ def _stale_or_refuse(
         if other is not None:
             label = _erp_label(by_crm.erp_table, other, by_crm.erp_uuid)
             raise AlreadyCoupled(
-                f"Cannot couple the CRM {mapping.crm_entity} {crm_id}: it is already coupled "
-                f"to {label}.",
+                _("Cannot couple the CRM %(crm)s %(id)s: it is already coupled to %(record)s.")
+                % {"crm": mapping.crm_entity, "id": crm_id, "record": label},
                 side="crm",
                 coupling=by_crm,
                 other=label,
@@ -484,7 +490,7 @@ def couple(
     """
     _require_rows(mapping)
     if after not in ("erp", "crm", "none"):
-        raise CouplingError(f"Choose erp, crm or none, not {after!r}.")
+        raise CouplingError(_("Choose erp, crm or none, not %(after)r.") % {"after": after})
     if after == "erp":
         _require_direction(mapping, Direction.TO_CRM)
     elif after == "crm":
@@ -493,18 +499,26 @@ def couple(
     erp_table = ErpTable(mapping.erp_table)
     record = erp_table.by_uuids([erp_uuid]).get(erp_uuid)
     if record is None:
-        raise RecordMissing(f"The ERP record {erp_uuid} does not exist.", side="erp")
+        raise RecordMissing(
+            _("The ERP record %(uuid)s does not exist.") % {"uuid": erp_uuid}, side="erp"
+        )
     label = erp_table.label_of(record)
     if not erp_table.scope().filter(pk=record.pk).exists():
-        raise OutOfScope(f"The ERP table filter of {mapping.name} leaves out {label}.")
+        raise OutOfScope(
+            _("The ERP table filter of %(mapping)s leaves out %(record)s.")
+            % {"mapping": mapping.name, "record": label}
+        )
     comparison = compare(mapping, erp_uuid=erp_uuid, crm_id=crm_id, crm=adapter)
     row = comparison.crm_row
     if row is None:
-        raise RecordMissing(f"The CRM {mapping.crm_entity} {crm_id} does not exist.", side="crm")
+        raise RecordMissing(
+            _("The CRM %(crm)s %(id)s does not exist.") % {"crm": mapping.crm_entity, "id": crm_id},
+            side="crm",
+        )
     if not row.in_scope:
         raise OutOfScope(
-            f"The filters applied to the mapping {mapping.name} leave out the CRM "
-            f"{mapping.crm_entity} {crm_id}."
+            _("The filters applied to the mapping %(mapping)s leave out the CRM %(crm)s %(id)s.")
+            % {"mapping": mapping.name, "crm": mapping.crm_entity, "id": crm_id}
         )
     stale = _stale_or_refuse(
         mapping=mapping,
@@ -539,7 +553,7 @@ def couple(
                         RecordChange.Action.UNCOUPLE,
                         old,
                         label,
-                        message="the other record of this coupling no longer exists",
+                        message=_("the other record of this coupling no longer exists"),
                     )
                 )
                 old.delete()
@@ -552,7 +566,8 @@ def couple(
     except IntegrityError as exc:
         # Coupled by someone else between the check and the write.
         raise CouplingError(
-            f"{label} or the CRM {mapping.crm_entity} {crm_id} was coupled meanwhile."
+            _("%(record)s or the CRM %(crm)s %(id)s was coupled meanwhile.")
+            % {"record": label, "crm": mapping.crm_entity, "id": crm_id}
         ) from exc
     sync = None
     if after == "erp":
@@ -581,7 +596,7 @@ def uncouple(*, coupling: CrmCoupling, reason: str = "") -> JobRun:
 
 def delete_coupling(*, coupling: CrmCoupling) -> JobRun:
     """ "Delete Coupling" on the errors page: the same as uncoupling."""
-    return uncouple(coupling=coupling, reason="coupling deleted from the synchronization errors")
+    return uncouple(coupling=coupling, reason=_("coupling deleted from the synchronization errors"))
 
 
 # -- create on the other side, synchronize now -----------------------------------------------
@@ -621,7 +636,7 @@ def create_in_crm(
     already = [c.erp_uuid for c in settled if c.crm_id in alive]
     stale = [c for c in settled if c.crm_id not in alive]
     for c in stale:
-        uncouple(coupling=c, reason="the coupled CRM row no longer exists")
+        uncouple(coupling=c, reason=_("the coupled CRM row no longer exists"))
     todo = [u for u in erp_uuids if u not in set(already)]
     sync = _synchronize(mapping, direction=Direction.TO_CRM, erp_uuids=todo) if todo else None
     return CreateResult(sync=sync, already_coupled=already, replaced=stale)
@@ -648,19 +663,19 @@ def create_in_erp(
     already = [c.crm_id for c in settled if (c.erp_table, c.erp_uuid) in existing]
     stale = [c for c in settled if (c.erp_table, c.erp_uuid) not in existing]
     for c in stale:
-        uncouple(coupling=c, reason="the coupled ERP record no longer exists")
+        uncouple(coupling=c, reason=_("the coupled ERP record no longer exists"))
     todo = [i for i in crm_ids if i not in set(already)]
     sync = _synchronize(mapping, direction=Direction.FROM_CRM, crm_ids=todo) if todo else None
     return CreateResult(sync=sync, already_coupled=already, replaced=stale)
 
 
 def both_changed_warning(*, record_label: str, crm_entity: str) -> str:
-    return (
-        f"Both the {record_label} record and the CRM {crm_entity} record have been changed "
+    return _(
+        "Both the %(record)s record and the CRM %(crm)s record have been changed "
         "since the last synchronization, or synchronization has never been performed. If you "
         "continue with the synchronization, data on one of the records will be lost and "
         "replaced with data from the other record. Choose which side to keep."
-    )
+    ) % {"record": record_label, "crm": crm_entity}
 
 
 @dataclass(frozen=True)
@@ -715,7 +730,7 @@ def synchronize_now(
     """
     _require_rows(mapping)
     if erp_uuid is None and crm_id is None:
-        raise CouplingError("Choose the record to synchronize.")
+        raise CouplingError(_("Choose the record to synchronize."))
     label = ErpTable(mapping.erp_table).label
     query = (
         Q(erp_table=label, erp_uuid=erp_uuid)
@@ -725,7 +740,7 @@ def synchronize_now(
     coupling = CrmCoupling.objects.filter(query).first()
     if coupling is None or coupling.crm_entity != mapping.crm_entity:
         raise NotCoupled(
-            "This record is not coupled to a CRM record. Do you want to create a coupling?"
+            _("This record is not coupled to a CRM record. Do you want to create a coupling?")
         )
     if direction is not None:
         _require_direction(mapping, direction)
@@ -848,9 +863,9 @@ def restore_deleted(*, coupling: CrmCoupling, crm: CrmAdapter | None = None) -> 
     crm_exists = bool(selectors.crm_rows_exist(coupling.crm_entity, [coupling.crm_id], crm=adapter))
     if erp_exists == crm_exists:
         raise NothingToRestore(
-            "Both records exist: retry the synchronization instead."
+            _("Both records exist: retry the synchronization instead.")
             if erp_exists
-            else "Both records were deleted: there is nothing to restore from."
+            else _("Both records were deleted: there is nothing to restore from.")
         )
     if not crm_exists:
         _require_direction(mapping, Direction.TO_CRM)
@@ -925,7 +940,8 @@ def _match_fields(
         ]
     if not chosen:
         raise MatchFieldInvalid(
-            f"Choose at least one field to match the records of {mapping.name} on."
+            _("Choose at least one field to match the records of %(mapping)s on.")
+            % {"mapping": mapping.name}
         )
     erp_table = ErpTable(mapping.erp_table)
     for f in chosen:
@@ -935,10 +951,13 @@ def _match_fields(
             raise MatchFieldInvalid(str(exc)) from exc
         if path.target is not None:
             raise MatchFieldInvalid(
-                f"{f.erp_field} refers to another record; match on plain values."
+                _("%(field)s refers to another record; match on plain values.")
+                % {"field": f.erp_field}
             )
         if not f.crm_field:
-            raise MatchFieldInvalid(f"{f.erp_field} needs a CRM column to match on.")
+            raise MatchFieldInvalid(
+                _("%(field)s needs a CRM column to match on.") % {"field": f.erp_field}
+            )
     return chosen
 
 
@@ -1134,9 +1153,9 @@ def match_couple_run(*, run_id: int, crm: CrmAdapter | None = None) -> CouplingR
                 fields,
             )
     except (CrmUnavailable, MappingBroken, NoConnection) as exc:
-        return _run_finish(run, CouplingRun.Status.FAILED, f"stopped: {exc}")
+        return _run_finish(run, CouplingRun.Status.FAILED, _("stopped: %(error)s") % {"error": exc})
     except BaseException as exc:
-        _run_finish(run, CouplingRun.Status.FAILED, f"interrupted: {exc!r}")
+        _run_finish(run, CouplingRun.Status.FAILED, _("interrupted: %(error)r") % {"error": exc})
         raise
     return _run_finish(run, CouplingRun.Status.SUCCEEDED, _run_summary(run))
 
@@ -1245,17 +1264,21 @@ def _note_skipped(run: CouplingRun, result: EngineResult) -> None:
 
 def _run_summary(run: CouplingRun) -> str:
     parts = [
-        f"{n} {label}"
+        label % {"n": n}
         for n, label in (
-            (run.coupled, "coupled"),
-            (run.created, "created"),
-            (run.no_match, "without a match"),
-            (run.ambiguous, "with several matches"),
-            (run.failed, "failed"),
+            (run.coupled, _("%(n)s coupled")),
+            (run.created, _("%(n)s created")),
+            (run.no_match, _("%(n)s without a match")),
+            (run.ambiguous, _("%(n)s with several matches")),
+            (run.failed, _("%(n)s failed")),
         )
         if n
     ]
-    summary = f"{run.done} of {run.total} records: " + (", ".join(parts) if parts else "nothing")
+    summary = _("%(done)s of %(total)s records: %(parts)s") % {
+        "done": run.done,
+        "total": run.total,
+        "parts": ", ".join(parts) if parts else _("nothing"),
+    }
     return summary + (f" ({run.message})" if run.message else "")
 
 

@@ -132,12 +132,22 @@ def mapping_page(request: HttpRequest, pk: int) -> HttpResponse:
         crm_url=pages.crm_record_urls(),
     )
     crm_sort = request.GET.get("crm_sort", "")
-    crm = pages.crm_page(
-        mapping,
-        search=request.GET.get("crm_q", ""),
-        sort=crm_sort if crm_sort in pages.CRM_SORTS else "name",
-        link=request.GET.get("crm_next", ""),
+    crm_sort = crm_sort if crm_sort in pages.CRM_SORTS else "name"
+    crm_query = f"{crm_sort}\x00{request.GET.get('crm_q', '').strip()}"
+    crm_at = pages.crm_trail_page(
+        request.session,
+        mapping=mapping,
+        trail=request.GET.get("crm_trail", ""),
+        number=request.GET.get("crm_page", ""),
+        query=crm_query,
     )
+    crm = pages.crm_page(
+        mapping, search=request.GET.get("crm_q", ""), sort=crm_sort, link=crm_at.link
+    )
+    if not crm.problem:
+        pages.crm_trail_remember(
+            request.session, mapping=mapping, at=crm_at, query=crm_query, next_link=crm.next_link
+        )
     return render(
         request,
         "coupling/mapping.html",
@@ -148,7 +158,8 @@ def mapping_page(request: HttpRequest, pk: int) -> HttpResponse:
             "crm": crm,
             "q": request.GET.get("q", ""),
             "crm_q": request.GET.get("crm_q", ""),
-            "crm_sort": crm_sort if crm_sort in pages.CRM_SORTS else "name",
+            "crm_sort": crm_sort,
+            "crm_at": crm_at,
             "state": state,
             "states": [(s, pages.state_label(s)) for s in pages.STATES],
             "may_create_in_crm": pages.may_create_in_crm(mapping),

@@ -59,6 +59,15 @@ def sort_indexes(prefix: str, columns: tuple[str, ...]) -> list[models.Index]:
     return [models.Index(fields=[c, "id"], name=f"{prefix}_{c}_sort") for c in columns]
 
 
+def group_sort_indexes(prefix: str, foreign_keys: tuple[str, ...]) -> list[models.Index]:
+    """One index per foreign-key list column of a big table, on (column, id). A list sorted
+    by such a column is ordered by the related table's key, which no index of this table
+    holds; the list pages read it one related record at a time instead (the related key's
+    order comes from the small related table, `erp.selectors`), each group in id order from
+    this index, so a page costs an index range, not a sort of the whole table."""
+    return [models.Index(fields=[c, "id"], name=f"{prefix}_{c}_group") for c in foreign_keys]
+
+
 def changed_index(prefix: str) -> models.Index:
     """(modified_at, id): incremental synchronization reads the records changed since a moment
     in that order, a chunk at a time, from where the last chunk ended; many records may share
@@ -300,6 +309,7 @@ class Contact(SyncedModel, AddressFields):
         ordering = ["no"]
         indexes = [
             *sort_indexes("erp_cont", ("type", "name", "city", "email")),
+            *group_sort_indexes("erp_cont", ("salesperson",)),
             changed_index("erp_cont"),
         ]
         verbose_name = _("contact")
@@ -410,6 +420,7 @@ class Customer(SyncedModel, AddressFields):
             *sort_indexes(
                 "erp_cust", ("name", "city", "post_code", "country_code", "email", "blocked")
             ),
+            *group_sort_indexes("erp_cust", ("salesperson", "currency")),
             changed_index("erp_cust"),
         ]
         verbose_name = _("customer")

@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 
 from erp import pagination
 from erp.pagination import SortKey
-from erp.tables import TABLES, TABLES_BY_MODEL, Table, key_field
+from erp.tables import BIG_TABLES, TABLES, TABLES_BY_MODEL, Table, key_field
 
 # Query-string value that selects records whose field is empty (a blank choice or no FK).
 EMPTY = "_none"
@@ -54,15 +54,20 @@ def _related_label_fields(fk: models.ForeignKey) -> list[str]:
     return [f"{fk.name}__{key_field(fk.related_model)}"]
 
 
-def _sort_expression(*, table: Table, name: str) -> str:
-    fld = table.field(name)
-    if isinstance(fld, models.ForeignKey):
-        return f"{name}__{key_field(fld.related_model)}"
-    return name
-
-
 def sortable_columns(*, table: Table) -> tuple[str, ...]:
     return table.columns
+
+
+def column_ordering(model: type[models.Model], sort: str) -> tuple[SortKey, ...]:
+    """The keys of a sort by one column of `model` (`name`, `-city`; a foreign key sorts by
+    the related table's key), the pk last."""
+    name = sort.lstrip("-")
+    fld = model._meta.get_field(name)
+    expression = (
+        f"{name}__{key_field(fld.related_model)}" if isinstance(fld, models.ForeignKey) else name
+    )
+    keys = [pagination.sort_key(model, expression, descending=sort.startswith("-"))]
+    return pagination.ordering_with_pk(model, keys)
 
 
 def table_ordering(*, table: Table, sort: str) -> tuple[str, tuple[SortKey, ...]]:
@@ -71,9 +76,7 @@ def table_ordering(*, table: Table, sort: str) -> tuple[str, tuple[SortKey, ...]
     name = sort.lstrip("-")
     model = table.model
     if name and name in sortable_columns(table=table):
-        expression = _sort_expression(table=table, name=name)
-        keys = [pagination.sort_key(model, expression, descending=sort.startswith("-"))]
-        return sort, pagination.ordering_with_pk(model, keys)
+        return sort, column_ordering(model, sort)
     keys = [
         pagination.sort_key(model, path.lstrip("-"), descending=path.startswith("-"))
         for path in (model._meta.ordering or ())
@@ -280,8 +283,132 @@ def table_page(
 MAX_PAGE_NUMBER = 10**9
 
 
+class _SeekReader:
+    """Reads a page in the list's order from the indexes of its sort keys: the rows after (or
+    before) a boundary row by the seek condition, from the start (or the end) without one."""
+
+    def __init__(self, *, rows: QuerySet, keys: tuple[SortKey, ...]) -> None:
+        self.rows = rows
+        self.keys = keys
+
+    def read(self, *, after: Sequence[Any] | None, forward: bool, limit: int) -> list[Any]:
+        keys = self.keys if forward else pagination.reverse(self.keys)
+        qs = self.rows if forward else self.rows.order_by(*(k.order_by() for k in keys))
+        if after is not None:
+            qs = qs.filter(pagination.seek_condition(keys, after))
+        return list(qs[:limit])
+
+
+# A list sorted by a foreign key whose table holds at most this many rows is read group by
+# group; with more, walking the groups (one query each) could cost more than the join's sort.
+MAX_SORT_GROUPS = 100
+
+
+class _GroupReader:
+    """Reads a list sorted by a foreign-key column (`salesperson__code`, then the pk) one
+    related record at a time: the groups in the related key's order come from the small
+    related table, and each group's rows in pk order from the (fk, id) index
+    (`erp.models.group_sort_indexes`). ORDER BY the joined code instead sorts the whole table
+    on every page (450 to 650 ms at 1,000,000 customers on PostgreSQL). The rows and their
+    order are the same as the join's, NULLs last ascending and first descending as everywhere
+    (`erp.pagination`), so cursors are the same too."""
+
+    def __init__(
+        self,
+        *,
+        rows: QuerySet,
+        keys: tuple[SortKey, ...],
+        fk: models.ForeignKey,
+        groups: list[tuple[Any, Any]],
+    ) -> None:
+        self.rows = rows
+        self.keys = keys
+        self.fk = fk
+        # (related pk, related key) in the list's order; (None, None) is the group of rows
+        # without a related record.
+        self.groups = groups
+        self.fallback = _SeekReader(rows=rows, keys=keys)
+
+    @classmethod
+    def for_sort(cls, *, rows: QuerySet, keys: tuple[SortKey, ...]) -> "_GroupReader | None":
+        """The reader when the list's first key is a foreign key's unique key on a small table
+        and the pk is the only other key; else None (the seek reader serves it)."""
+        if len(keys) != 2 or keys[-1].path != "pk":
+            return None
+        first = keys[0]
+        parts = first.path.split("__")
+        if len(parts) != 2:
+            return None
+        fld = rows.model._meta.get_field(parts[0])
+        if not isinstance(fld, models.ForeignKey):
+            return None
+        related = fld.related_model
+        if related in BIG_TABLES:
+            return None
+        target = related._meta.pk if parts[1] == "pk" else related._meta.get_field(parts[1])
+        if not getattr(target, "unique", False):
+            # Groups are one related record each only when its key is unique.
+            return None
+        order = f"-{parts[1]}" if first.descending else parts[1]
+        found = list(
+            related._default_manager.using(rows.db)
+            .order_by(order)
+            .values_list("pk", parts[1])[: MAX_SORT_GROUPS + 1]
+        )
+        if len(found) > MAX_SORT_GROUPS:
+            return None
+        if fld.null:
+            # The rows without one: after every group ascending, before every group descending.
+            found = [(None, None), *found] if first.descending else [*found, (None, None)]
+        return cls(rows=rows, keys=keys, fk=fld, groups=found)
+
+    def read(self, *, after: Sequence[Any] | None, forward: bool, limit: int) -> list[Any]:
+        groups = self.groups if forward else self.groups[::-1]
+        pk_descending = self.keys[-1].descending == forward
+        start, after_pk = 0, None
+        if after is not None:
+            key, after_pk = after[0], after[-1]
+            start = next((i for i, (_pk, k) in enumerate(groups) if k == key), -1)
+            if start < 0:
+                # The boundary's related record is gone (or renamed) since the link was made:
+                # where its rows belong now only the database's collation can say.
+                return self.fallback.read(after=after, forward=forward, limit=limit)
+        found: list[Any] = []
+        for index in range(start, len(groups)):
+            related_pk = groups[index][0]
+            if related_pk is None:
+                qs = self.rows.filter(**{f"{self.fk.name}__isnull": True})
+            else:
+                qs = self.rows.filter(**{self.fk.attname: related_pk})
+            if index == start and after_pk is not None:
+                qs = qs.filter(**{f"pk__{'lt' if pk_descending else 'gt'}": after_pk})
+            qs = qs.order_by("-pk" if pk_descending else "pk")
+            found += list(qs[: limit - len(found)])
+            if len(found) >= limit:
+                break
+        return found
+
+
+def _reader(*, rows: QuerySet, keys: tuple[SortKey, ...]) -> "_SeekReader | _GroupReader":
+    return _GroupReader.for_sort(rows=rows, keys=keys) or _SeekReader(rows=rows, keys=keys)
+
+
+def keyset_rows(
+    *,
+    rows: QuerySet,
+    keys: tuple[SortKey, ...],
+    after: Sequence[Any] | None,
+    forward: bool,
+    limit: int,
+) -> list[Any]:
+    """Up to `limit` rows of `rows` in the order of `keys` (`forward`) or the reverse, after
+    the row whose key values are `after` (from the start without one): how any keyset page
+    of ERP records is read, the list pages' and others' (the coupling pages)."""
+    return _reader(rows=rows, keys=keys).read(after=after, forward=forward, limit=limit)
+
+
 def _first_page(*, rows: QuerySet, sort: str, keys: tuple[SortKey, ...], per_page: int) -> ListPage:
-    head = list(rows[: per_page + 1])
+    head = _reader(rows=rows, keys=keys).read(after=None, forward=True, limit=per_page + 1)
     has_next = len(head) > per_page
     # A first page that holds every row needs no COUNT query: with a search that matches a
     # handful of rows, the count would scan the table a second time.
@@ -305,8 +432,9 @@ def _cursor_page(
     per_page: int,
     at: pagination.Cursor,
 ) -> ListPage:
+    reader = _reader(rows=rows, keys=keys)
     if at.forward:
-        found = list(rows.filter(pagination.seek_condition(keys, at.values))[: per_page + 1])
+        found = reader.read(after=at.values, forward=True, limit=per_page + 1)
         if not found:
             # The rows after it were deleted since the link was made.
             return _last_page(rows=rows, sort=sort, keys=keys, per_page=per_page)
@@ -319,12 +447,7 @@ def _cursor_page(
             count=table_count(rows=rows),
             start_index=None,
         )
-    backwards = pagination.reverse(keys)
-    found = list(
-        rows.order_by(*(k.order_by() for k in backwards)).filter(
-            pagination.seek_condition(backwards, at.values)
-        )[: per_page + 1]
-    )
+    found = reader.read(after=at.values, forward=False, limit=per_page + 1)
     if len(found) <= per_page:
         # Nothing before this page: it is the first page, shown whole.
         return _first_page(rows=rows, sort=sort, keys=keys, per_page=per_page)
@@ -344,8 +467,7 @@ def _last_page(*, rows: QuerySet, sort: str, keys: tuple[SortKey, ...], per_page
     pages, as walking forward from the first page would end; with an estimate, a full page."""
     count = table_count(rows=rows)
     size = (count.value % per_page or per_page) if count.exact else per_page
-    backwards = pagination.reverse(keys)
-    found = list(rows.order_by(*(k.order_by() for k in backwards))[: size + 1])
+    found = _reader(rows=rows, keys=keys).read(after=None, forward=False, limit=size + 1)
     shown = found[:size][::-1]
     return _page(
         rows=shown,

@@ -1,14 +1,18 @@
 """The coupling pages against the live sandbox: every action as a salesperson, what support
 and salespeople may and may not do, and the CRM side's message when the CRM is unreachable."""
 
+import re
 import uuid
+from html import unescape
 
 import pytest
 from django.test import Client
 
 from accounts.roles import INTEGRATION_ADMIN, SALESPERSON, SUPPORT
-from coupling import bulk, services
+from coupling import bulk, pages, services
 from coupling.models import BulkAction, CouplingRun
+from erp.models import Customer
+from syncjobs.engine import synchronize
 from syncjobs.models import CrmCoupling, JobRun
 from tests.factories.accounts import UserFactory
 from tests.factories.erp import CustomerFactory
@@ -98,6 +102,74 @@ def test_erp_side_pages_with_a_keyset(sync_setup, customers, sales) -> None:
     assert [r.record.no for r in back.context["erp"].rows] == rows
     last = sales.get(url, {"q": f"Keyset {token}", "last": "1"})
     assert last.context["erp"].rows[-1].record.no == f"K{token}059"
+
+
+def test_erp_side_sorts_by_a_column_of_the_list_with_a_keyset(
+    sync_setup, customers, sales, monkeypatch
+) -> None:
+    monkeypatch.setattr(pages, "PER_PAGE", 3)
+    token = _token()
+    cities = ["Oslo", "Bergen", "Aarhus", "Bergen", "Oslo", "Lund", "Bergen"]
+    for n, city in enumerate(cities):
+        CustomerFactory(no=f"S{token}{n:03d}", name=f"Sorted {token} {n}", city=city)
+    expected = [
+        c.no for c in Customer.objects.filter(no__startswith=f"S{token}").order_by("-city", "-pk")
+    ]
+    url = f"/coupling/{customers.pk}/"
+    query = {"q": f"Sorted {token}", "sort": "-city"}
+
+    first = sales.get(url, query)
+    assert ("-city", "city ↓") in first.context["erp"].sorts
+    shown, page = [], first
+    while True:
+        erp = page.context["erp"]
+        shown += [r.record.no for r in erp.rows]
+        if not erp.has_next:
+            break
+        page = sales.get(url, {**query, "after": erp.next_cursor})
+    back = sales.get(url, {**query, "before": page.context["erp"].previous_cursor})
+
+    assert shown == expected
+    # 7 rows by 3: back from the last page (1 row) is the second page.
+    assert [r.record.no for r in back.context["erp"].rows] == expected[3:6]
+    # The row shows the value it is sorted by.
+    assert 'class="muted small sort-value">Oslo<' in first.content.decode()
+
+
+def test_the_crm_side_pages_forward_back_and_to_the_first_page(
+    sync_setup, customers, sales, monkeypatch
+) -> None:
+    monkeypatch.setattr(pages, "CRM_PER_PAGE", 3)
+    token = _token()
+    for n in range(7):
+        _account(sync_setup, name=f"Trail {token} {n}")
+    url = f"/coupling/{customers.pk}/"
+
+    def names(response) -> list[str]:
+        return [r.name for r in response.context["crm"].rows]
+
+    def follow(response, label: str):
+        found = re.search(
+            rf'aria-label="CRM pages".*?<a href="(\?[^"]*)"[^>]*>{label}</a>',
+            response.content.decode(),
+            re.S,
+        )
+        assert found, f"no {label} link"
+        return sales.get(url + unescape(found.group(1)))
+
+    first = sales.get(url, {"crm_q": f"Trail {token}"})
+    second = follow(first, "Next")
+    third = follow(second, "Next")
+    back = follow(third, "Previous")
+    start = follow(back, "First")
+
+    assert names(first) == [f"Trail {token} {n}" for n in range(3)]
+    assert names(second) == [f"Trail {token} {n}" for n in range(3, 6)]
+    assert names(third) == [f"Trail {token} 6"]
+    assert 'rel="next"' not in third.content.decode().split('aria-label="CRM pages"')[1]
+    assert names(back) == names(second)
+    assert names(start) == names(first)
+    assert 'rel="prev"' not in start.content.decode().split('aria-label="CRM pages"')[1]
 
 
 def test_the_crm_side_says_when_the_crm_cannot_be_reached(sync_setup, customers, sales) -> None:
@@ -198,23 +270,39 @@ def test_match_page_queues_a_run_and_shows_candidates(sync_setup, customers, sal
     assert CrmCoupling.objects.get(erp_uuid=customer.uuid).crm_id == ids[1]
 
 
-def test_resolve_a_conflict_per_field(sync_setup, customers, sales) -> None:
+def test_resolve_a_real_conflict_per_field(sync_setup, customers, sales) -> None:
+    """Both sides change after a synchronization, the engine finds the conflict, and a
+    salesperson keeps the ERP's name and takes the CRM's phone on the resolve page."""
     token = _token()
-    customer = CustomerFactory(name=f"Conflict {token}", phone="+1 1", salesperson=None)
-    crm_id = _account(sync_setup, name=f"Conflict {token}", telephone1="+1 1")
-    result = services.couple(mapping=customers, erp_uuid=customer.uuid, crm_id=crm_id, after="erp")
-    coupling = result.coupling
-    coupling.conflict = True
-    coupling.conflict_fields = [
-        {"key": "name>name", "erp_field": "name", "crm_field": "name", "base": "x",
-         "erp": f"Conflict {token}", "crm": "CRM name"},
-    ]  # fmt: skip
-    coupling.save()
-    page = sales.get(f"/coupling/couplings/{coupling.pk}/resolve/").content.decode()
-    assert "CRM name" in page
-    sales.post(f"/coupling/couplings/{coupling.pk}/resolve/", {"field-name>name": "erp"})
+    customer = CustomerFactory(name=f"Conflict {token}", phone="+1 555 0100", salesperson=None)
+    crm_id = _account(sync_setup, name=f"Conflict {token}", telephone1="+1 555 0100")
+    services.couple(mapping=customers, erp_uuid=customer.uuid, crm_id=crm_id, after="erp")
+    synchronize(customers)  # in step; the from-CRM pass learns the row's version
+    customer.name, customer.phone = f"ERP name {token}", "+1 555 0101"
+    customer.save()
+    response = sync_setup.crm.patch(
+        f"accounts({crm_id})", json={"name": f"CRM name {token}", "telephone1": "+1 555 0102"}
+    )
+    assert response.status_code == 204, response.text
+    synchronize(customers)
+    coupling = CrmCoupling.objects.get(erp_uuid=customer.uuid)
+    assert coupling.conflict
+    keys = {f["erp_field"]: f["key"] for f in coupling.conflict_fields}
+    assert set(keys) == {"name", "phone"}
+
+    url = f"/coupling/couplings/{coupling.pk}/resolve/"
+    page = sales.get(url).content.decode()
+    assert f"CRM name {token}" in page and "+1 555 0102" in page and f"ERP name {token}" in page
+    sales.post(url, {f"field-{keys['name']}": "erp", f"field-{keys['phone']}": "crm"})
+
     coupling.refresh_from_db()
+    customer.refresh_from_db()
+    row = sync_setup.crm.row("accounts", str(crm_id))
     assert not coupling.conflict
+    assert (customer.name, customer.phone) == (f"ERP name {token}", "+1 555 0102")
+    assert (row["name"], row["telephone1"]) == (f"ERP name {token}", "+1 555 0102")
+    states = sales.get(f"/coupling/{customers.pk}/", {"q": token, "state": "conflict"})
+    assert states.context["erp"].rows == []
 
 
 def test_errors_page_lists_and_retries(sync_setup, customers, support) -> None:

@@ -13,8 +13,13 @@ from django.db import connection
 from django.test import Client
 
 from erp import selectors, views
-from erp.models import Customer, Item
-from tests.factories.erp import CustomerFactory, ItemFactory, SalespersonFactory
+from erp.models import Customer, Item, Salesperson
+from tests.factories.erp import (
+    CurrencyFactory,
+    CustomerFactory,
+    ItemFactory,
+    SalespersonFactory,
+)
 
 PER_PAGE = 4
 
@@ -197,3 +202,57 @@ def test_postgresql_shows_the_planner_estimate_above_the_limit(
     assert len(numbers(last)) == PER_PAGE
     assert "showing" not in last
     cache.clear()
+
+
+@pytest.mark.parametrize("sort", ["currency", "-currency"])
+def test_a_foreign_key_sort_pages_through_groups_of_every_size(
+    sales_client: Client, sort: str
+) -> None:
+    """Sorted by a foreign key the list is read one related record at a time: a currency
+    with one customer, one with none, one with many and the blanks all page in the currency
+    code's order, forwards and backwards, whichever page a group starts or ends on."""
+    currencies = [CurrencyFactory(code=code) for code in ("XEB", "XEA", "XEC", "XED")]
+    counts = {"XEB": 6, "XEA": 1, "XEC": 0, "XED": 4}
+    n = 0
+    for currency in currencies:
+        for _ in range(counts[currency.code]):
+            CustomerFactory(no=f"CU{(n * 5) % 17:06d}", currency=currency)
+            n += 1
+    for _ in range(17 - n):
+        CustomerFactory(no=f"CU{(n * 5) % 17:06d}", currency=None)
+        n += 1
+    rows = sorted(
+        Customer.objects.select_related("currency"),
+        key=lambda c: (c.currency is None, c.currency.code if c.currency else "", c.pk),
+    )
+    if sort.startswith("-"):
+        rows.reverse()
+    expected = [c.no for c in rows]
+
+    forward = walk(sales_client, "/erp/customers/", f"?sort={sort}", "Next")
+    backward = walk(sales_client, "/erp/customers/", f"?sort={sort}&page=last", "Previous")
+
+    assert [no for page in forward for no in page] == expected
+    assert [no for page in reversed(backward) for no in page] == expected
+    assert [len(page) for page in forward] == [4, 4, 4, 4, 1]
+
+
+def test_a_next_link_still_pages_after_its_salesperson_was_renamed(
+    sales_client: Client, customers_with_ties_and_blanks: None
+) -> None:
+    """A link made before the salesperson of its boundary row got another code goes on from
+    where that code now belongs: no error, no row of another page twice."""
+    first = sales_client.get("/erp/customers/", {"q": "acme", "sort": "salesperson"})
+    Salesperson.objects.filter(code="A").update(code="C")
+
+    html = sales_client.get(f"/erp/customers/{link(first.content.decode(), 'Next')}")
+
+    assert html.status_code == 200
+    # The boundary was among A's rows; A (now C) sorts after B now: the next page is B's.
+    expected = [
+        c.no
+        for c in Customer.objects.filter(name__icontains="acme", salesperson__code="B").order_by(
+            "pk"
+        )
+    ]
+    assert numbers(html.content.decode()) == expected[:PER_PAGE]
