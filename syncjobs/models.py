@@ -593,9 +593,7 @@ class FullSyncLine(models.Model):
         related_name="+",
     )  # fmt: skip
     # An administrator chose a full synchronization over the "couple records first" advice.
-    recommendation_overridden = models.BooleanField(
-        _("recommendation overridden"), default=False
-    )
+    recommendation_overridden = models.BooleanField(_("recommendation overridden"), default=False)
 
     class Meta:
         ordering = ["run", "position", "name"]

@@ -145,4 +145,6 @@ def test_overriding_a_finished_line_runs_it_again(couple_line, monkeypatch):
 def test_support_cannot_override(couple_line, client: Client):
     _run, line = couple_line
     client.force_login(UserFactory(roles=[roles.SUPPORT]))
-    assert client.post(f"/sync/full/lines/{line.pk}/override/", {"confirm": "yes"}).status_code == 403
+    assert (
+        client.post(f"/sync/full/lines/{line.pk}/override/", {"confirm": "yes"}).status_code == 403
+    )
