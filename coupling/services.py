@@ -25,6 +25,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from syncjobs import fullsync_advice
 from syncjobs import services as sync_services
 from syncjobs.engine import EngineResult
 from syncjobs.engine import synchronize as engine_synchronize
@@ -37,6 +38,7 @@ from syncjobs.models import (
     CrmCoupling,
     CrmOptionCoupling,
     Direction,
+    FullSyncLine,
     IntegrationFieldMapping,
     IntegrationTableMapping,
     JobRun,
@@ -990,6 +992,25 @@ def match_couple(
     return run
 
 
+@transaction.atomic
+def fullsync_line_couple(*, line: FullSyncLine) -> CouplingRun:
+    """Accept a full synchronization line's "couple records first" recommendation (§4.3):
+    match-based coupling of every uncoupled record of its mapping with the mapping's default
+    match settings, in the background. The line shows the run's job and, when it succeeds,
+    recommends the full synchronization (syncjobs.fullsync_advice). Raises FullSyncError
+    when the line cannot be coupled now, CouplingError when its mapping cannot be matched."""
+    fullsync_advice.coupling_acceptable(line=line)
+    mapping = line.mapping
+    assert mapping is not None  # coupling_acceptable refuses a line without one
+    run = match_couple(mapping=mapping)
+    # The job exists from the request on, so that the line shows it while the run is queued
+    # (match_couple_run keeps a run's job).
+    run.job = _job(mapping, JobRun.Kind.COUPLING)
+    run.save(update_fields=["job"])
+    fullsync_advice.line_coupling_started(line=line, job=run.job)
+    return run
+
+
 def _match_send(run_id: int) -> None:
     current_app.send_task(MATCH_TASK, args=[run_id])
 
@@ -1295,6 +1316,8 @@ def _run_finish(run: CouplingRun, status: str, message: str) -> CouplingRun:
             if status == CouplingRun.Status.SUCCEEDED
             else JobRun.Status.FAILED,
         )
+        # A run that accepted a full synchronization line's advice updates that line.
+        fullsync_advice.line_coupling_finished(job=run.job)
     return run
 
 

@@ -23,5 +23,10 @@ urlpatterns = [
     path("match-runs/<int:run_id>/status/", views.match_run_status, name="match-run-status"),
     path("candidates/<int:cid>/couple/", views.candidate_couple, name="candidate-couple"),
     path("actions/<int:aid>/", views.action_progress, name="action"),
+    path(
+        "full-sync-lines/<int:pk>/couple/",
+        views.fullsync_line_couple,
+        name="fullsync-line-couple",
+    ),
     path("actions/<int:aid>/status/", views.action_status, name="action-status"),
 ]

@@ -19,13 +19,20 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
-from accounts.roles import has_role, role_required
+from accounts.roles import INTEGRATION_ADMIN, has_role, role_required
+from syncjobs import fullsync
 from syncjobs import selectors as sync_selectors
 from syncjobs import services as sync_services
 from syncjobs.engine.crm import CrmUnavailable
 from syncjobs.engine.erp import ErpTable
 from syncjobs.engine.run import NoConnection
-from syncjobs.models import CrmCoupling, Direction, IntegrationTableMapping, RecordChange
+from syncjobs.models import (
+    CrmCoupling,
+    Direction,
+    FullSyncLine,
+    IntegrationTableMapping,
+    RecordChange,
+)
 
 from . import bulk, pages, selectors, services
 from .models import BulkAction, CouplingCandidate, CouplingRun
@@ -830,3 +837,29 @@ def errors_retry_all(request: HttpRequest) -> HttpResponse:
     )
     messages.success(request, _("Retry all is scheduled."))
     return redirect("coupling:action", aid=action.pk)
+
+
+@role_required(INTEGRATION_ADMIN)
+@require_http_methods(["POST"])
+def fullsync_line_couple(request: HttpRequest, pk: int) -> HttpResponse:
+    """The full synchronization review's "Couple by match now": accept a line's "couple
+    records first" recommendation; the review page follows the run."""
+    line = FullSyncLine.objects.select_related("mapping").filter(pk=pk).first()
+    if line is None:
+        raise Http404
+    try:
+        services.fullsync_line_couple(line=line)
+    except fullsync.FullSyncError as exc:
+        messages.error(request, exc.message)
+    except services.CouplingError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(
+            request,
+            _(
+                "Match-based coupling of %(name)s is scheduled with its default match "
+                "settings. This line shows how it goes, then recommends the full synchronization."
+            )
+            % {"name": line.name},
+        )
+    return redirect("syncjobs:fullsync")

@@ -8,6 +8,8 @@ class SyncjobsConfig(AppConfig):
     def ready(self) -> None:
         # The near-real-time synchronization listens to the ERP's writes; the ERP sends its
         # signals without knowing who listens (docs/architecture.md).
-        from . import nrt  # noqa: PLC0415 - models are importable only once apps are ready
+        from . import fullsync_samples, nrt  # noqa: PLC0415 - models need the apps ready
 
         nrt.connect()
+        # The review page's chart samples a full synchronization as the engine saves its jobs.
+        fullsync_samples.connect()

@@ -13,10 +13,8 @@ services and selectors.
 - A line that failed (the CRM stayed unreachable through the retries, the mapping is broken)
   blocks its dependants, which say so, until it is restarted (`line_restart()`).
 - One full synchronization runs at a time: the database refuses a second running row
-  (FullSyncRun's constraint), so a second start fails with `FullSyncBusy` from anywhere.
-
-What is not here yet (issue #11): accepting a "couple records" recommendation (match-based
-coupling lives in coupling/, above this layer), splitting one table into chunk tasks.
+  (FullSyncRun's constraint), so a second start fails with `FullSyncBusy` from anywhere.- A "couple records first" recommendation is accepted from coupling/ (match-based coupling
+  lives above this layer): fullsync_advice.py holds the hooks it calls.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from rest_framework.views import APIView
 from accounts.roles import IntegrationApiPermission
 from erp.api import GuardedApiMixin
 
-from . import fullsync
+from . import fullsync, fullsync_samples
 from .models import Direction, FullSyncLine, FullSyncRun, JobRun, Recommendation
 
 
@@ -71,12 +71,23 @@ class FullSyncRunSerializer(serializers.Serializer):
     started_by = serializers.CharField(allow_null=True)
 
 
+class FullSyncSampleSerializer(serializers.Serializer):
+    at = serializers.DateTimeField()
+    done = serializers.IntegerField(help_text="Records the run had done by then.")
+    rate = serializers.FloatField(help_text="Records per second since the previous sample.")
+
+
 class FullSyncStatusSerializer(serializers.Serializer):
     run = FullSyncRunSerializer(allow_null=True)
     lines = FullSyncLineSerializer(many=True)
     done = serializers.IntegerField()
     total = serializers.IntegerField(allow_null=True)
     percent = serializers.IntegerField(allow_null=True)
+    samples = FullSyncSampleSerializer(
+        many=True,
+        help_text="Records per second over the run (the review page's chart): from its start "
+        "(nothing done) to now or its end; thinned to at most 60 points on a long run.",
+    )
 
 
 class FullSyncStatusView(GuardedApiMixin, APIView):
@@ -87,4 +98,14 @@ class FullSyncStatusView(GuardedApiMixin, APIView):
 
     @extend_schema(tags=["integration"], responses=FullSyncStatusSerializer)
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return Response(FullSyncStatusSerializer(fullsync.fullsync_status()).data)
+        run = fullsync.fullsync_current()
+        data = fullsync.fullsync_status(run=run)
+        data["samples"] = (
+            [
+                {"at": p.at, "done": p.done, "rate": round(p.rate, 2)}
+                for p in fullsync_samples.rate_points(run=run, done=data["done"])
+            ]
+            if run is not None
+            else []
+        )
+        return Response(FullSyncStatusSerializer(data).data)

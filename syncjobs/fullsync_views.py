@@ -6,12 +6,13 @@ from django.contrib import messages
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from accounts.roles import INTEGRATION_ADMIN, SUPPORT, has_role, role_required
 
-from . import fullsync
+from . import fullsync, fullsync_advice, fullsync_samples
 from .models import FullSyncLine, FullSyncRun
 
 
@@ -30,8 +31,16 @@ def review(request: HttpRequest) -> HttpResponse:
             "rows": [(line, by_id[line.pk]) for line in lines],
             "status": status,
             "can_edit": has_role(request.user, (INTEGRATION_ADMIN,)),
-            "both_sides": [line for line in lines if line.erp_count and line.crm_count],
+            "both_sides": [
+                line
+                for line in lines
+                if line.erp_count and line.crm_count and not line.recommendation_overridden
+            ],
             "restartable": (FullSyncLine.Status.ERROR, FullSyncLine.Status.FINISHED),
+            "chart": fullsync_samples.rate_chart(run=run, done=status["done"])
+            if run and status
+            else None,
+            "run_status": run.status if run else "",
         },
     )
 
@@ -39,7 +48,27 @@ def review(request: HttpRequest) -> HttpResponse:
 @role_required(INTEGRATION_ADMIN, SUPPORT)
 @require_http_methods(["GET"])
 def status_json(request: HttpRequest) -> JsonResponse:
-    return JsonResponse(fullsync.fullsync_status(), encoder=DjangoJSONEncoder)
+    """The status, plus the parts of the page drawn on the server (the chart of records per
+    second, each line's recommendation cell) for the poller to put in place."""
+    run = fullsync.fullsync_current()
+    data = fullsync.fullsync_status(run=run)
+    if run is not None:
+        can_edit = has_role(request.user, (INTEGRATION_ADMIN,))
+        lines = {line.pk: line for line in fullsync.fullsync_lines(run=run)}
+        for row in data["lines"]:
+            line = lines.get(row["id"])
+            if line is not None:
+                row["recommendation_html"] = render_to_string(
+                    "syncjobs/_fullsync_recommendation.html",
+                    {"line": line, "can_edit": can_edit, "run_status": run.status},
+                    request=request,
+                )
+        data["chart_html"] = render_to_string(
+            "syncjobs/_fullsync_chart.html",
+            {"chart": fullsync_samples.rate_chart(run=run, done=data["done"])},
+            request=request,
+        )
+    return JsonResponse(data, encoder=DjangoJSONEncoder)
 
 
 @role_required(INTEGRATION_ADMIN)
@@ -114,3 +143,24 @@ def line_restart(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         messages.success(request, _("%(name)s is restarted.") % {"name": line.name})
     return redirect("syncjobs:fullsync")
+
+
+@role_required(INTEGRATION_ADMIN)
+@require_http_methods(["GET", "POST"])
+def line_override(request: HttpRequest, pk: int) -> HttpResponse:
+    """Override a "couple records first" recommendation ("Recommend Full Synchronization",
+    §4.6) after a confirmation that explains the risk of duplicates."""
+    line = _line_or_404(pk)
+    if request.method == "POST" and request.POST.get("confirm") == "yes":
+        try:
+            started = fullsync_advice.line_override(line=line)
+        except fullsync.FullSyncError as exc:
+            messages.error(request, exc.message)
+        else:
+            if started:
+                text = _("%(name)s runs its full synchronization again.")
+            else:
+                text = _("%(name)s is recommended a full synchronization; Start runs it.")
+            messages.success(request, text % {"name": line.name})
+        return redirect("syncjobs:fullsync")
+    return render(request, "syncjobs/fullsync_override_confirm.html", {"line": line})

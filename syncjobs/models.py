@@ -586,6 +586,14 @@ class FullSyncLine(models.Model):
     # "<host>:<pid>" of the worker process running the line: a task delivered again after that
     # process died takes the line over, a duplicate delivery while it lives does not.
     running_by = models.CharField(_("running in"), max_length=300, blank=True)
+    # Accepting a "couple records first" recommendation runs match-based coupling of the
+    # line's mapping (coupling/): its job run, whose status and counters the line shows.
+    coupling_job = models.ForeignKey(
+        JobRun, verbose_name=_("coupling job"), null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )  # fmt: skip
+    # An administrator chose a full synchronization over the "couple records first" advice.
+    recommendation_overridden = models.BooleanField(_("recommendation overridden"), default=False)
 
     class Meta:
         ordering = ["run", "position", "name"]
@@ -757,3 +765,23 @@ class JobQueueEntry(models.Model):
 
     def __str__(self) -> str:
         return self.description or f"{self.job} {self.pk}"
+class FullSyncSample(models.Model):
+    """Records a full synchronization had done at a moment: the review page's chart of
+    records per second over the run is drawn from consecutive samples. Written while the
+    engine flushes a full pass's counters (at most every FULLSYNC_SAMPLE_SECONDS)."""
+
+    run = models.ForeignKey(
+        FullSyncRun, verbose_name=_("full synchronization"), on_delete=models.CASCADE,
+        related_name="samples",
+    )  # fmt: skip
+    at = models.DateTimeField(_("at"))
+    done = models.PositiveIntegerField(_("records done"))
+
+    class Meta:
+        ordering = ["run", "at", "id"]
+        verbose_name = _("full synchronization sample")
+        verbose_name_plural = _("full synchronization samples")
+        indexes = [models.Index(fields=["run", "at"], name="fullsync_sample_run_at")]
+
+    def __str__(self) -> str:
+        return f"{self.run_id} {self.at:%H:%M:%S} {self.done}"

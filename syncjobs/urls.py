@@ -28,4 +28,7 @@ urlpatterns = [
     path("full/prepare/", fullsync_views.prepare, name="fullsync-prepare"),
     path("full/start/", fullsync_views.start, name="fullsync-start"),
     path("full/lines/<int:pk>/restart/", fullsync_views.line_restart, name="fullsync-line-restart"),
+    path(
+        "full/lines/<int:pk>/override/", fullsync_views.line_override, name="fullsync-line-override"
+    ),
 ]

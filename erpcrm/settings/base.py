@@ -346,6 +346,8 @@ SYNC_AUTO_HOLD_FAILURE_RATE = env.float("SYNC_AUTO_HOLD_FAILURE_RATE", default=0
 FULLSYNC_MAX_ATTEMPTS = env.int("FULLSYNC_MAX_ATTEMPTS", default=4)
 FULLSYNC_RETRY_BACKOFF_SECONDS = env.int("FULLSYNC_RETRY_BACKOFF_SECONDS", default=30)
 FULLSYNC_BUSY_RETRY_SECONDS = env.int("FULLSYNC_BUSY_RETRY_SECONDS", default=30)
+# How often a running full synchronization records its progress for the review page's chart.
+FULLSYNC_SAMPLE_SECONDS = env.float("FULLSYNC_SAMPLE_SECONDS", default=2.0)
 # One line (one mapping, both directions) may run this long.
 FULLSYNC_TASK_TIME_LIMIT = env.int("FULLSYNC_TASK_TIME_LIMIT", default=6 * 3600)
 FULLSYNC_TASK_SOFT_TIME_LIMIT = env.int("FULLSYNC_TASK_SOFT_TIME_LIMIT", default=6 * 3600 - 300)

@@ -1,5 +1,6 @@
 // The full synchronization review page: fetches its JSON status every 2 s while the run is
-// ready or running, and updates the lines, the job links and the progress bar in place.
+// ready or running, and updates the lines, the job links, the progress bar and the chart of
+// records per second in place.
 (function () {
   "use strict";
   var root = document.getElementById("fullsync");
@@ -68,6 +69,8 @@
     if (bar) { bar.value = data.percent === null ? 0 : data.percent; bar.textContent = bar.value + " %"; }
     var overall = document.getElementById("fullsync-overall");
     if (overall) { overall.textContent = data.total === null ? String(data.done) : data.done + " / " + data.total; }
+    var chart = document.getElementById("fullsync-chart");
+    if (chart && typeof data.chart_html === "string") { chart.innerHTML = data.chart_html; }
     data.lines.forEach(function (line) {
       var row = root.querySelector('tr[data-line="' + line.id + '"]');
       if (!row) { return; }
@@ -80,6 +83,9 @@
       if (cell) { jobCell(cell, line.from_crm_job); }
       cell = row.querySelector('[data-field="progress"]');
       if (cell) { progressCell(cell, line); }
+      // Drawn on the server (its actions carry a CSRF token): put in place as it comes.
+      cell = row.querySelector('[data-field="recommendation"]');
+      if (cell && typeof line.recommendation_html === "string") { cell.innerHTML = line.recommendation_html; }
       var restart = row.querySelector("form.restart");
       if (restart) { restart.hidden = !(line.status === "error" || line.status === "finished"); }
     });

@@ -58,6 +58,10 @@ def test_a_review_line_goes_from_ready_to_in_process_to_finished_without_reloadi
     expect(status).to_contain_text("In process", timeout=8000)
     progress = page.locator('tr[data-name="CURRENCY"] [data-field="progress"]')
     expect(progress).to_contain_text("2 / 4")
+    # The chart of records per second is drawn again with each poll (SVG from the server).
+    chart = page.locator("#fullsync-chart svg.rate-chart")
+    expect(chart).to_be_visible()
+    expect(chart).to_contain_text("2 done", timeout=8000)
 
     JobRun.objects.filter(pk=job.pk).update(
         status=JobRun.Status.SUCCEEDED, inserted=4, finished_at=timezone.now()
@@ -67,6 +71,8 @@ def test_a_review_line_goes_from_ready_to_in_process_to_finished_without_reloadi
     )
     fullsync.run_advance(run_id=run.pk)
     expect(status).to_contain_text("Finished", timeout=8000)
+    expect(chart).to_contain_text("4 done")
+    assert chart.locator("circle.chart-point").count() >= 2
     link = page.locator('tr[data-name="CURRENCY"] [data-field="to_crm"] a.job-link')
     expect(link).to_have_attribute("href", f"/sync/runs/{job.pk}/")
     expect(page.locator('tr[data-name="CUSTOMER"] [data-field="status"]')).to_contain_text("Ready")
