@@ -13,7 +13,8 @@ services and selectors.
 - A line that failed (the CRM stayed unreachable through the retries, the mapping is broken)
   blocks its dependants, which say so, until it is restarted (`line_restart()`).
 - One full synchronization runs at a time: the database refuses a second running row
-  (FullSyncRun's constraint), so a second start fails with `FullSyncBusy` from anywhere.- A "couple records first" recommendation is accepted from coupling/ (match-based coupling
+  (FullSyncRun's constraint), so a second start fails with `FullSyncBusy` from anywhere.
+- A "couple records first" recommendation is accepted from coupling/ (match-based coupling
   lives above this layer): fullsync_advice.py holds the hooks it calls.
 """
 
