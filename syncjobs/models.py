@@ -765,6 +765,8 @@ class JobQueueEntry(models.Model):
 
     def __str__(self) -> str:
         return self.description or f"{self.job} {self.pk}"
+
+
 class FullSyncSample(models.Model):
     """Records a full synchronization had done at a moment: the review page's chart of
     records per second over the run is drawn from consecutive samples. Written while the
