@@ -11,3 +11,5 @@ class SyncjobsConfig(AppConfig):
         from . import nrt  # noqa: PLC0415 - models are importable only once apps are ready
 
         nrt.connect()
+        # Connects the worker's start hook (a sweep of the running full synchronization).
+        from . import worker  # noqa: F401, PLC0415

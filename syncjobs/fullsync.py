@@ -15,8 +15,12 @@ services and selectors.
 - One full synchronization runs at a time: the database refuses a second running row
   (FullSyncRun's constraint), so a second start fails with `FullSyncBusy` from anywhere.
 
+- A large table's to-CRM pass runs in chunks that several workers share
+  (syncjobs/fullsync_chunks.py): the line's task splits it and returns; when the last chunk has
+  ended the line's task runs again and finishes the line (the from-CRM pass, its dependants).
+
 What is not here yet (issue #11): accepting a "couple records" recommendation (match-based
-coupling lives in coupling/, above this layer), splitting one table into chunk tasks.
+coupling lives in coupling/, above this layer).
 """
 
 from __future__ import annotations
@@ -44,9 +48,9 @@ from connection.models import OwnerMode
 from connection.selectors import crm_connection_get, crm_connection_settings
 from dataverse import errors as dv
 
-from . import engine
+from . import engine, fullsync_chunks
 from .engine.erp import ErpTable, MappingBroken
-from .engine.run import MappingBusy, NoConnection, lease_seconds
+from .engine.run import MappingBusy, NoConnection, holder_is_dead, lease_seconds
 from .models import (
     Direction,
     FullSyncLine,
@@ -61,7 +65,7 @@ from .validation import erp_model
 
 logger = logging.getLogger(__name__)
 
-LINE_TASK = "syncjobs.fullsync_line"
+LINE_TASK = fullsync_chunks.LINE_TASK
 # The engine's message for a pass stopped because the CRM could not be reached (engine/run.py):
 # worth trying again; any other stopped pass (a broken mapping) is not.
 TRANSIENT_PREFIX = "stopped: the CRM did not answer"
@@ -601,24 +605,29 @@ def _owner() -> str:
 
 def _process_gone(holder: str) -> bool:
     """Is `holder` ("host:pid") a process of this host that no longer exists?"""
-    host, _sep, pid = holder.rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
+    return holder_is_dead(holder)
 
 
 def _claim(line_id: int) -> FullSyncLine | None:
-    """Take the line for this process: a ready line, or one whose worker died (a task
-    delivered again after a crash: acks_late). None when it is done, running elsewhere or gone."""
+    """Take the line for this process: a ready line, one whose chunks have all ended, or one
+    whose worker died (a task delivered again after a crash: acks_late). None when it is done,
+    running elsewhere (its chunks included) or gone."""
     line = FullSyncLine.objects.filter(pk=line_id).select_related("run").first()
     if line is None or line.run.status != FullSyncRun.Status.RUNNING:
         return None
+    if line.status == FullSyncLine.Status.IN_PROCESS and line.running_by == (
+        fullsync_chunks.CHUNKS_DONE
+    ):
+        # The line's pass went on in its chunks since it started: its start stays.
+        taken = FullSyncLine.objects.filter(
+            pk=line_id,
+            status=FullSyncLine.Status.IN_PROCESS,
+            running_by=fullsync_chunks.CHUNKS_DONE,
+        ).update(running_by=_owner())
+        if not taken:
+            return None
+        line.refresh_from_db()
+        return line
     claimable = Q(status=FullSyncLine.Status.READY)
     if line.status == FullSyncLine.Status.IN_PROCESS and line.running_by:
         stale = timezone.now() - timedelta(seconds=lease_seconds())
@@ -675,6 +684,34 @@ def engine_synchronize(mapping: IntegrationTableMapping) -> engine.EngineResult:
     return engine.synchronize(mapping, full=True)
 
 
+def _line_pass(line: FullSyncLine, mapping: IntegrationTableMapping) -> list[JobRun] | None:
+    """The line's full pass: the engine's run of the mapping, or for a large table its chunks
+    (None while they run) and then the from-CRM pass."""
+    if not fullsync_chunks.line_chunked(line=line):
+        ranges = fullsync_chunks.chunks_plan(mapping=mapping)
+        if not ranges:
+            return engine_synchronize(mapping).jobs
+        fullsync_chunks.chunks_start(line=line, mapping=mapping, ranges=ranges)
+        return None
+    previous = line.to_crm_job
+    if not fullsync_chunks.chunks_ended(line=line) or (previous is not None and _stopped(previous)):
+        # Chunks left (a line task delivered again), or the line is tried again after its
+        # chunks stopped (the CRM did not answer): those chunks run (again).
+        fullsync_chunks.chunks_resume(line=line, mapping=mapping)
+        return None
+    to_crm = fullsync_chunks.chunks_finish(line=line, mapping=mapping)
+    jobs = [to_crm] if to_crm is not None else []
+    if to_crm is not None and _stopped(to_crm):
+        return jobs
+    if mapping.direction == Direction.BIDIRECTIONAL:
+        jobs += engine.synchronize(mapping, direction=Direction.FROM_CRM, full=True).jobs
+    return jobs
+
+
+def _stopped(job: JobRun) -> bool:
+    return job.status == JobRun.Status.FAILED and job.message.startswith("stopped")
+
+
 def _record_jobs(line: FullSyncLine, jobs: Sequence[JobRun]) -> None:
     values: dict[str, Any] = {}
     for job in jobs:
@@ -701,7 +738,12 @@ def line_run(*, line_id: int) -> LineOutcome:
             raise MappingBroken(_("The mapping was deleted."))
         if not mapping.enabled:
             raise MappingBroken(_("The mapping %(name)s is disabled.") % {"name": mapping.name})
-        result = engine_synchronize(mapping)
+        jobs = _line_pass(line, mapping)
+        if jobs is None:
+            # Split into chunks, or chunks sent again: the chunk tasks do the work, and the
+            # line's task comes back when they have all ended (not an attempt of its own).
+            FullSyncLine.objects.filter(pk=line.pk).update(attempts=attempt - 1)
+            return LineOutcome(status=FullSyncLine.Status.IN_PROCESS)
     except MappingBusy as exc:
         # Its scheduled job (or someone's "synchronize now") holds the mapping: try again
         # when that run has ended; not counted as an attempt.
@@ -720,12 +762,8 @@ def line_run(*, line_id: int) -> LineOutcome:
         _line_end(line, FullSyncLine.Status.ERROR, f"interrupted: {exc!r}")
         run_advance(run_id=line.run_id)
         return LineOutcome(status=FullSyncLine.Status.ERROR)
-    _record_jobs(line, result.jobs)
-    stopped = [
-        j
-        for j in result.jobs
-        if j.status == JobRun.Status.FAILED and j.message.startswith("stopped")
-    ]
+    _record_jobs(line, jobs)
+    stopped = [j for j in jobs if _stopped(j)]
     transient = [j for j in stopped if j.message.startswith(TRANSIENT_PREFIX)]
     if transient and len(transient) == len(stopped) and attempt < max_attempts:
         delay = _retry_delay(attempt)
@@ -747,7 +785,7 @@ def line_run(*, line_id: int) -> LineOutcome:
         # its work and its dependants may start, as in the reference (§4.1: the job queue
         # entry finishes, the job's status shows the errors).
         _line_end(line, FullSyncLine.Status.FINISHED, "")
-        if any(j.inserted or j.coupled or j.modified for j in result.jobs):
+        if any(j.inserted or j.coupled or j.modified for j in jobs):
             dependants_wake(mapping=mapping)
     run_advance(run_id=line.run_id)
     line.refresh_from_db()
@@ -769,6 +807,7 @@ def line_restart(*, line: FullSyncLine) -> FullSyncLine:
         raise FullSyncError(_("This full synchronization has not started."))
     if run.status != FullSyncRun.Status.RUNNING:
         _set_running(run, from_statuses=[FullSyncRun.Status.FINISHED, FullSyncRun.Status.ERROR])
+    fullsync_chunks.chunks_delete(line=line)
     FullSyncLine.objects.filter(pk=line.pk).update(
         status=FullSyncLine.Status.NOT_STARTED,
         message="",
