@@ -1,0 +1,184 @@
+"""A large table's full synchronization in chunks shared by two real Celery worker processes
+against the sandbox: every record arrives exactly once, also when one worker is killed (SIGKILL)
+while it holds a chunk."""
+
+import signal
+import socket
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+
+from erpcrm.celery import app
+from syncjobs import fullsync
+from syncjobs.models import CrmCoupling, FullSyncChunk, FullSyncLine, FullSyncRun
+from tests.factories.erp import CustomerFactory
+from tests.plugins.processes import WorkerProcess, worker_start, worker_stop
+
+pytestmark = [pytest.mark.worker, pytest.mark.sandbox, pytest.mark.django_db(transaction=True)]
+
+CHUNK_ROWS = 4
+CUSTOMERS = 40  # ten chunks
+
+
+@pytest.fixture
+def two_workers(child_process_env, tmp_path) -> Iterator[list[WorkerProcess]]:
+    """Two worker processes on the test's queue that split tables of more than CHUNK_ROWS
+    records (the setting is read by the worker that runs the line)."""
+    app.control.purge()
+    workers: list[WorkerProcess] = []
+    try:
+        for _ in range(2):
+            workers.append(worker_start(tmp_path, {"FULLSYNC_CHUNK_ROWS": str(CHUNK_ROWS)}))
+        yield workers
+    finally:
+        for worker in workers:
+            worker_stop(worker)
+
+
+@pytest.fixture
+def slow_account_creates(sandbox) -> Iterator[None]:
+    # Each chunk takes a moment at the CRM, so both workers have chunks to take and a chunk is
+    # held long enough to kill its worker.
+    sandbox.control(
+        "config",
+        {
+            "add_rules": [
+                {"method": "POST", "path": "accounts", "fault": "latency", "latency_ms": 60}
+            ]
+        },
+    )
+    yield
+    sandbox.control("config", {"rules": []})
+
+
+def _customers(crm_salesperson) -> tuple[str, list]:
+    prefix = f"Chunked {uuid.uuid4().hex[:6]}"
+    customers = [
+        CustomerFactory(name=f"{prefix} {n:03}", salesperson=crm_salesperson)
+        for n in range(CUSTOMERS)
+    ]
+    return prefix, customers
+
+
+def _accounts(sync_setup, prefix: str) -> Counter:
+    rows = sync_setup.crm.all_rows("accounts", "?$select=name,accountid")
+    return Counter(r["name"] for r in rows if (r["name"] or "").startswith(prefix))
+
+
+def _assert_exactly_once(sync_setup, prefix, customers) -> None:
+    accounts = _accounts(sync_setup, prefix)
+    assert accounts == Counter({c.name: 1 for c in customers})
+    couplings = CrmCoupling.objects.filter(erp_uuid__in=[c.uuid for c in customers])
+    assert couplings.count() == CUSTOMERS
+    assert set(couplings.values_list("state", flat=True)) == {CrmCoupling.State.COUPLED}
+
+
+def _line() -> FullSyncLine:
+    return FullSyncRun.objects.get().lines.get(name="CUSTOMER")
+
+
+def test_two_workers_share_a_large_table_and_every_record_arrives_once(
+    sync_setup, crm_salesperson, two_workers, slow_account_creates
+):
+    prefix, customers = _customers(crm_salesperson)
+
+    call_command(
+        "fullsync", "--only", "CUSTOMER", "--wait", "--interval", "0.2", "--timeout", "120",
+        stdout=StringIO(),
+    )  # fmt: skip
+
+    line = _line()
+    assert line.status == FullSyncLine.Status.FINISHED, line.message
+    chunks = list(line.chunks.all())
+    assert len(chunks) == CUSTOMERS // CHUNK_ROWS
+    assert {c.status for c in chunks} == {FullSyncChunk.Status.DONE}
+    assert sum(c.records for c in chunks) == CUSTOMERS
+    # Both workers ran chunks of the one table.
+    pids = {str(w.proc.pid) for w in two_workers}
+    assert {c.claimed_by.rpartition(":")[2] for c in chunks} == pids
+    _assert_exactly_once(sync_setup, prefix, customers)
+    # The line's to-CRM job sums its chunks and holds their record changes; the review line
+    # shows every record done.
+    job = line.to_crm_job
+    assert (job.inserted, job.failed, job.finished_at is not None) == (CUSTOMERS, 0, True)
+    assert job.changes.count() == CUSTOMERS
+    status = fullsync.fullsync_status()["lines"][0]
+    assert status["done"] >= CUSTOMERS and status["percent"] == 100
+    assert line.from_crm_job is not None and line.from_crm_job.full
+    assert sync_setup.mapping("CUSTOMER").running_by == ""
+
+
+def test_a_worker_killed_while_it_holds_a_chunk_loses_nothing_and_duplicates_nothing(
+    sync_setup, crm_salesperson, two_workers, slow_account_creates
+):
+    prefix, customers = _customers(crm_salesperson)
+    victim, survivor = two_workers
+    holder = f"{socket.gethostname()}:{victim.proc.pid}"
+
+    run = fullsync.fullsync_start(run=fullsync.fullsync_prepare(only=["CUSTOMER"]))
+    survivor.wait_for(
+        lambda: FullSyncChunk.objects.filter(
+            status=FullSyncChunk.Status.RUNNING, claimed_by=holder
+        ).exists(),
+        timeout=60,
+    )
+    killed = FullSyncChunk.objects.get(status=FullSyncChunk.Status.RUNNING, claimed_by=holder)
+    victim.proc.send_signal(signal.SIGKILL)
+    victim.proc.wait(timeout=10)
+
+    survivor.wait_for(
+        lambda: FullSyncRun.objects.get(pk=run.pk).status != FullSyncRun.Status.RUNNING,
+        timeout=120,
+    )
+    line = _line()
+    assert line.status == FullSyncLine.Status.FINISHED, line.message
+    killed.refresh_from_db()
+    # Redone by the surviving worker.
+    assert killed.status == FullSyncChunk.Status.DONE
+    assert killed.attempts == 2
+    assert killed.claimed_by.rpartition(":")[2] == str(survivor.proc.pid)
+    assert set(line.chunks.values_list("status", flat=True)) == {FullSyncChunk.Status.DONE}
+    _assert_exactly_once(sync_setup, prefix, customers)
+    job = line.to_crm_job
+    assert job.failed == 0
+    # A record the killed worker had already created counts once, as unchanged on the redo.
+    assert job.inserted + job.modified + job.unchanged == CUSTOMERS
+
+
+def test_a_chunk_whose_worker_died_is_taken_up_by_a_restarted_worker(
+    sync_setup, crm_salesperson, two_workers, slow_account_creates, tmp_path
+):
+    """Both workers gone, the one restarted takes up the dead chunk when it starts."""
+    prefix, customers = _customers(crm_salesperson)
+    first, second = two_workers
+    worker_stop(second)
+    holder = f"{socket.gethostname()}:{first.proc.pid}"
+
+    run = fullsync.fullsync_start(run=fullsync.fullsync_prepare(only=["CUSTOMER"]))
+    first.wait_for(
+        lambda: FullSyncChunk.objects.filter(
+            status=FullSyncChunk.Status.RUNNING, claimed_by=holder
+        ).exists(),
+        timeout=60,
+    )
+    first.proc.send_signal(signal.SIGKILL)
+    first.proc.wait(timeout=10)
+    # The messages of the chunks it had not started are still queued: purged here, so that only
+    # the restarted worker's sweep can bring the run to its end.
+    app.control.purge()
+    time.sleep(0.2)
+
+    restarted = worker_start(tmp_path, {"FULLSYNC_CHUNK_ROWS": str(CHUNK_ROWS)})
+    two_workers.append(restarted)
+    restarted.wait_for(
+        lambda: FullSyncRun.objects.get(pk=run.pk).status != FullSyncRun.Status.RUNNING,
+        timeout=120,
+    )
+    line = _line()
+    assert line.status == FullSyncLine.Status.FINISHED, line.message
+    _assert_exactly_once(sync_setup, prefix, customers)
