@@ -111,7 +111,11 @@ def chunks_plan(*, mapping: IntegrationTableMapping) -> list[PkRange]:
         return []
     if mapping.direction not in (Direction.TO_CRM, Direction.BIDIRECTIONAL):
         return []
-    ranges = ErpTable(mapping.erp_table, mapping.table_filter).pk_ranges(size)
+    try:
+        ranges = ErpTable(mapping.erp_table, mapping.table_filter).pk_ranges(size)
+    except MappingBroken:
+        # The engine's pass reports it, as for any table.
+        return []
     return ranges if len(ranges) > 1 else []
 
 
