@@ -14,8 +14,10 @@ import pytest
 from django.core.management import call_command
 
 from erpcrm.celery import app
-from syncjobs import fullsync
-from syncjobs.models import CrmCoupling, FullSyncChunk, FullSyncLine, FullSyncRun
+from syncjobs import fullsync, fullsync_chunks
+from syncjobs.engine import synchronize
+from syncjobs.engine.run import MappingBusy
+from syncjobs.models import CrmCoupling, FullSyncChunk, FullSyncLine, FullSyncRun, JobRun
 from tests.factories.erp import CustomerFactory
 from tests.plugins.processes import WorkerProcess, worker_start, worker_stop
 
@@ -74,7 +76,7 @@ def _assert_exactly_once(sync_setup, prefix, customers) -> None:
     accounts = _accounts(sync_setup, prefix)
     assert accounts == Counter({c.name: 1 for c in customers})
     couplings = CrmCoupling.objects.filter(erp_uuid__in=[c.uuid for c in customers])
-    assert couplings.count() == CUSTOMERS
+    assert couplings.count() == len(customers)
     assert set(couplings.values_list("state", flat=True)) == {CrmCoupling.State.COUPLED}
 
 
@@ -182,3 +184,52 @@ def test_a_chunk_whose_worker_died_is_taken_up_by_a_restarted_worker(
     line = _line()
     assert line.status == FullSyncLine.Status.FINISHED, line.message
     _assert_exactly_once(sync_setup, prefix, customers)
+
+
+# --- the same steps in this process: the lease, the line's end, a restart --------------------
+
+
+def test_a_chunked_line_holds_its_mapping_against_a_scheduled_run_until_its_last_chunk(
+    sync_setup, crm_salesperson, settings
+):
+    settings.FULLSYNC_CHUNK_ROWS = 3
+    prefix = f"Inline {uuid.uuid4().hex[:6]}"
+    customers = [
+        CustomerFactory(name=f"{prefix} {n}", salesperson=crm_salesperson) for n in range(7)
+    ]
+    app.control.purge()
+    run = fullsync.fullsync_start(run=fullsync.fullsync_prepare(only=["CUSTOMER"]))
+    line = _line()
+
+    # The line's task splits the table and leaves the work to its chunks.
+    assert fullsync.line_run(line_id=line.pk).status == FullSyncLine.Status.IN_PROCESS
+    chunks = list(line.chunks.all())
+    assert [(c.after_pk, c.upto_pk) for c in chunks] == [
+        (None, customers[2].pk),
+        (customers[2].pk, customers[5].pk),
+        (customers[5].pk, None),
+    ]
+    # A scheduled run of the mapping waits for the full synchronization.
+    with pytest.raises(MappingBusy):
+        synchronize(sync_setup.mapping("CUSTOMER"), direction="to_crm")
+
+    # One chunk's task runs it, then the chunks nobody has taken yet.
+    assert fullsync_chunks.chunk_work(chunk_id=chunks[1].pk).ran == 3
+    assert fullsync_chunks.chunk_work(chunk_id=chunks[0].pk).ran == 0  # done: left alone
+    line.refresh_from_db()
+    assert (line.status, line.running_by) == (FullSyncLine.Status.IN_PROCESS, "chunks-done")
+
+    assert fullsync.line_run(line_id=line.pk).status == FullSyncLine.Status.FINISHED
+    line.refresh_from_db()
+    assert (line.to_crm_job.inserted, line.to_crm_job.status) == (7, JobRun.Status.SUCCEEDED)
+    assert line.attempts == 1
+    mapping = sync_setup.mapping("CUSTOMER")
+    assert mapping.running_by == "" and mapping.erp_watermark_at == line.to_crm_job.started_at
+    assert FullSyncRun.objects.get(pk=run.pk).status == FullSyncRun.Status.FINISHED
+    _assert_exactly_once(sync_setup, prefix, customers)
+
+    # Restarted, the line splits its table again.
+    fullsync.line_restart(line=line)
+    assert fullsync.line_run(line_id=line.pk).status == FullSyncLine.Status.IN_PROCESS
+    assert line.chunks.filter(status=FullSyncChunk.Status.PENDING).count() == 3
+    app.control.purge()
