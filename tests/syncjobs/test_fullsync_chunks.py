@@ -233,3 +233,49 @@ def test_a_chunked_line_holds_its_mapping_against_a_scheduled_run_until_its_last
     assert fullsync.line_run(line_id=line.pk).status == FullSyncLine.Status.IN_PROCESS
     assert line.chunks.filter(status=FullSyncChunk.Status.PENDING).count() == 3
     app.control.purge()
+
+
+def test_chunks_stopped_by_the_crm_run_again_when_the_line_is_retried(
+    sync_setup, crm_salesperson, sandbox, settings
+):
+    settings.FULLSYNC_CHUNK_ROWS = 3
+    prefix = f"Retried {uuid.uuid4().hex[:6]}"
+    customers = [
+        CustomerFactory(name=f"{prefix} {n}", salesperson=crm_salesperson) for n in range(5)
+    ]
+    app.control.purge()
+    fullsync.fullsync_start(run=fullsync.fullsync_prepare(only=["CUSTOMER"]))
+    line = _line()
+    fullsync.line_run(line_id=line.pk)
+    first = line.chunks.first()
+    # The CRM refuses every write: the chunk's pass stops (worth trying again), and so does
+    # every chunk the task takes after it.
+    rule = {
+        "method": "POST",
+        "path": "batch|accounts",
+        "fault": "error",
+        "status": 403,
+        "count": -1,
+    }
+    sandbox.control("config", {"rules": [rule]})
+    try:
+        fullsync_chunks.chunk_work(chunk_id=first.pk)
+    finally:
+        sandbox.control("config", {"rules": []})
+    assert set(line.chunks.values_list("status", flat=True)) == {FullSyncChunk.Status.FAILED}
+    first.refresh_from_db()
+    assert first.message.startswith("stopped: the CRM did not answer")
+
+    # The line tries again later (its transient failure counts as an attempt)...
+    outcome = fullsync.line_run(line_id=line.pk)
+    line.refresh_from_db()
+    assert (outcome.status, outcome.retry_in, line.attempts) == (FullSyncLine.Status.READY, 1, 1)
+    assert line.message.startswith("Attempt 1 of 4 failed")
+    # ... and then its failed chunks run again.
+    assert fullsync.line_run(line_id=line.pk).status == FullSyncLine.Status.IN_PROCESS
+    assert fullsync_chunks.chunk_work(chunk_id=first.pk).ran == 2
+    assert fullsync.line_run(line_id=line.pk).status == FullSyncLine.Status.FINISHED
+    line.refresh_from_db()
+    assert (line.to_crm_job.status, line.to_crm_job.failed) == (JobRun.Status.SUCCEEDED, 0)
+    _assert_exactly_once(sync_setup, prefix, customers)
+    app.control.purge()
