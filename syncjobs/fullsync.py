@@ -25,6 +25,7 @@ coupling lives in coupling/, above this layer).
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import socket
@@ -39,7 +40,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import FieldError
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -53,6 +54,7 @@ from .engine.erp import ErpTable, MappingBroken
 from .engine.run import MappingBusy, NoConnection, holder_is_dead, lease_seconds
 from .models import (
     Direction,
+    FullSyncChunk,
     FullSyncLine,
     FullSyncRun,
     IntegrationTableMapping,
@@ -120,9 +122,26 @@ def fullsync_lines(*, run: FullSyncRun) -> list[FullSyncLine]:
         ).order_by("-id")
         if line.to_crm_job is None:
             line.to_crm_job = jobs.filter(direction=Direction.TO_CRM).first()
+        elif line.to_crm_job.status == JobRun.Status.RUNNING:
+            line.to_crm_job = _with_running_chunks(line, line.to_crm_job)
         if line.from_crm_job is None:
             line.from_crm_job = jobs.filter(direction=Direction.FROM_CRM).first()
     return lines
+
+
+def _with_running_chunks(line: FullSyncLine, job: JobRun) -> JobRun:
+    """A chunked line's to-CRM job holds its finished chunks; the chunks running now add what
+    they have done so far (their job runs' counters, written every chunk of records). A copy:
+    nothing is saved."""
+    running = FullSyncChunk.objects.filter(
+        line=line, status=FullSyncChunk.Status.RUNNING, job__isnull=False
+    ).aggregate(**{c: Sum(f"job__{c}") for c in fullsync_chunks.COUNTERS})
+    if not any(running.values()):
+        return job
+    shown = copy.copy(job)
+    for counter, value in running.items():
+        setattr(shown, counter, getattr(job, counter) + (value or 0))
+    return shown
 
 
 def _done_of(job: JobRun | None, *, options: bool) -> int:

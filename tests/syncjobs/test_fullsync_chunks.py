@@ -12,9 +12,10 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 
 from erpcrm.celery import app
-from syncjobs import fullsync, fullsync_chunks
+from syncjobs import fullsync, fullsync_chunks, services
 from syncjobs.engine import synchronize
 from syncjobs.engine.run import MappingBusy
 from syncjobs.models import CrmCoupling, FullSyncChunk, FullSyncLine, FullSyncRun, JobRun
@@ -279,3 +280,35 @@ def test_chunks_stopped_by_the_crm_run_again_when_the_line_is_retried(
     assert (line.to_crm_job.status, line.to_crm_job.failed) == (JobRun.Status.SUCCEEDED, 0)
     _assert_exactly_once(sync_setup, prefix, customers)
     app.control.purge()
+
+
+def test_a_chunked_line_shows_its_finished_chunks_and_what_the_running_ones_have_done():
+    services.default_setup_reset(options=services.DefaultSetupOptions(areas=["currencies"]))
+    run = fullsync.fullsync_start(run=fullsync.fullsync_prepare(only=["CURRENCY"]))
+    app.control.purge()
+    line = run.lines.get()
+    mapping = line.mapping
+    job = JobRun.objects.create(
+        job_name=mapping.name, mapping=mapping, direction="to_crm", full=True, inserted=4
+    )
+    running = JobRun.objects.create(
+        job_name=mapping.name, mapping=mapping, direction="to_crm", full=True, inserted=3
+    )
+    FullSyncLine.objects.filter(pk=line.pk).update(
+        status=FullSyncLine.Status.IN_PROCESS, running_by="chunks", to_crm_job=job,
+        erp_count=10, started_at=timezone.now(),
+    )  # fmt: skip
+    FullSyncChunk.objects.create(line=line, position=0, upto_pk=5, status="done", records=4)
+    chunk = FullSyncChunk.objects.create(
+        line=line, position=1, after_pk=5, status="running", job=running
+    )
+
+    shown = fullsync.fullsync_status()["lines"][0]
+    assert (shown["done"], shown["total"], shown["percent"]) == (7, 10, 70)
+    assert shown["to_crm_job"]["inserted"] == 7
+    # The job row itself holds the finished chunks only.
+    job.refresh_from_db()
+    assert job.inserted == 4
+
+    FullSyncChunk.objects.filter(pk=chunk.pk).update(status="pending", job=None)
+    assert fullsync.fullsync_status()["lines"][0]["done"] == 4
