@@ -51,7 +51,7 @@ def slow_account_creates(sandbox) -> Iterator[None]:
         "config",
         {
             "add_rules": [
-                {"method": "POST", "path": "accounts", "fault": "latency", "latency_ms": 60}
+                {"method": "POST", "path": "accounts", "fault": "latency", "latency_ms": 150}
             ]
         },
     )
