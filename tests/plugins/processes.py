@@ -96,11 +96,10 @@ def _purge_broker() -> None:
     app.control.purge()
 
 
-def worker_start(log_dir: Path, extra_env: dict[str, str] | None = None) -> WorkerProcess:
+def worker_spawn(log_dir: Path, extra_env: dict[str, str] | None = None) -> WorkerProcess:
     """Start a real Celery worker process (solo pool, the test process's queue) on the test
     database, with `extra_env` on top of the test settings (e.g. a setting the worker reads from
-    the environment); ready once it has recorded its start heartbeat, which is then removed.
-    Stop it with `worker_stop`."""
+    the environment). Not waited for: see `worker_ready`; stop it with `worker_stop`."""
     hostname = f"test-{uuid.uuid4().hex[:8]}@{socket.gethostname()}"
     log_path = log_dir / f"celery-worker-{hostname.partition('@')[0]}.log"
     with open(log_path, "wb") as log_file:
@@ -117,18 +116,26 @@ def worker_start(log_dir: Path, extra_env: dict[str, str] | None = None) -> Work
             stdout=log_file,
             stderr=subprocess.STDOUT,
         )  # fmt: skip
-    worker = WorkerProcess(hostname, proc, log_path)
+    return WorkerProcess(hostname, proc, log_path)
+
+
+def worker_ready(worker: WorkerProcess) -> WorkerProcess:
+    """Wait until the spawned worker has recorded its start heartbeat (core.worker). Kept on
+    the worker for the test of that heartbeat, then removed: the tests find the database as they
+    would without a worker. Stops the worker when it does not get ready."""
     try:
-        # Ready when it has recorded its start heartbeat (core.worker). Kept on the worker
-        # for the test of that heartbeat, then removed: the tests find the database as
-        # they would without a worker.
         worker.wait_for(worker.has_heartbeat)
-        worker.start_heartbeat = WorkerHeartbeat.objects.get(hostname=hostname)
-        WorkerHeartbeat.objects.filter(hostname=hostname).delete()
+        worker.start_heartbeat = WorkerHeartbeat.objects.get(hostname=worker.hostname)
+        WorkerHeartbeat.objects.filter(hostname=worker.hostname).delete()
     except BaseException:
         worker_stop(worker)
         raise
     return worker
+
+
+def worker_start(log_dir: Path, extra_env: dict[str, str] | None = None) -> WorkerProcess:
+    """A real Celery worker process, ready (`worker_spawn`, then `worker_ready`)."""
+    return worker_ready(worker_spawn(log_dir, extra_env))
 
 
 def worker_stop(worker: WorkerProcess) -> None:

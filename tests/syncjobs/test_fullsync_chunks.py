@@ -20,9 +20,15 @@ from syncjobs.engine import synchronize
 from syncjobs.engine.run import MappingBusy
 from syncjobs.models import CrmCoupling, FullSyncChunk, FullSyncLine, FullSyncRun, JobRun
 from tests.factories.erp import CustomerFactory
-from tests.plugins.processes import WorkerProcess, worker_start, worker_stop
+from tests.plugins.processes import (
+    WorkerProcess,
+    worker_ready,
+    worker_spawn,
+    worker_start,
+    worker_stop,
+)
 
-pytestmark = [pytest.mark.worker, pytest.mark.sandbox, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.django_db(transaction=True)]
 
 CHUNK_ROWS = 4
 CUSTOMERS = 40  # ten chunks
@@ -36,7 +42,9 @@ def two_workers(child_process_env, tmp_path) -> Iterator[list[WorkerProcess]]:
     workers: list[WorkerProcess] = []
     try:
         for _ in range(2):
-            workers.append(worker_start(tmp_path, {"FULLSYNC_CHUNK_ROWS": str(CHUNK_ROWS)}))
+            workers.append(worker_spawn(tmp_path, {"FULLSYNC_CHUNK_ROWS": str(CHUNK_ROWS)}))
+        for worker in workers:
+            worker_ready(worker)
         yield workers
     finally:
         for worker in workers:
@@ -85,6 +93,8 @@ def _line() -> FullSyncLine:
     return FullSyncRun.objects.get().lines.get(name="CUSTOMER")
 
 
+@pytest.mark.worker
+@pytest.mark.sandbox
 def test_two_workers_share_a_large_table_and_every_record_arrives_once(
     sync_setup, crm_salesperson, two_workers, slow_account_creates
 ):
@@ -116,6 +126,8 @@ def test_two_workers_share_a_large_table_and_every_record_arrives_once(
     assert sync_setup.mapping("CUSTOMER").running_by == ""
 
 
+@pytest.mark.worker
+@pytest.mark.sandbox
 def test_a_worker_killed_while_it_holds_a_chunk_loses_nothing_and_duplicates_nothing(
     sync_setup, crm_salesperson, two_workers, slow_account_creates
 ):
@@ -153,6 +165,8 @@ def test_a_worker_killed_while_it_holds_a_chunk_loses_nothing_and_duplicates_not
     assert job.inserted + job.modified + job.unchanged == CUSTOMERS
 
 
+@pytest.mark.worker
+@pytest.mark.sandbox
 def test_a_chunk_whose_worker_died_is_taken_up_by_a_restarted_worker(
     sync_setup, crm_salesperson, two_workers, slow_account_creates, tmp_path
 ):
@@ -190,6 +204,7 @@ def test_a_chunk_whose_worker_died_is_taken_up_by_a_restarted_worker(
 # --- the same steps in this process: the lease, the line's end, a restart --------------------
 
 
+@pytest.mark.sandbox
 def test_a_chunked_line_holds_its_mapping_against_a_scheduled_run_until_its_last_chunk(
     sync_setup, crm_salesperson, settings
 ):
@@ -236,6 +251,7 @@ def test_a_chunked_line_holds_its_mapping_against_a_scheduled_run_until_its_last
     app.control.purge()
 
 
+@pytest.mark.sandbox
 def test_chunks_stopped_by_the_crm_run_again_when_the_line_is_retried(
     sync_setup, crm_salesperson, sandbox, settings
 ):
