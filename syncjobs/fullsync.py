@@ -40,7 +40,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import FieldError
 from django.db import IntegrityError, transaction
-from django.db.models import Q, Sum
+from django.db.models import Count, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -244,6 +244,7 @@ def fullsync_status(*, run: FullSyncRun | None = None) -> dict[str, Any]:
     lines = []
     done_all = total_all = 0
     known = True
+    chunks = _chunk_counts(run)
     for line in fullsync_lines(run=run):
         progress = line_progress(line=line, now=now)
         done_all += progress.done
@@ -276,6 +277,9 @@ def fullsync_status(*, run: FullSyncRun | None = None) -> dict[str, Any]:
                 "percent": progress.percent,
                 "rate": round(progress.rate, 1) if progress.rate is not None else None,
                 "seconds_left": progress.seconds_left,
+                # A large table's to-CRM pass in chunks shared by the workers: (done, total).
+                "chunks_done": chunks.get(line.pk, (None, None))[0],
+                "chunks_total": chunks.get(line.pk, (None, None))[1],
                 "to_crm_job": _job_dict(line.to_crm_job),
                 "from_crm_job": _job_dict(line.from_crm_job),
             }
@@ -300,6 +304,16 @@ def fullsync_status(*, run: FullSyncRun | None = None) -> dict[str, Any]:
         "total": total_all if known else None,
         "percent": percent,
     }
+
+
+def _chunk_counts(run: FullSyncRun) -> dict[int, tuple[int, int]]:
+    """Line id -> (chunks done, chunks) of the run's chunked lines."""
+    rows = (
+        FullSyncChunk.objects.filter(line__run=run)
+        .values("line_id")
+        .annotate(total=Count("id"), done=Count("id", filter=Q(status=FullSyncChunk.Status.DONE)))
+    )
+    return {row["line_id"]: (row["done"], row["total"]) for row in rows}
 
 
 @dataclass(frozen=True)

@@ -321,6 +321,7 @@ def test_a_chunked_line_shows_its_finished_chunks_and_what_the_running_ones_have
 
     shown = fullsync.fullsync_status()["lines"][0]
     assert (shown["done"], shown["total"], shown["percent"]) == (7, 10, 70)
+    assert (shown["chunks_done"], shown["chunks_total"]) == (1, 2)
     assert shown["to_crm_job"]["inserted"] == 7
     # The job row itself holds the finished chunks only.
     job.refresh_from_db()
