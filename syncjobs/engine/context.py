@@ -10,7 +10,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import connections, router, transaction
 from django.utils import timezone
 
 from syncjobs.models import (
@@ -27,6 +26,7 @@ from syncjobs.models import (
 from .crm import CrmAdapter, CrmTable
 from .erp import ErpTable, PkRange
 from .fields import Rules, rules_of
+from .rows import rows_insert, rows_update
 
 MISSING = object()
 
@@ -59,8 +59,9 @@ class Log:
     """Counters on the job row, error and change rows written a chunk at a time."""
 
     job: JobRun
-    errors: list[SyncError] = field(default_factory=list)
-    changes: list[RecordChange] = field(default_factory=list)
+    # Rows as dicts (rows.rows_insert), not model instances: one per record of a full run.
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    changes: list[dict[str, Any]] = field(default_factory=list)
     on_flush: Callable[[JobRun], None] | None = None
 
     def error(
@@ -76,17 +77,17 @@ class Log:
         detail: str = "",
     ) -> None:
         self.errors.append(
-            SyncError(
-                job=self.job,
-                erp_table=erp_table,
-                erp_uuid=erp_uuid,
-                crm_entity=crm_entity,
-                crm_id=crm_id,
-                source=source[:250],
-                destination=destination[:250],
-                message=message,
-                detail=detail,
-            )
+            {
+                "job_id": self.job.pk,
+                "erp_table": erp_table,
+                "erp_uuid": erp_uuid,
+                "crm_entity": crm_entity,
+                "crm_id": crm_id,
+                "source": source[:250],
+                "destination": destination[:250],
+                "message": message,
+                "detail": detail,
+            }
         )
 
     def change(
@@ -101,16 +102,16 @@ class Log:
         fields: list[dict[str, Any]] | None = None,
     ) -> None:
         self.changes.append(
-            RecordChange(
-                job=self.job,
-                action=action,
-                erp_table=erp_table,
-                erp_uuid=erp_uuid,
-                crm_entity=crm_entity,
-                crm_id=crm_id,
-                record=record[:250],
-                fields=fields or [],
-            )
+            {
+                "job_id": self.job.pk,
+                "action": action,
+                "erp_table": erp_table,
+                "erp_uuid": erp_uuid,
+                "crm_entity": crm_entity,
+                "crm_id": crm_id,
+                "record": record[:250],
+                "fields": fields or [],
+            }
         )
 
     def flush(self) -> None:
@@ -121,10 +122,10 @@ class Log:
                 + timedelta(seconds=max(60, settings.SYNC_LEASE_SECONDS))
             )
         if self.errors:
-            SyncError.objects.bulk_create(self.errors, batch_size=500)
+            rows_insert(SyncError, self.errors)
             self.errors = []
         if self.changes:
-            RecordChange.objects.bulk_create(self.changes, batch_size=500)
+            rows_insert(RecordChange, self.changes)
             self.changes = []
         self.job.save(
             update_fields=[
@@ -384,30 +385,28 @@ COUPLING_FIELDS = [
 
 
 def couplings_save(couplings: list[CrmCoupling]) -> None:
-    """Write the bookkeeping fields of these couplings: one parameterized UPDATE per row,
-    sent with executemany.
+    """Write the bookkeeping fields of these couplings (rows.rows_update: one parameterized
+    UPDATE per row, sent with executemany).
 
     Not `bulk_update()`: it builds a CASE WHEN per field over the whole batch, and compiling
     those expressions cost the engine about 5 ms per record (most of a full run's time).
+    Couplings inserted by `couplings_insert` have no pk in memory: found by their CRM row.
     """
-    if not couplings:
-        return
+    missing: dict[tuple[str, uuid.UUID], CrmCoupling] = {
+        (c.crm_entity, c.crm_id): c for c in couplings if c.pk is None
+    }
+    for entity in {e for e, _ in missing}:
+        ids = [i for e, i in missing if e == entity]
+        for crm_id, pk in CrmCoupling.objects.filter(crm_entity=entity, crm_id__in=ids).values_list(
+            "crm_id", "pk"
+        ):
+            missing[(entity, crm_id)].pk = pk
     if any(c.pk is None for c in couplings):
         raise ValueError("Only saved couplings can be updated.")
-    meta = CrmCoupling._meta
-    connection = connections[router.db_for_write(CrmCoupling)]
-    quote = connection.ops.quote_name
-    wanted = set(COUPLING_FIELDS)
-    fields = [f for f in meta.concrete_fields if f.name in wanted]
-    assert len(fields) == len(wanted) and meta.pk is not None
-    assignments = ", ".join(f"{quote(str(f.column))} = %s" for f in fields)
-    # Table and column names come from the model; every value is a parameter.
-    where = f"{quote(str(meta.pk.column))} = %s"
-    sql = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {where}"  # noqa: S608
-    rows = [
-        [f.get_db_prep_save(getattr(c, f.attname), connection) for f in fields] + [c.pk]
-        for c in couplings
-    ]
-    with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
-        for start in range(0, len(rows), 500):
-            cursor.executemany(sql, rows[start : start + 500])
+    rows_update(CrmCoupling, COUPLING_FIELDS, couplings)
+
+
+def couplings_insert(couplings: list[CrmCoupling]) -> None:
+    """INSERT new couplings in one executemany (their pks stay unknown in memory)."""
+    names = [f.attname for f in CrmCoupling._meta.concrete_fields if not f.primary_key]
+    rows_insert(CrmCoupling, [{n: getattr(c, n) for n in names} for c in couplings])

@@ -40,6 +40,8 @@ class Path:
     # holds the value for it ("company", "company_contact_id").
     fk_name: str = ""
     via_column: str = ""
+    # Every hop leads to at most one row: read in one query with the mapping's other such paths.
+    to_one: bool = True
 
 
 def model_of(label: str) -> type[models.Model]:
@@ -66,8 +68,9 @@ def resolve_path(model: type[models.Model], erp_field: str) -> Path:
         else:
             kinds.append("value")
             break
+    to_one = "many" not in kinds
     if kinds[-1] == "value":
-        return Path(hops, None, writable=len(hops) == 1)
+        return Path(hops, None, writable=len(hops) == 1, to_one=to_one)
     if kinds == ["fk"]:
         return Path(hops, current, writable=True, fk_name=hops[0])
     if kinds == ["fk", "reverse_o2o"]:
@@ -80,7 +83,7 @@ def resolve_path(model: type[models.Model], erp_field: str) -> Path:
             fk_name=hops[0],
             via_column=reverse.field.attname,  # type: ignore[union-attr]
         )
-    return Path(hops, current, writable=False)
+    return Path(hops, current, writable=False, to_one=to_one)
 
 
 @dataclass(frozen=True)
@@ -186,6 +189,7 @@ class ErpTable:
         values: dict[uuid.UUID, dict[str, Any]] = {r.uuid: {} for r in records}
         pks = [r.pk for r in records]
         by_pk = {r.pk: r.uuid for r in records}
+        joined: dict[str, tuple[str, bool]] = {}  # rule key -> (ORM column, is a reference)
         for rule in rules:
             if not rule.erp_field:
                 continue
@@ -195,15 +199,33 @@ class ErpTable:
                     values[record.uuid][rule.key] = canonical(getattr(record, rule.erp_field))
                 continue
             column = rule.erp_field + ("__uuid" if path.target is not None else "")
-            found = dict(self.model._default_manager.filter(pk__in=pks).values_list("pk", column))
-            if path.target is not None:
-                # References stay uuid objects: they are translated through couplings next.
-                for pk, record_uuid in by_pk.items():
-                    values[record_uuid][rule.key] = found.get(pk)
+            if path.to_one:
+                joined[rule.key] = (column, path.target is not None)
                 continue
+            # A path through a to-many relation: its own query, one value per record.
+            found = dict(self.model._default_manager.filter(pk__in=pks).values_list("pk", column))
             for pk, record_uuid in by_pk.items():
-                values[record_uuid][rule.key] = canonical(found.get(pk))
+                values[record_uuid][rule.key] = self._read_value(
+                    found.get(pk), path.target is not None
+                )
+        if joined:
+            # The to-one paths of all rules in one query: its joins, not one query per rule.
+            names = sorted({column for column, _ in joined.values()})
+            where = {name: i for i, name in enumerate(names, start=1)}
+            qs = self.model._default_manager.filter(pk__in=pks).values_list("pk", *names)
+            for row in qs:
+                record_values = values[by_pk[row[0]]]
+                for key, (column, reference) in joined.items():
+                    record_values[key] = self._read_value(row[where[column]], reference)
+            for record_values in values.values():
+                for key, (_column, _reference) in joined.items():
+                    record_values.setdefault(key, None)
         return values
+
+    @staticmethod
+    def _read_value(value: Any, reference: bool) -> Any:
+        # References stay uuid objects: they are translated through couplings next.
+        return value if reference else canonical(value)
 
     # -- writing values ------------------------------------------------------------------
 

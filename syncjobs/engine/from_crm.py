@@ -28,7 +28,8 @@ from syncjobs.models import (
 )
 
 from .context import MISSING, Context, LookupFailure, couplings_save
-from .crm import CrmChanges, CrmRow, CrmWrite
+from .crm import CrmChanges, CrmRow
+from .deleted_rows import coupling_remove, crm_rows_restore
 from .fields import Rule, canonical, conflict_entry, field_entry, rule_of
 from .values import (
     EMPTY,
@@ -441,28 +442,29 @@ def _insert(
         return
     try:
         with transaction.atomic():
-            _insert_all(ctx, ready)
+            created = _insert_all(ctx, ready)
     except (IntegrityError, DatabaseError):
         # One record breaks a constraint (a duplicate number, say): find it, keep the rest.
         for item in ready:
             try:
                 with transaction.atomic():
-                    _insert_all(ctx, [item])
+                    one = _insert_all(ctx, [item])
             except (IntegrityError, DatabaseError) as exc:
                 row, coupling, record, _entries, _send = item
                 coupling = coupling or _pending_erp(ctx, row, record)
                 _fail(ctx, coupling, row, f"The ERP refused the new record: {exc}", "", touched)
                 continue
-            _inserted(ctx, item, touched)
+            _inserted(ctx, item, one, touched)
         return
     for item in ready:
-        _inserted(ctx, item, touched)
+        _inserted(ctx, item, created, touched)
 
 
 def _insert_all(
     ctx: Context,
     items: list[tuple[CrmRow, CrmCoupling | None, Any, list[dict[str, Any]], dict[str, Any]]],
-) -> None:
+) -> dict[uuid.UUID, CrmCoupling]:
+    """Insert the records and couple them; the new couplings by CRM row id."""
     ctx.erp.model._default_manager.bulk_create([record for _, _, record, _, _ in items])
     fresh = []
     for row, coupling, record, _entries, _send in items:
@@ -476,17 +478,17 @@ def _insert_all(
                     state=CrmCoupling.State.COUPLED,
                 )
             )
-    CrmCoupling.objects.bulk_create(fresh)
+    return {c.crm_id: c for c in CrmCoupling.objects.bulk_create(fresh)}
 
 
 def _inserted(
     ctx: Context,
     item: tuple[CrmRow, CrmCoupling | None, Any, list[dict[str, Any]], dict[str, Any]],
+    created: dict[uuid.UUID, CrmCoupling],
     touched: list[CrmCoupling],
 ) -> None:
     row, coupling, record, entries, send = item
-    if coupling is None:
-        coupling = CrmCoupling.objects.get(crm_entity=ctx.table.entity, crm_id=row.id)
+    coupling = coupling or created[row.id]
     ctx.job.inserted += 1
     ctx.succeed(
         coupling,
@@ -616,16 +618,7 @@ def _deleted(ctx: Context, deleted: list[uuid.UUID]) -> None:
     for coupling in couplings:
         label = f"CRM {ctx.table.entity} {coupling.crm_id}"
         if rule == DeletionConflictResolution.REMOVE_COUPLING:
-            ctx.job.uncoupled += 1
-            ctx.change(
-                RecordChange.Action.UNCOUPLE,
-                erp_uuid=coupling.erp_uuid,
-                crm_id=coupling.crm_id,
-                record=label,
-                fields=[{"message": "the coupled CRM row was deleted"}],
-            )
-            if not ctx.dry_run:
-                coupling.delete()
+            coupling_remove(ctx, coupling, label)
         elif rule == DeletionConflictResolution.RESTORE and ctx.rules.to_crm:
             restore.append(coupling)
         else:
@@ -647,51 +640,12 @@ def _deleted(ctx: Context, deleted: list[uuid.UUID]) -> None:
 
 def _restore_crm(ctx: Context, couplings: list[CrmCoupling], touched: list[CrmCoupling]) -> None:
     """Create the deleted CRM rows again from their ERP records, with the same ids."""
-    rules = ctx.rules.to_crm
     records = ctx.erp.by_uuids([c.erp_uuid for c in couplings])
-    values = erp_in_crm_space(ctx, list(records.values()), rules)
-    writes = []
-    for coupling in couplings:
-        record = records.get(coupling.erp_uuid)
-        if record is None:
-            continue
-        send = {
-            k: v
-            for k, v in values[record.uuid].items()
-            if not isinstance(v, LookupFailure) and not (v is None and rule_of(rules, k).not_null)
-        }
-        body = {
-            rule_of(rules, k).crm_field: rule_of(rules, k).crm_value(v) for k, v in send.items()
-        }
-        writes.append((coupling, record, send, CrmWrite(coupling.crm_id, body)))
-    if ctx.dry_run:
-        ctx.job.inserted += len(writes)
-        return
-    outcomes = ctx.crm.upsert(ctx.table, [w for _, _, _, w in writes])
-    for (coupling, record, send, _write), outcome in zip(writes, outcomes, strict=True):
-        if outcome.error:
-            ctx.fail(
-                coupling,
-                direction=Direction.TO_CRM,
-                message=f"Restoring the deleted CRM {ctx.table.entity} failed: {outcome.error}",
-                source=ctx.erp.label_of(record),
-            )
-        else:
-            ctx.job.inserted += 1
-            ctx.succeed(
-                coupling,
-                direction=Direction.TO_CRM,
-                snapshot=send,
-                erp_modified_at=record.modified_at,
-            )
-            ctx.change(
-                RecordChange.Action.INSERT,
-                erp_uuid=record.uuid,
-                crm_id=coupling.crm_id,
-                record=ctx.erp.label_of(record),
-                fields=[field_entry(rule_of(rules, k), None, v) for k, v in send.items()],
-            )
-        touched.append(coupling)
+    values = erp_in_crm_space(ctx, list(records.values()), ctx.rules.to_crm)
+    items = [
+        (c, records[c.erp_uuid], values[c.erp_uuid]) for c in couplings if c.erp_uuid in records
+    ]
+    crm_rows_restore(ctx, items, touched)
 
 
 __all__ = ["canonical", "run"]

@@ -30,8 +30,9 @@ from syncjobs.models import (
     UpdateConflictResolution,
 )
 
-from .context import MISSING, Context, LookupFailure, couplings_save
+from .context import MISSING, Context, LookupFailure, couplings_insert, couplings_save
 from .crm import CrmRow, CrmWrite, CrmWriteOutcome
+from .deleted_rows import coupling_remove, crm_rows_restore
 from .fields import Rule, canonical, conflict_entry, field_entry, rule_of
 from .values import erp_in_crm_space
 
@@ -357,7 +358,7 @@ def _insert(
         return None
     if fresh:
         # Committed before the CRM is called: the id is known whatever happens next.
-        CrmCoupling.objects.bulk_create(fresh, batch_size=500)
+        couplings_insert(fresh)
     by_id = {c.crm_id: (record, c, send, retry) for record, c, send, retry in plan}
     creates = [
         CrmWrite(c.crm_id, _crm_body(rules, send, by_key))
@@ -581,49 +582,15 @@ def _crm_deleted(
     rule = ctx.mapping.deletion_conflict_resolution
     label = _label(ctx, record)
     if rule == DeletionConflictResolution.REMOVE_COUPLING:
-        ctx.job.uncoupled += 1
-        ctx.change(
-            RecordChange.Action.UNCOUPLE,
-            erp_uuid=record.uuid,
-            crm_id=coupling.crm_id,
-            record=label,
-            fields=[{"message": "the coupled CRM row was deleted"}],
-        )
-        if not ctx.dry_run:
-            coupling.delete()
+        coupling_remove(ctx, coupling, label)
         return
     if rule == DeletionConflictResolution.RESTORE:
-        rules = ctx.rules.to_crm
-        send = {
-            k: v for k, v in record_values.items() if not (v is None and rule_of(rules, k).not_null)
-        }
-        if ctx.dry_run:
-            ctx.job.inserted += 1
-            return
-        outcome = ctx.crm.upsert(ctx.table, [CrmWrite(coupling.crm_id, _crm_body(rules, send))])[0]
-        if not outcome.error:
-            ctx.job.inserted += 1
-            ctx.succeed(
-                coupling,
-                direction=Direction.TO_CRM,
-                snapshot=dict(send),
-                erp_modified_at=record.modified_at,
-            )
-            ctx.change(
-                RecordChange.Action.INSERT,
-                erp_uuid=record.uuid,
-                crm_id=coupling.crm_id,
-                record=label,
-                fields=[field_entry(rule_of(rules, k), None, v) for k, v in send.items()],
-            )
-            touched.append(coupling)
-            return
-        message = f"Restoring the deleted CRM {ctx.table.entity} failed: {outcome.error}"
-    else:
-        message = (
-            f"The CRM {ctx.table.entity} this record is coupled to was deleted. Restore it, "
-            "remove the coupling, or set the mapping's deletion-conflict rule."
-        )
+        crm_rows_restore(ctx, [(coupling, record, record_values)], touched)
+        return
+    message = (
+        f"The CRM {ctx.table.entity} this record is coupled to was deleted. Restore it, "
+        "remove the coupling, or set the mapping's deletion-conflict rule."
+    )
     ctx.fail(
         coupling,
         direction=Direction.TO_CRM,
