@@ -124,7 +124,9 @@ def worker_ready(worker: WorkerProcess) -> WorkerProcess:
     the worker for the test of that heartbeat, then removed: the tests find the database as they
     would without a worker. Stops the worker when it does not get ready."""
     try:
-        worker.wait_for(worker.has_heartbeat)
+        # A generous wait: on a loaded machine (load 15 on 2 cores) a worker took over 30 s
+        # just to import Django and print its banner.
+        worker.wait_for(worker.has_heartbeat, timeout=90)
         worker.start_heartbeat = WorkerHeartbeat.objects.get(hostname=worker.hostname)
         WorkerHeartbeat.objects.filter(hostname=worker.hostname).delete()
     except BaseException:
