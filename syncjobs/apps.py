@@ -13,3 +13,5 @@ class SyncjobsConfig(AppConfig):
         nrt.connect()
         # The review page's chart samples a full synchronization as the engine saves its jobs.
         fullsync_samples.connect()
+        # Connects the worker's start hook (a sweep of the running full synchronization).
+        from . import worker  # noqa: F401, PLC0415

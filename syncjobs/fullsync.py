@@ -16,10 +16,14 @@ services and selectors.
   (FullSyncRun's constraint), so a second start fails with `FullSyncBusy` from anywhere.
 - A "couple records first" recommendation is accepted from coupling/ (match-based coupling
   lives above this layer): fullsync_advice.py holds the hooks it calls.
+- A large table's to-CRM pass runs in chunks that several workers share
+  (syncjobs/fullsync_chunks.py): the line's task splits it and returns; when the last chunk has
+  ended the line's task runs again and finishes the line (the from-CRM pass, its dependants).
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import socket
@@ -34,7 +38,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import FieldError
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Count, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -43,11 +47,12 @@ from connection.models import OwnerMode
 from connection.selectors import crm_connection_get, crm_connection_settings
 from dataverse import errors as dv
 
-from . import engine
+from . import engine, fullsync_chunks
 from .engine.erp import ErpTable, MappingBroken
-from .engine.run import MappingBusy, NoConnection, lease_seconds
+from .engine.run import MappingBusy, NoConnection, holder_is_dead, lease_seconds
 from .models import (
     Direction,
+    FullSyncChunk,
     FullSyncLine,
     FullSyncRun,
     IntegrationTableMapping,
@@ -60,7 +65,7 @@ from .validation import erp_model
 
 logger = logging.getLogger(__name__)
 
-LINE_TASK = "syncjobs.fullsync_line"
+LINE_TASK = fullsync_chunks.LINE_TASK
 # The engine's message for a pass stopped because the CRM could not be reached (engine/run.py):
 # worth trying again; any other stopped pass (a broken mapping) is not.
 TRANSIENT_PREFIX = "stopped: the CRM did not answer"
@@ -115,9 +120,26 @@ def fullsync_lines(*, run: FullSyncRun) -> list[FullSyncLine]:
         ).order_by("-id")
         if line.to_crm_job is None:
             line.to_crm_job = jobs.filter(direction=Direction.TO_CRM).first()
+        elif line.to_crm_job.status == JobRun.Status.RUNNING:
+            line.to_crm_job = _with_running_chunks(line, line.to_crm_job)
         if line.from_crm_job is None:
             line.from_crm_job = jobs.filter(direction=Direction.FROM_CRM).first()
     return lines
+
+
+def _with_running_chunks(line: FullSyncLine, job: JobRun) -> JobRun:
+    """A chunked line's to-CRM job holds its finished chunks; the chunks running now add what
+    they have done so far (their job runs' counters, written every chunk of records). A copy:
+    nothing is saved."""
+    running = FullSyncChunk.objects.filter(
+        line=line, status=FullSyncChunk.Status.RUNNING, job__isnull=False
+    ).aggregate(**{c: Sum(f"job__{c}") for c in fullsync_chunks.COUNTERS})
+    if not any(running.values()):
+        return job
+    shown = copy.copy(job)
+    for counter, value in running.items():
+        setattr(shown, counter, getattr(job, counter) + (value or 0))
+    return shown
 
 
 def _done_of(job: JobRun | None, *, options: bool) -> int:
@@ -220,6 +242,7 @@ def fullsync_status(*, run: FullSyncRun | None = None) -> dict[str, Any]:
     lines = []
     done_all = total_all = 0
     known = True
+    chunks = _chunk_counts(run)
     for line in fullsync_lines(run=run):
         progress = line_progress(line=line, now=now)
         done_all += progress.done
@@ -252,6 +275,9 @@ def fullsync_status(*, run: FullSyncRun | None = None) -> dict[str, Any]:
                 "percent": progress.percent,
                 "rate": round(progress.rate, 1) if progress.rate is not None else None,
                 "seconds_left": progress.seconds_left,
+                # A large table's to-CRM pass in chunks shared by the workers: (done, total).
+                "chunks_done": chunks.get(line.pk, (None, None))[0],
+                "chunks_total": chunks.get(line.pk, (None, None))[1],
                 "to_crm_job": _job_dict(line.to_crm_job),
                 "from_crm_job": _job_dict(line.from_crm_job),
             }
@@ -276,6 +302,16 @@ def fullsync_status(*, run: FullSyncRun | None = None) -> dict[str, Any]:
         "total": total_all if known else None,
         "percent": percent,
     }
+
+
+def _chunk_counts(run: FullSyncRun) -> dict[int, tuple[int, int]]:
+    """Line id -> (chunks done, chunks) of the run's chunked lines."""
+    rows = (
+        FullSyncChunk.objects.filter(line__run=run)
+        .values("line_id")
+        .annotate(total=Count("id"), done=Count("id", filter=Q(status=FullSyncChunk.Status.DONE)))
+    )
+    return {row["line_id"]: (row["done"], row["total"]) for row in rows}
 
 
 @dataclass(frozen=True)
@@ -600,24 +636,29 @@ def _owner() -> str:
 
 def _process_gone(holder: str) -> bool:
     """Is `holder` ("host:pid") a process of this host that no longer exists?"""
-    host, _sep, pid = holder.rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
+    return holder_is_dead(holder)
 
 
 def _claim(line_id: int) -> FullSyncLine | None:
-    """Take the line for this process: a ready line, or one whose worker died (a task
-    delivered again after a crash: acks_late). None when it is done, running elsewhere or gone."""
+    """Take the line for this process: a ready line, one whose chunks have all ended, or one
+    whose worker died (a task delivered again after a crash: acks_late). None when it is done,
+    running elsewhere (its chunks included) or gone."""
     line = FullSyncLine.objects.filter(pk=line_id).select_related("run").first()
     if line is None or line.run.status != FullSyncRun.Status.RUNNING:
         return None
+    if line.status == FullSyncLine.Status.IN_PROCESS and line.running_by == (
+        fullsync_chunks.CHUNKS_DONE
+    ):
+        # The line's pass went on in its chunks since it started: its start stays.
+        taken = FullSyncLine.objects.filter(
+            pk=line_id,
+            status=FullSyncLine.Status.IN_PROCESS,
+            running_by=fullsync_chunks.CHUNKS_DONE,
+        ).update(running_by=_owner())
+        if not taken:
+            return None
+        line.refresh_from_db()
+        return line
     claimable = Q(status=FullSyncLine.Status.READY)
     if line.status == FullSyncLine.Status.IN_PROCESS and line.running_by:
         stale = timezone.now() - timedelta(seconds=lease_seconds())
@@ -674,6 +715,34 @@ def engine_synchronize(mapping: IntegrationTableMapping) -> engine.EngineResult:
     return engine.synchronize(mapping, full=True)
 
 
+def _line_pass(line: FullSyncLine, mapping: IntegrationTableMapping) -> list[JobRun] | None:
+    """The line's full pass: the engine's run of the mapping, or for a large table its chunks
+    (None while they run) and then the from-CRM pass."""
+    if not fullsync_chunks.line_chunked(line=line):
+        ranges = fullsync_chunks.chunks_plan(mapping=mapping)
+        if not ranges:
+            return engine_synchronize(mapping).jobs
+        fullsync_chunks.chunks_start(line=line, mapping=mapping, ranges=ranges)
+        return None
+    previous = line.to_crm_job
+    if not fullsync_chunks.chunks_ended(line=line) or (previous is not None and _stopped(previous)):
+        # Chunks left (a line task delivered again), or the line is tried again after its
+        # chunks stopped (the CRM did not answer): those chunks run (again).
+        fullsync_chunks.chunks_resume(line=line, mapping=mapping)
+        return None
+    to_crm = fullsync_chunks.chunks_finish(line=line, mapping=mapping)
+    jobs = [to_crm] if to_crm is not None else []
+    if to_crm is not None and _stopped(to_crm):
+        return jobs
+    if mapping.direction == Direction.BIDIRECTIONAL:
+        jobs += engine.synchronize(mapping, direction=Direction.FROM_CRM, full=True).jobs
+    return jobs
+
+
+def _stopped(job: JobRun) -> bool:
+    return job.status == JobRun.Status.FAILED and job.message.startswith("stopped")
+
+
 def _record_jobs(line: FullSyncLine, jobs: Sequence[JobRun]) -> None:
     values: dict[str, Any] = {}
     for job in jobs:
@@ -700,7 +769,12 @@ def line_run(*, line_id: int) -> LineOutcome:
             raise MappingBroken(_("The mapping was deleted."))
         if not mapping.enabled:
             raise MappingBroken(_("The mapping %(name)s is disabled.") % {"name": mapping.name})
-        result = engine_synchronize(mapping)
+        jobs = _line_pass(line, mapping)
+        if jobs is None:
+            # Split into chunks, or chunks sent again: the chunk tasks do the work, and the
+            # line's task comes back when they have all ended (not an attempt of its own).
+            FullSyncLine.objects.filter(pk=line.pk).update(attempts=attempt - 1)
+            return LineOutcome(status=FullSyncLine.Status.IN_PROCESS)
     except MappingBusy as exc:
         # Its scheduled job (or someone's "synchronize now") holds the mapping: try again
         # when that run has ended; not counted as an attempt.
@@ -719,12 +793,8 @@ def line_run(*, line_id: int) -> LineOutcome:
         _line_end(line, FullSyncLine.Status.ERROR, f"interrupted: {exc!r}")
         run_advance(run_id=line.run_id)
         return LineOutcome(status=FullSyncLine.Status.ERROR)
-    _record_jobs(line, result.jobs)
-    stopped = [
-        j
-        for j in result.jobs
-        if j.status == JobRun.Status.FAILED and j.message.startswith("stopped")
-    ]
+    _record_jobs(line, jobs)
+    stopped = [j for j in jobs if _stopped(j)]
     transient = [j for j in stopped if j.message.startswith(TRANSIENT_PREFIX)]
     if transient and len(transient) == len(stopped) and attempt < max_attempts:
         delay = _retry_delay(attempt)
@@ -746,7 +816,7 @@ def line_run(*, line_id: int) -> LineOutcome:
         # its work and its dependants may start, as in the reference (§4.1: the job queue
         # entry finishes, the job's status shows the errors).
         _line_end(line, FullSyncLine.Status.FINISHED, "")
-        if any(j.inserted or j.coupled or j.modified for j in result.jobs):
+        if any(j.inserted or j.coupled or j.modified for j in jobs):
             dependants_wake(mapping=mapping)
     run_advance(run_id=line.run_id)
     line.refresh_from_db()
@@ -768,6 +838,7 @@ def line_restart(*, line: FullSyncLine) -> FullSyncLine:
         raise FullSyncError(_("This full synchronization has not started."))
     if run.status != FullSyncRun.Status.RUNNING:
         _set_running(run, from_statuses=[FullSyncRun.Status.FINISHED, FullSyncRun.Status.ERROR])
+    fullsync_chunks.chunks_delete(line=line)
     FullSyncLine.objects.filter(pk=line.pk).update(
         status=FullSyncLine.Status.NOT_STARTED,
         message="",

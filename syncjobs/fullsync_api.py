@@ -57,6 +57,12 @@ class FullSyncLineSerializer(serializers.Serializer):
     percent = serializers.IntegerField(allow_null=True)
     rate = serializers.FloatField(allow_null=True, help_text="Records per second.")
     seconds_left = serializers.IntegerField(allow_null=True)
+    chunks_done = serializers.IntegerField(
+        allow_null=True, help_text="A large table sent in chunks: the chunks done (else null)."
+    )
+    chunks_total = serializers.IntegerField(
+        allow_null=True, help_text="A large table sent in chunks: its chunks (else null)."
+    )
     to_crm_job = FullSyncJobSerializer(allow_null=True)
     from_crm_job = FullSyncJobSerializer(allow_null=True)
 

@@ -611,6 +611,59 @@ class FullSyncLine(models.Model):
         return [d for d in self.dependency_filter.split("|") if d]
 
 
+class FullSyncChunk(models.Model):
+    """A slice of a large table's to-CRM pass in a full synchronization
+    (syncjobs/fullsync_chunks.py): ERP records with `after_pk` < pk <= `upto_pk` (None:
+    unbounded), run as a task of its own so that several workers share one table. A chunk whose
+    worker died is claimed again and redone from its start; the engine's pending couplings make
+    the redo write no second CRM row."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    line = models.ForeignKey(
+        FullSyncLine, verbose_name=_("full synchronization line"), on_delete=models.CASCADE,
+        related_name="chunks",
+    )  # fmt: skip
+    position = models.PositiveIntegerField(_("position"))
+    after_pk = models.BigIntegerField(_("after ERP id"), null=True, blank=True)
+    upto_pk = models.BigIntegerField(_("up to ERP id"), null=True, blank=True)
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.PENDING
+    )
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    # "<host>:<pid>" of the worker process running it, and until when its claim holds unless
+    # renewed (the engine renews it after every chunk of records it writes).
+    claimed_by = models.CharField(_("running in"), max_length=300, blank=True)
+    claimed_until = models.DateTimeField(_("claimed until"), null=True, blank=True)
+    # The job run of the current attempt; once done its counters are added to the line's
+    # to-CRM job run and this one is merged into it.
+    job = models.ForeignKey(
+        JobRun, verbose_name=_("job"), null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )  # fmt: skip
+    records = models.PositiveIntegerField(_("records"), default=0)
+    message = models.TextField(_("message"), blank=True)
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["line", "position"]
+        verbose_name = _("full synchronization chunk")
+        verbose_name_plural = _("full synchronization chunks")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["line", "position"], name="fullsync_chunk_unique_position"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.line_id}/{self.position} {self.status}"
+
+
 # --- Near-real-time synchronization (syncjobs/nrt.py) -------------------------------------
 
 

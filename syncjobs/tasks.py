@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 
 from connection.selectors import crm_connection_get
 
-from . import fullsync, jobqueue, nrt, services
+from . import fullsync, fullsync_chunks, jobqueue, nrt, services
 from .models import IntegrationTableMapping, JobQueueEntry, JobRun
 
 
@@ -109,3 +109,27 @@ def fullsync_line(self: Task, line_id: int) -> None:
     outcome = fullsync.line_run(line_id=line_id)
     if outcome.retry_in is not None:
         raise self.retry(countdown=outcome.retry_in)
+
+
+@shared_task(
+    name="syncjobs.fullsync_chunk",
+    bind=True,
+    ignore_result=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    max_retries=None,
+    soft_time_limit=settings.FULLSYNC_TASK_SOFT_TIME_LIMIT,
+    time_limit=settings.FULLSYNC_TASK_TIME_LIMIT,
+)
+def fullsync_chunk(self: Task, chunk_id: int) -> None:
+    """One chunk of a large table's full synchronization, then any other chunk of its line
+    nobody runs (syncjobs/fullsync_chunks.py). A busy mapping comes back as a delay."""
+    outcome = fullsync_chunks.chunk_work(chunk_id=chunk_id)
+    if outcome.retry_in is not None:
+        raise self.retry(countdown=outcome.retry_in)
+
+
+@shared_task(name="syncjobs.fullsync_sweep", ignore_result=True)
+def fullsync_sweep() -> None:
+    """The tasks of a full synchronization a dead worker took with it, sent again."""
+    fullsync_chunks.chunks_sweep()

@@ -296,6 +296,9 @@ CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {"task": "core.heartbeat", "schedule": 15.0},
     # Deletes synchronization job logs older than SYNC_LOG_RETENTION_DAYS.
     "sync-log-cleanup": {"task": "syncjobs.sync_log_cleanup", "schedule": 6 * 3600.0},
+    # Sends again the full synchronization's tasks a dead worker took with it
+    # (syncjobs/fullsync_chunks.py); nothing to do when no full synchronization runs.
+    "fullsync-sweep": {"task": "syncjobs.fullsync_sweep", "schedule": 60.0},
 }
 
 # --- Near-real-time synchronization (syncjobs/nrt.py) -------------------------------------
@@ -348,6 +351,10 @@ FULLSYNC_RETRY_BACKOFF_SECONDS = env.int("FULLSYNC_RETRY_BACKOFF_SECONDS", defau
 FULLSYNC_BUSY_RETRY_SECONDS = env.int("FULLSYNC_BUSY_RETRY_SECONDS", default=30)
 # How often a running full synchronization records its progress for the review page's chart.
 FULLSYNC_SAMPLE_SECONDS = env.float("FULLSYNC_SAMPLE_SECONDS", default=2.0)
+# A table with more ERP records than this is sent to the CRM in chunks of about this many, each a
+# task of its own that any worker takes (several workers share one table; a worker killed loses
+# its current chunk only, which is redone). 0: one task per table.
+FULLSYNC_CHUNK_ROWS = env.int("FULLSYNC_CHUNK_ROWS", default=5000)
 # One line (one mapping, both directions) may run this long.
 FULLSYNC_TASK_TIME_LIMIT = env.int("FULLSYNC_TASK_TIME_LIMIT", default=6 * 3600)
 FULLSYNC_TASK_SOFT_TIME_LIMIT = env.int("FULLSYNC_TASK_SOFT_TIME_LIMIT", default=6 * 3600 - 300)

@@ -4,6 +4,7 @@ and the bookkeeping of couplings (success, failure, skip, wait, conflict)."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -23,7 +24,7 @@ from syncjobs.models import (
 )
 
 from .crm import CrmAdapter, CrmTable
-from .erp import ErpTable
+from .erp import ErpTable, PkRange
 from .fields import Rules, rules_of
 from .rows import rows_insert, rows_update
 
@@ -39,6 +40,12 @@ class Options:
     crm_ids: frozenset[uuid.UUID] | None = None
     # Write mapped fields even when they look unchanged (manual synchronization).
     force: bool = False
+    # Only the ERP records of this primary-key slice (a full synchronization's chunk): the
+    # pass sets no watermark and leaves deleted ERP records to the whole-table runs.
+    erp_range: PkRange | None = None
+    # Called with the job run when the pass starts and after every chunk it wrote (a caller's
+    # own lease or progress; a full synchronization's chunk renews its claim with it).
+    on_progress: Callable[[JobRun], None] | None = None
 
 
 @dataclass
@@ -55,6 +62,7 @@ class Log:
     # Rows as dicts (rows.rows_insert), not model instances: one per record of a full run.
     errors: list[dict[str, Any]] = field(default_factory=list)
     changes: list[dict[str, Any]] = field(default_factory=list)
+    on_flush: Callable[[JobRun], None] | None = None
 
     def error(
         self,
@@ -132,6 +140,8 @@ class Log:
                 "conflicts",
             ]
         )
+        if self.on_flush is not None:
+            self.on_flush(self.job)
 
 
 class Context:
@@ -147,9 +157,9 @@ class Context:
         self.crm = crm
         self.job = job
         self.options = options
-        self.log = Log(job)
+        self.log = Log(job, on_flush=options.on_progress)
         self.rules: Rules = rules_of(mapping)
-        self.erp = ErpTable(mapping.erp_table, mapping.table_filter)
+        self.erp = ErpTable(mapping.erp_table, mapping.table_filter, pk_range=options.erp_range)
         self.table = CrmTable(
             entity=mapping.crm_entity,
             key=mapping.crm_uid_field,

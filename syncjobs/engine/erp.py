@@ -86,11 +86,27 @@ def resolve_path(model: type[models.Model], erp_field: str) -> Path:
     return Path(hops, current, writable=False, to_one=to_one)
 
 
+@dataclass(frozen=True)
+class PkRange:
+    """A slice of an ERP table by primary key: `after` < pk <= `upto` (None: unbounded). A full
+    synchronization splits a large table into such slices (chunks) that workers share."""
+
+    after: int | None = None
+    upto: int | None = None
+
+
 class ErpTable:
-    def __init__(self, label: str, table_filter: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        label: str,
+        table_filter: dict[str, Any] | None = None,
+        *,
+        pk_range: PkRange | None = None,
+    ) -> None:
         self.model = model_of(label)
         self.label = self.model._meta.label_lower
         self.table_filter = dict(table_filter or {})
+        self.pk_range = pk_range
         self._paths: dict[str, Path] = {}
 
     def path(self, erp_field: str) -> Path:
@@ -100,9 +116,35 @@ class ErpTable:
 
     def scope(self) -> models.QuerySet[Any]:
         try:
-            return self.model._default_manager.filter(**self.table_filter)
+            qs = self.model._default_manager.filter(**self.table_filter)
         except (FieldDoesNotExist, FieldError, ValueError, TypeError) as exc:
             raise MappingBroken(f"The ERP table filter cannot be applied: {exc}") from exc
+        if self.pk_range is not None:
+            if self.pk_range.after is not None:
+                qs = qs.filter(pk__gt=self.pk_range.after)
+            if self.pk_range.upto is not None:
+                qs = qs.filter(pk__lte=self.pk_range.upto)
+        return qs
+
+    def pk_ranges(self, size: int) -> list[PkRange]:
+        """The scope cut into slices of about `size` records by primary key (a keyset: each
+        boundary is found from the previous one on the pk index). The last slice is open-ended,
+        so records created meanwhile belong to one. One slice when the table's key is not an
+        integer."""
+        if not isinstance(self.model._meta.pk, models.IntegerField) or size < 1:
+            return [PkRange()]
+        qs = self.scope().order_by("pk").values_list("pk", flat=True)
+        ranges: list[PkRange] = []
+        after: int | None = None
+        while True:
+            rest = qs if after is None else qs.filter(pk__gt=after)
+            # The first pk of the next slice: is there anything after this one's last?
+            bounds = list(rest[size - 1 : size + 1])
+            if len(bounds) < 2:
+                ranges.append(PkRange(after=after))
+                return ranges
+            ranges.append(PkRange(after=after, upto=int(bounds[0])))
+            after = int(bounds[0])
 
     def iter_changed(self, since: datetime | None, size: int) -> Iterator[list[Any]]:
         """Records in scope modified at or after `since` (all when None), in (modified_at, pk)

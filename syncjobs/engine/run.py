@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import socket
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -21,7 +21,7 @@ from . import from_crm, options, to_crm
 from .context import Context, Options
 from .crm import CrmAdapter, CrmUnavailable
 from .dataverse_crm import DataverseCrm
-from .erp import MappingBroken
+from .erp import MappingBroken, PkRange
 
 
 class MappingBusy(Exception):
@@ -74,7 +74,7 @@ def _owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def _holder_is_dead(holder: str) -> bool:
+def holder_is_dead(holder: str) -> bool:
     """Is the lease held by a process of this host that no longer exists?"""
     host, _, pid = holder.rpartition(":")
     if host != socket.gethostname() or not pid.isdigit():
@@ -92,21 +92,34 @@ def lease_seconds() -> int:
     return max(60, int(settings.SYNC_LEASE_SECONDS))
 
 
-def _lease(mapping: IntegrationTableMapping) -> bool:
+def lease_take(mapping: IntegrationTableMapping, *, shared: str = "") -> bool:
+    """Take the mapping for a run of this process, or, with `shared`, for every process that
+    names the same holder (the chunks of one full synchronization line run at the same time;
+    any other run still finds the mapping busy). A shared lease is released by its owner with
+    `lease_release`, not when one of its runs ends."""
     now = timezone.now()
     until = now + timedelta(seconds=lease_seconds())
     free = Q(running_until__isnull=True) | Q(running_until__lt=now)
+    if shared:
+        free |= Q(running_by=shared)
     holder = (
         IntegrationTableMapping.objects.filter(pk=mapping.pk)
         .values_list("running_by", flat=True)
         .first()
     )
-    if holder and _holder_is_dead(holder):
+    if holder and holder_is_dead(holder):
         free |= Q(running_by=holder)
     taken = IntegrationTableMapping.objects.filter(free, pk=mapping.pk).update(
-        running_until=until, running_by=_owner()
+        running_until=until, running_by=shared or _owner()
     )
     return taken == 1
+
+
+def lease_release(mapping_id: int, *, shared: str) -> None:
+    """Free the mapping held under the shared holder `shared`."""
+    IntegrationTableMapping.objects.filter(pk=mapping_id, running_by=shared).update(
+        running_until=None, running_by=""
+    )
 
 
 def lease_renew(mapping_id: int) -> None:
@@ -132,8 +145,15 @@ def synchronize(
     crm_ids: Iterable[uuid.UUID] | None = None,
     force: bool | None = None,
     crm: CrmAdapter | None = None,
+    erp_range: PkRange | None = None,
+    shared_lease: str = "",
+    on_progress: Callable[[JobRun], None] | None = None,
 ) -> EngineResult:
-    """Synchronize one mapping now (both directions unless `direction` is given)."""
+    """Synchronize one mapping now (both directions unless `direction` is given).
+
+    `erp_range`, `shared_lease` and `on_progress` are for a full synchronization's chunk: only
+    the ERP records of that primary-key slice, under the lease its line holds for all its
+    chunks (`lease_take(shared=...)`), reporting progress after every chunk written."""
     directions = directions_of(mapping, direction)
     only_erp = frozenset(erp_uuids) if erp_uuids is not None else None
     only_crm = frozenset(crm_ids) if crm_ids is not None else None
@@ -145,8 +165,10 @@ def synchronize(
         erp_uuids=only_erp,
         crm_ids=only_crm,
         force=bool(force) if force is not None else (only_erp is not None or only_crm is not None),
+        erp_range=erp_range,
+        on_progress=on_progress,
     )
-    if not _lease(mapping):
+    if not lease_take(mapping, shared=shared_lease):
         raise MappingBusy(f"The mapping {mapping.name} is being synchronized already.")
     result = EngineResult()
     try:
@@ -158,7 +180,8 @@ def synchronize(
             if job.status == JobRun.Status.FAILED and job.message.startswith("stopped"):
                 break
     finally:
-        _release(mapping)
+        if not shared_lease:
+            _release(mapping)
     return result
 
 
@@ -173,6 +196,8 @@ def _pass(
         full=opts.full,
         status=JobRun.Status.RUNNING,
     )
+    if opts.on_progress is not None:
+        opts.on_progress(job)
     message = ""
     status = JobRun.Status.SUCCEEDED
     try:
@@ -185,7 +210,8 @@ def _pass(
             options.run(ctx, direction)
         elif direction == Direction.TO_CRM:
             to_crm.run(ctx)
-            if not opts.dry_run and opts.erp_uuids is None and opts.crm_ids is None:
+            whole_table = opts.erp_uuids is None and opts.crm_ids is None and opts.erp_range is None
+            if not opts.dry_run and whole_table:
                 # Rows modified during this pass have modified_at >= its start.
                 IntegrationTableMapping.objects.filter(pk=mapping.pk).update(
                     erp_watermark_at=ctx.started
@@ -205,6 +231,15 @@ def _pass(
         raise
     if status == JobRun.Status.SUCCEEDED and (job.failed or job.conflicts):
         status = JobRun.Status.FAILED
+    return _finish(job, status, message or _summary(job))
+
+
+def job_complete(job: JobRun, message: str = "") -> JobRun:
+    """Close a job run whose counters others have written (a full synchronization line's
+    to-CRM pass, summed from its chunks): failed when records failed or `message` says why."""
+    job.refresh_from_db()
+    failed = bool(message) or bool(job.failed or job.conflicts)
+    status = JobRun.Status.FAILED if failed else JobRun.Status.SUCCEEDED
     return _finish(job, status, message or _summary(job))
 
 

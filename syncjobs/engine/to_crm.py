@@ -602,8 +602,9 @@ def _crm_deleted(
 
 
 def _erp_deletions(ctx: Context) -> None:
-    """Couplings whose ERP record was deleted: the deletion-conflict rule decides."""
-    if ctx.options.erp_uuids is not None:
+    """Couplings whose ERP record was deleted: the deletion-conflict rule decides (a pass over
+    some records or one slice of the table cannot tell a deleted record from another's)."""
+    if ctx.options.erp_uuids is not None or ctx.options.erp_range is not None:
         return
     existing = ctx.erp.model._default_manager.values("uuid")
     orphans = list(

@@ -96,6 +96,54 @@ def _purge_broker() -> None:
     app.control.purge()
 
 
+def worker_spawn(log_dir: Path, extra_env: dict[str, str] | None = None) -> WorkerProcess:
+    """Start a real Celery worker process (solo pool, the test process's queue) on the test
+    database, with `extra_env` on top of the test settings (e.g. a setting the worker reads from
+    the environment). Not waited for: see `worker_ready`; stop it with `worker_stop`."""
+    hostname = f"test-{uuid.uuid4().hex[:8]}@{socket.gethostname()}"
+    log_path = log_dir / f"celery-worker-{hostname.partition('@')[0]}.log"
+    with open(log_path, "wb") as log_file:
+        proc = subprocess.Popen(
+            [
+                sys.executable, "-m", "celery", "-A", "erpcrm", "worker",
+                "--pool=solo", "--concurrency=1", "-Q", settings.CELERY_TASK_DEFAULT_QUEUE,
+                "-n", hostname,
+                "-l", "INFO", "--without-gossip", "--without-mingle", "--without-heartbeat",
+            ],
+            cwd=BASE_DIR,
+            env={**child_env(), **(extra_env or {})},
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    return WorkerProcess(hostname, proc, log_path)
+
+
+def worker_ready(worker: WorkerProcess) -> WorkerProcess:
+    """Wait until the spawned worker has recorded its start heartbeat (core.worker). Kept on
+    the worker for the test of that heartbeat, then removed: the tests find the database as they
+    would without a worker. Stops the worker when it does not get ready."""
+    try:
+        # A generous wait: on a loaded machine (load 15 on 2 cores) a worker took over 30 s
+        # just to import Django and print its banner.
+        worker.wait_for(worker.has_heartbeat, timeout=90)
+        worker.start_heartbeat = WorkerHeartbeat.objects.get(hostname=worker.hostname)
+        WorkerHeartbeat.objects.filter(hostname=worker.hostname).delete()
+    except BaseException:
+        worker_stop(worker)
+        raise
+    return worker
+
+
+def worker_start(log_dir: Path, extra_env: dict[str, str] | None = None) -> WorkerProcess:
+    """A real Celery worker process, ready (`worker_spawn`, then `worker_ready`)."""
+    return worker_ready(worker_spawn(log_dir, extra_env))
+
+
+def worker_stop(worker: WorkerProcess) -> None:
+    _stop(worker.proc)
+
+
 @pytest.fixture(scope="module")
 def celery_worker_module(
     django_db_setup: None,
@@ -108,39 +156,13 @@ def celery_worker_module(
     sees what each transactional test commits, and pytest-django's flush after each test
     removes what it wrote. Tests use it through `celery_worker_process`.
     """
-    log_path = tmp_path_factory.mktemp("celery-worker") / "celery-worker.log"
-    hostname = f"test-{uuid.uuid4().hex[:8]}@{socket.gethostname()}"
     with django_db_blocker.unblock():
         _purge_broker()
-        with open(log_path, "wb") as log_file:
-            proc = subprocess.Popen(
-                [
-                    sys.executable, "-m", "celery", "-A", "erpcrm", "worker",
-                    "--pool=solo", "--concurrency=1", "-Q", settings.CELERY_TASK_DEFAULT_QUEUE,
-                    "-n", hostname,
-                    "-l", "INFO", "--without-gossip", "--without-mingle", "--without-heartbeat",
-                ],
-                cwd=BASE_DIR,
-                env=child_env(),
-                stdin=subprocess.DEVNULL,
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
-            )  # fmt: skip
-        worker = WorkerProcess(hostname, proc, log_path)
-        try:
-            # Ready when it has recorded its start heartbeat (core.worker). Kept on the worker
-            # for the test of that heartbeat, then removed: the tests find the database as
-            # they would without a worker.
-            worker.wait_for(worker.has_heartbeat)
-            worker.start_heartbeat = WorkerHeartbeat.objects.get(hostname=hostname)
-            WorkerHeartbeat.objects.filter(hostname=hostname).delete()
-        except BaseException:
-            _stop(proc)
-            raise
+        worker = worker_start(tmp_path_factory.mktemp("celery-worker"))
     try:
         yield worker
     finally:
-        _stop(proc)
+        worker_stop(worker)
 
 
 def _stop(proc: subprocess.Popen) -> None:
