@@ -13,11 +13,14 @@ import json
 import re
 from typing import Any
 
-from sandbox import batch, odata
+from sandbox import availability, batch, odata
+from sandbox.availability import AvailabilityMixin
 from sandbox.bulk import BulkMixin
 from sandbox.functions import FunctionMixin
 from sandbox.odata import ODataError
 from sandbox.optionsets import OptionSetMixin
+from sandbox.orders import MESSAGES as ORDER_MESSAGES
+from sandbox.orders import OrderMixin
 from sandbox.protocol import (
     CODE_INVALID_ARGUMENT,
     CODE_METHOD,
@@ -36,7 +39,15 @@ from sandbox.writes import WriteMixin
 
 
 class Api(
-    QueryMixin, WriteMixin, ValuesMixin, RelationMixin, BulkMixin, FunctionMixin, OptionSetMixin
+    QueryMixin,
+    WriteMixin,
+    ValuesMixin,
+    RelationMixin,
+    BulkMixin,
+    FunctionMixin,
+    OptionSetMixin,
+    OrderMixin,
+    AvailabilityMixin,
 ):
     """The sandbox Web API: request routing on top of the mixins that do the work."""
 
@@ -113,6 +124,8 @@ class Api(
             if action == "InsertOptionValue":
                 return self.insert_option_value(req)
             return self.update_option_value(req)
+        if action in ORDER_MESSAGES and len(segments) == 1:
+            return self.close_sales_order(req, action)
         name, key = odata.split_name_and_key(first)
         if name == "EntityDefinitions":
             return self.entity_definitions(req, segments)
@@ -149,6 +162,9 @@ class Api(
                 if req.method != "POST":
                     raise ApiError(405, CODE_METHOD, f"{message} is an action: use POST.")
                 return self.bulk(req, table, message)
+            if message == "FulfillSalesOrder" and table.logical == "salesorder":
+                # the 2016 reference binds it to the salesorder collection; v9 also has it unbound
+                return self.close_sales_order(req, message)
         raise ApiError(
             404, CODE_NOT_FOUND_SEGMENT, f"Resource not found for the segment '{action}'."
         )
@@ -201,6 +217,9 @@ class Api(
         prop = rest[0]
         if prop == "Microsoft.Dynamics.CRM.PublishProductHierarchy" and len(rest) == 1:
             return self.publish_product(req, table, row)
+        is_call, parameters = availability.is_call(prop)
+        if is_call and len(rest) == 1 and table.logical == "product":
+            return self.availability_function(req, row, parameters)
         is_ref = rest[-1] == "$ref"
         nav_name, nav_key = odata.split_name_and_key(prop)
         if is_ref:

@@ -1,7 +1,8 @@
 """The sandbox CRM as a plain WSGI application (served by waitress from `manage.py runsandbox`).
 
 Routes: the OAuth token endpoint, the Web API under /api/data/v9.x/, the control endpoints
-under /_sandbox/ (loopback callers only) and the read-only browse pages at / and /browse/<set>/.
+under /_sandbox/ (loopback callers only), the read-only browse pages at / and /browse/<set>/ and
+the salesperson's order pages under /sales/ (sandbox/sales.py).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from sandbox import browse, clock, seed, solution
+from sandbox import browse, clock, sales, seed, solution
 from sandbox.api import Api
 from sandbox.control import Control, Settings
 from sandbox.protocol import (
@@ -55,6 +56,7 @@ class SandboxApp:
         self.tokens_lock = threading.Lock()
         self.boot_id = str(uuid.uuid4())[:24]
         self.request_counter = itertools.count(1)
+        self.sales = sales.SalesPages(self)
         if reset or self.store.get("organizations", seed.ORGANIZATION_ID) is None:
             self.reseed()
         else:
@@ -100,6 +102,10 @@ class SandboxApp:
                 [("Content-Type", "text/plain; charset=utf-8")],
                 b"The sandbox CRM has no interactive sign-in; use the token endpoint.",
             )
+        if path == "/sales":
+            return Response(301, [("Location", "/sales/")], b"")
+        if path.startswith("/sales/"):
+            return self.sales(environ, method, path)
         if method == "GET" and (path == "/" or path.startswith("/browse/")):
             return browse.page(self, environ, path)
         return Response(404, [("Content-Type", "text/plain")], b"Not found")

@@ -185,6 +185,10 @@ class ApiBase(ABC):
         store; any depth but `None` counts); else 403 naming the privilege."""
         self._require(req, privilege, granted_by_roles=True)
 
+    def is_administrator(self, req: Request) -> bool:
+        roles = self.store.linked("systemuserroles", "a", req.user_id)
+        return seed.SYSTEM_ADMINISTRATOR_ROLE_ID in set(roles)
+
     def _require(self, req: Request, privilege: str, *, granted_by_roles: bool) -> None:
         roles = set(self.store.linked("systemuserroles", "a", req.user_id))
         if seed.SYSTEM_ADMINISTRATOR_ROLE_ID in roles:
@@ -228,8 +232,21 @@ class ApiBase(ABC):
 
     @abstractmethod
     def update_row(
-        self, req: Request, table: Table, row: dict[str, Any], body: dict[str, Any]
+        self,
+        req: Request,
+        table: Table,
+        row: dict[str, Any],
+        body: dict[str, Any],
+        *,
+        by_message: bool = False,
     ) -> dict[str, Any]: ...
+
+    # sandbox/values.py (ValuesMixin)
+
+    @abstractmethod
+    def order_edit_rule(
+        self, req: Request, table: Table, row: dict[str, Any], body: dict[str, Any]
+    ) -> None: ...
 
     @abstractmethod
     def update_row_lookup(

@@ -25,10 +25,11 @@ STYLE = (
 )
 
 
-def _doc(title: str, body: str) -> Response:
+def document(title: str, body: str, style: str = "") -> Response:
+    """A sandbox HTML page (the browse pages', and the order pages' in sandbox/sales.py)."""
     page = (
         f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}"
-        f"</title><style>{STYLE}</style></head><body>{body}</body></html>"
+        f"</title><style>{STYLE}{style}</style></head><body>{body}</body></html>"
     )
     return Response(200, [("Content-Type", "text/html; charset=utf-8")], page.encode())
 
@@ -54,10 +55,11 @@ def page(app: SandboxApp, environ: dict[str, Any], path: str) -> Response:
             f"<td>{'yes' if t.bulk else 'no'}</td></tr>"
             for t in tables
         )
-        return _doc(
+        return document(
             "Sandbox CRM",
             "<h1>Sandbox CRM</h1><p class='muted'>A Dataverse-compatible test double. Web API root: "  # noqa: E501
-            "<code>/api/data/v9.2/</code>. This page is read-only.</p>"
+            "<code>/api/data/v9.2/</code>. This page is read-only; salespeople work on orders at "
+            "<a href='/sales/'>/sales/</a>.</p>"
             "<table><tr><th>Entity set</th><th>Table</th><th>Rows</th><th>Change tracking</th>"
             f"<th>Bulk messages</th></tr>{listing}</table>",
         )
@@ -90,7 +92,7 @@ def page(app: SandboxApp, environ: dict[str, Any], path: str) -> Response:
     if page_no < pages:
         nav += f"<a href='?page={page_no + 1}'>Next &rarr;</a>"
     nav += f"<span class='muted'>Page {page_no} of {pages} ({total} rows)</span></nav>"
-    return _doc(
+    return document(
         f"{table.entity_set} - Sandbox CRM",
         f"<h1>{html.escape(table.entity_set)}</h1>{nav}<table><tr>{head}</tr>{body_rows}</table>{nav}",
     )

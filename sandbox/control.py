@@ -50,6 +50,8 @@ class Settings:
     latency_ms: int = 0
     commit_then_fail_rate: float = 0.0
     rules: list[FaultRule] = field(default_factory=list)
+    # Hosts the item availability lookup may call (sandbox/availability.py), comma-separated.
+    erp_hosts: str = "127.0.0.1,localhost,::1"
 
     def update(self, payload: dict[str, Any]) -> None:
         for name, value in payload.items():
@@ -82,6 +84,7 @@ class Settings:
             "latency_ms": self.latency_ms,
             "commit_then_fail_rate": self.commit_then_fail_rate,
             "rules": [vars(r) for r in self.rules],
+            "erp_hosts": self.erp_hosts,
         }
 
 

@@ -22,6 +22,29 @@ from sandbox.tables import (
     OneToMany,
 )
 
+# The sales order messages (sandbox/orders.py) and the integration's item availability function
+# (sandbox/availability.py), as `$metadata` declares them.
+_CLOSE_PARAMETERS = (
+    '<Parameter Name="OrderClose" Type="mscrm.orderclose" Nullable="false" />'
+    '<Parameter Name="Status" Type="Edm.Int32" Nullable="false" />'
+)
+OPERATIONS_XML = (
+    f'<Action Name="FulfillSalesOrder">{_CLOSE_PARAMETERS}</Action>'
+    f'<Action Name="CancelSalesOrder">{_CLOSE_PARAMETERS}</Action>'
+    '<ComplexType Name="erpcrm_GetItemAvailabilityResponse">'
+    '<Property Name="ProductId" Type="Edm.Guid" Nullable="false" />'
+    '<Property Name="ItemNo" Type="Edm.String" /><Property Name="ItemDescription" '
+    'Type="Edm.String" /><Property Name="Blocked" Type="Edm.Boolean" />'
+    '<Property Name="BaseUnitOfMeasure" Type="Edm.String" />'
+    '<Property Name="BaseQuantity" Type="Edm.Decimal" /><Property Name="UomId" Type="Edm.Guid" />'
+    '<Property Name="UomName" Type="Edm.String" />'
+    '<Property Name="AvailableQuantity" Type="Edm.Decimal" /></ComplexType>'
+    '<Function Name="erpcrm_GetItemAvailability" IsBound="true">'
+    '<Parameter Name="entity" Type="mscrm.product" Nullable="false" />'
+    '<Parameter Name="UomId" Type="Edm.Guid" Nullable="true" />'
+    '<ReturnType Type="mscrm.erpcrm_GetItemAvailabilityResponse" Nullable="false" /></Function>'
+)
+
 
 class FunctionMixin(ApiBase):
     """The service document, `$metadata`, the WhoAmI function and the ImportSolution action."""
@@ -89,7 +112,10 @@ class FunctionMixin(ApiBase):
             '<Property Name="OrganizationId" Type="Edm.Guid" Nullable="false" /></ComplexType>'
             '<Function Name="WhoAmI"><ReturnType Type="mscrm.WhoAmIResponse" Nullable="false" />'
             "</Function>"
-            '<EntityContainer Name="System">' + "".join(sets) + "</EntityContainer>"
+            + OPERATIONS_XML
+            + '<EntityContainer Name="System">'
+            + "".join(sets)
+            + "</EntityContainer>"
             "</Schema></edmx:DataServices></edmx:Edmx>"
         )
         return Response(

@@ -140,6 +140,16 @@ ADDRESS_COLUMNS = [
     Column("address1_longitude", DECIMAL, minimum=-180, maximum=180, precision=5),
 ]
 
+# Ship-to and bill-to addresses of orders and invoices (Dataverse's lengths)
+DOCUMENT_ADDRESS_COLUMNS = [
+    Column(f"{prefix}_{name}", max_length=length)
+    for prefix in ("shipto", "billto")
+    for name, length in (
+        ("name", 200), ("line1", 250), ("line2", 250), ("line3", 250), ("city", 80),
+        ("stateorprovince", 50), ("postalcode", 20), ("country", 80),
+    )
+]  # fmt: skip
+
 # The default options of account's Choice columns that the ERP's option mappings write
 # (Dataverse's out-of-the-box values and labels; InsertOptionValue adds more at run time).
 FREIGHT_TERMS = {1: "FOB", 2: "No Charge"}
@@ -570,7 +580,9 @@ def build_standard_tables() -> dict[str, Table]:
                 Column("name", max_length=300),
                 Column("ordernumber", max_length=100),
                 Column("description", MEMO, max_length=2000),
-                Column("totalamount", MONEY, read_only=True),
+                # Dataverse calculates the totals, and an update may set them (the ERP does)
+                Column("totalamount", MONEY),
+                Column("totalamountlessfreight", MONEY),
                 Column("totallineitemamount", MONEY, read_only=True),
                 Column("totaltax", MONEY),
                 Column("discountamount", MONEY),
@@ -578,14 +590,9 @@ def build_standard_tables() -> dict[str, Table]:
                 Column("requestdeliveryby", DATETIME),
                 Column("datefulfilled", DATETIME),
                 Column("submitdate", DATETIME),
-                Column("shipto_line1", max_length=250),
-                Column("shipto_city", max_length=80),
-                Column("shipto_postalcode", max_length=20),
-                Column("shipto_country", max_length=80),
-                Column("billto_line1", max_length=250),
-                Column("billto_city", max_length=80),
-                Column("billto_postalcode", max_length=20),
-                Column("billto_country", max_length=80),
+                # when the ERP took the order over (the reference's LastBackofficeSubmit)
+                Column("lastbackofficesubmit", DATE),
+                *DOCUMENT_ADDRESS_COLUMNS,
             ],
             [
                 Lookup(
@@ -647,6 +654,22 @@ def build_standard_tables() -> dict[str, Table]:
             bulk=False,
         ),
         _table(
+            "orderclose",
+            "ordercloses",
+            "activityid",
+            "subject",
+            [
+                Column("subject", max_length=200),
+                Column("description", MEMO, max_length=2000),
+                Column("actualend", DATETIME),
+            ],
+            [Lookup("salesorderid", {"salesorderid": "salesorder"})],
+            owned=True,
+            states={0: ("Open", 1), 1: ("Completed", 2), 2: ("Canceled", 3)},
+            statuses={1: ("Open", 0), 2: ("Completed", 1), 3: ("Canceled", 2)},
+            bulk=False,
+        ),
+        _table(
             "invoice",
             "invoices",
             "invoiceid",
@@ -654,9 +677,15 @@ def build_standard_tables() -> dict[str, Table]:
             [
                 Column("name", max_length=300),
                 Column("invoicenumber", max_length=100),
+                Column("description", MEMO, max_length=2000),
                 Column("totalamount", MONEY),
+                Column("totalamountlessfreight", MONEY),
+                Column("totaltax", MONEY),
+                Column("discountamount", MONEY),
+                Column("freightamount", MONEY),
                 Column("datedelivered", DATETIME),
                 Column("duedate", DATETIME),
+                *DOCUMENT_ADDRESS_COLUMNS,
             ],
             [
                 Lookup(

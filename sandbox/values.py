@@ -7,7 +7,13 @@ from typing import Any
 from sandbox import odata
 from sandbox.base import ApiBase
 from sandbox.odata import ODataError
-from sandbox.protocol import CODE_VALIDATION, ApiError
+from sandbox.protocol import (
+    CODE_INVALID_ARGUMENT,
+    CODE_REQUIRED,
+    CODE_VALIDATION,
+    ApiError,
+    Request,
+)
 from sandbox.tables import (
     BIGINT,
     BOOL,
@@ -22,6 +28,37 @@ from sandbox.tables import (
     STRING,
     Table,
 )
+
+# Order, invoice lines: an existing product, or a write-in product (isproductoverridden and
+# productdescription); Microsoft documents no code for the refusal, CODE_REQUIRED is ours.
+LINE_TABLES = ("salesorderdetail", "invoicedetail")
+ORDER_STATE_COLUMNS = ("statecode", "statuscode")
+
+
+def write_in_rule(table: Table, row: dict[str, Any]) -> None:
+    if row.get("isproductoverridden"):
+        if row.get("_productid_value"):
+            raise ApiError(
+                400,
+                CODE_VALIDATION,
+                f"A write-in product line ({table.logical} with isproductoverridden = true) "
+                "cannot also name an existing product (productid).",
+            )
+        if not (row.get("productdescription") or "").strip():
+            raise ApiError(
+                400,
+                CODE_REQUIRED,
+                f"Required field missing: a write-in product line ({table.logical} with "
+                "isproductoverridden = true) needs its productdescription.",
+            )
+    elif not row.get("_productid_value"):
+        raise ApiError(
+            400,
+            CODE_REQUIRED,
+            f"Required field missing: the line ({table.logical}) needs an existing product "
+            "(productid), or isproductoverridden = true and a productdescription for a write-in "
+            "product.",
+        )
 
 
 class ValuesMixin(ApiBase):
@@ -159,6 +196,16 @@ class ValuesMixin(ApiBase):
             row["productnumber"] = product.get("productnumber") if product else None
         if table.logical == "uom":
             row.setdefault("isschedulebaseuom", False)
+        if table.logical in LINE_TABLES:
+            for flag in ("isproductoverridden", "ispriceoverridden"):
+                if row.get(flag) is None:
+                    row[flag] = False  # two-option columns default to "no", never null
+            # Dataverse calculates these: price x quantity, less the manual discount, plus tax
+            base = round((row.get("priceperunit") or 0) * (row.get("quantity") or 0), 4)
+            row["baseamount"] = base
+            row["extendedamount"] = round(
+                base - (row.get("manualdiscountamount") or 0) + (row.get("tax") or 0), 4
+            )
         if table.logical == "systemuser":
             # Dataverse's isdisabled, islicensed and isintegrationuser are two-option columns
             # that are never null: isdisabled defaults to "Enabled" (false), so
@@ -199,7 +246,36 @@ class ValuesMixin(ApiBase):
                 f"{table.logical}State.{table.states[row['statecode']][0]} on {table.logical}.",
             )
 
+    def order_edit_rule(
+        self, req: Request, table: Table, row: dict[str, Any], body: dict[str, Any]
+    ) -> None:
+        """Only active orders can be edited (Dataverse's Sales: a submitted, fulfilled, canceled
+        or invoiced order is read-only, its lines too). Changing the state alone is allowed, so
+        a client sets the order active, writes, and sets the state back, as the reference does
+        for LastBackofficeSubmit; administrators may write read-only orders."""
+        if table.logical == "salesorder":
+            order: dict[str, Any] | None = row
+            if not any(k for k in body if not k.startswith("@") and k not in ORDER_STATE_COLUMNS):
+                return
+        elif table.logical == "salesorderdetail":
+            order = self.store.get("salesorders", row.get("_salesorderid_value") or "")
+        else:
+            return
+        state = (order or {}).get("statecode") or 0
+        if state == 0 or self.is_administrator(req):
+            return
+        name = self.table("salesorder").states.get(state, ("",))[0]
+        raise ApiError(
+            400,
+            CODE_INVALID_ARGUMENT,
+            f"The order is {name} and is read-only: only active orders and their lines can be "
+            "changed. Set the order active (statecode 0, statuscode 1), make the change, then "
+            "set its state back.",
+        )
+
     def business_rules(self, table: Table, row: dict[str, Any], old: dict[str, Any] | None) -> None:
+        if table.logical in LINE_TABLES:
+            write_in_rule(table, row)
         if (
             table.logical == "transactioncurrency"
             and old is not None

@@ -236,6 +236,7 @@ class WriteMixin(ApiBase):
         now = utcnow_iso()
         row: dict[str, Any] = {table.pk: None}
         deferred = self.apply_body(req, table, row, body, creating=True)
+        self.order_edit_rule(req, table, row, body)
         if row[table.pk] is None:
             row[table.pk] = sequential_guid()
         cache: dict[tuple[str, str], Any] = {}
@@ -313,8 +314,18 @@ class WriteMixin(ApiBase):
         )
 
     def update_row(
-        self, req: Request, table: Table, row: dict[str, Any], body: dict[str, Any]
+        self,
+        req: Request,
+        table: Table,
+        row: dict[str, Any],
+        body: dict[str, Any],
+        *,
+        by_message: bool = False,
     ) -> dict[str, Any]:
+        """`by_message`: a Sales message (FulfillSalesOrder, ...) writes, which may change an
+        order that a client's update may not."""
+        if not by_message:
+            self.order_edit_rule(req, table, row, body)
         new = dict(row)
         deferred = self.apply_body(req, table, new, body, creating=False)
         for lk in table.lookups:

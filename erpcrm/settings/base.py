@@ -213,6 +213,9 @@ SANDBOX_HOST = env("SANDBOX_HOST", default="127.0.0.1")
 SANDBOX_PORT = env.int("SANDBOX_PORT", default=8765)
 SANDBOX_URL = env("SANDBOX_URL", default=f"http://{SANDBOX_HOST}:{SANDBOX_PORT}")
 SANDBOX_DB_PATH = env("SANDBOX_DB_PATH", default=str(VAR_DIR / "sandbox.sqlite3"))
+# The only hosts the sandbox's item availability lookup calls (the ERP's OData service, from
+# the CRM's ERP connection record): the CRM server must not be pointed at any other address.
+SANDBOX_ERP_HOSTS = env("SANDBOX_ERP_HOSTS", default="127.0.0.1,localhost,::1")
 # The CRM throttle gate ("blocked until" after a 429, shared by every thread and worker process
 # of one CRM user): a locked file under CRM_THROTTLE_DIR, or Redis when a URL is given.
 CRM_THROTTLE_DIR = env("CRM_THROTTLE_DIR", default=str(VAR_DIR / "throttle"))

@@ -1,16 +1,23 @@
 import base64
+import io
 from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 import pytest
 import requests
 from django.contrib.auth import get_user_model
+from django.core.management import call_command
 from django.http import HttpResponse
 from django.test import Client
 
 from accounts.services import availability_access_set, webservice_key_generate
+from sandbox import seed
+from syncjobs.models import CRM_PRODUCT, ERP_ITEM, CrmCoupling
 from tests.factories.erp import ItemFactory, UnitOfMeasureFactory
+from tests.plugins.crm_setup import CrmCredentials
+from tests.support.sandbox import ADMIN_USER, Crm
 
 
 @pytest.fixture
@@ -103,3 +110,73 @@ def service(
         return client.get(path, params or {}, HTTP_AUTHORIZATION=authorization, **headers)
 
     return get
+
+
+@dataclass
+class CrmWithErp:
+    crm: Crm  # the sandbox administrator, acting as a salesperson
+    username: str
+    key: str
+    products: dict[str, str]  # ERP item number -> CRM product id
+
+    def availability(self, item_no: str, parameters: str = "", **kwargs: Any) -> Any:
+        product = self.products[item_no]
+        return self.crm.get(
+            f"products({product})/Microsoft.Dynamics.CRM.erpcrm_GetItemAvailability({parameters})",
+            **kwargs,
+        )
+
+
+def crm_product(crm: Crm, number: str, name: str) -> str:
+    """An active product (published, as salespeople can only sell those) in pieces."""
+    product = crm.create(
+        "products",
+        {
+            "productnumber": number,
+            "name": name,
+            "defaultuomscheduleid@odata.bind": f"/uomschedules({seed.UNIT_GROUP_ID})",
+            "defaultuomid@odata.bind": f"/uoms({seed.UNIT_PIECE_ID})",
+        },
+    )
+    published = crm.post(f"products({product})/Microsoft.Dynamics.CRM.PublishProductHierarchy")
+    assert published.status_code == 204, published.text
+    return product
+
+
+@pytest.fixture
+def crm_with_erp(
+    sandbox_crm: CrmCredentials,
+    sandbox: Any,
+    live_server: Any,
+    settings: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    make_service_user: Callable[..., tuple[str, str]],
+    items: list[Any],
+) -> CrmWithErp:
+    """The sandbox set up by setup_connection with this ERP's item availability user and key,
+    the ERP's items 1000 and 1200 coupled to CRM products, item 1100 not."""
+    settings.ERP_PUBLIC_URL = live_server.url
+    username, key = make_service_user()
+    crm = sandbox_crm
+    monkeypatch.setenv("CRM_CLIENT_SECRET", crm.client_secret)
+    monkeypatch.setenv("CRM_ADMIN_PASSWORD", crm.admin_password)
+    monkeypatch.setenv("ERP_AVAILABILITY_KEY", key)
+    call_command(
+        "setup_connection",
+        "--environment-url", crm.url, "--token-url", crm.token_url, "--client-id", crm.client_id,
+        "--admin-username", crm.admin_username, "--availability-user", username,
+        stdout=io.StringIO(),
+    )  # fmt: skip
+    admin = Crm(sandbox, ADMIN_USER)
+    by_no = {item.no: item for item in items}
+    products = {}
+    for no in ("1000", "1100", "1200"):
+        products[no] = crm_product(admin, no, by_no[no].description)
+        if no != "1100":
+            CrmCoupling.objects.create(
+                erp_table=ERP_ITEM,
+                erp_uuid=by_no[no].uuid,
+                crm_entity=CRM_PRODUCT,
+                crm_id=products[no],
+            )
+    return CrmWithErp(admin, username, key, products)

@@ -63,6 +63,11 @@ class Command(BaseCommand):
         parser.add_argument(
             "--config", default="", help="JSON object with the same keys as POST /_sandbox/config"
         )
+        parser.add_argument(
+            "--erp-hosts",
+            default=settings.SANDBOX_ERP_HOSTS,
+            help="comma-separated hosts the item availability lookup may call",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         config = Settings(
@@ -71,6 +76,7 @@ class Command(BaseCommand):
             error_status=options["error_status"],
             latency_ms=options["latency_ms"],
             commit_then_fail_rate=options["commit_then_fail_rate"],
+            erp_hosts=options["erp_hosts"],
         )
         if options["rate_limit"]:
             count, _, window = options["rate_limit"].partition("/")
