@@ -44,9 +44,6 @@ from .models import (
 )
 from .validation import MappingInvalid, mapping_validate
 
-ENGINE_MISSING = (
-    "waiting: creating sales orders from the CRM is not built yet; nothing was synchronized"
-)
 logger = logging.getLogger(__name__)
 
 

@@ -69,16 +69,6 @@ def sync_log_cleanup() -> None:
     services.sync_log_cleanup()
 
 
-def _waiting_job(job_name: str) -> None:
-    run = services.job_run_start(job_name=job_name)
-    if not _integration_enabled():
-        services.job_run_finish(
-            run=run, status=JobRun.Status.SKIPPED, message=_("The integration is disabled.")
-        )
-        return
-    services.job_run_finish(run=run, status=JobRun.Status.WAITING, message=services.ENGINE_MISSING)
-
-
 @shared_task(name="syncjobs.item_availability", ignore_result=True)
 def item_availability() -> None:
     run = services.job_run_start(job_name=services.ITEM_AVAILABILITY)
@@ -95,11 +85,6 @@ def item_availability() -> None:
         )
         return
     services.item_availability_push(run=run)
-
-
-@shared_task(name="syncjobs.auto_create_sales_orders", ignore_result=True)
-def auto_create_sales_orders() -> None:
-    _waiting_job("AUTO CREATE SALES ORDERS")
 
 
 @shared_task(
