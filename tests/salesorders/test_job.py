@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import pytest
 from celery import current_app
+from django.test import Client
 from django_celery_beat.models import PeriodicTask
 
+from accounts.roles import SALESPERSON
 from connection.models import CrmConnection
 from erp.models import SalesOrder
 from salesorders.models import CrmOrderImport
 from syncjobs import services
 from syncjobs.defaults import ALL_AREAS, AUTO_CREATE_ORDERS_JOB
 from syncjobs.models import JobRun, SyncError
+from tests.factories.accounts import UserFactory
 
 pytestmark = [pytest.mark.worker, pytest.mark.sandbox, pytest.mark.django_db(transaction=True)]
 
@@ -65,3 +68,21 @@ def test_the_job_does_nothing_when_automatic_creation_is_off(
     run = JobRun.objects.get(job_name=AUTO_CREATE_ORDERS_JOB.name)
     assert run.status == JobRun.Status.SKIPPED and "off" in run.message
     assert not SalesOrder.objects.exists()
+
+
+def test_create_selected_orders_runs_on_the_worker(order_world, celery_worker_process) -> None:
+    world = order_world
+    line = {"product": world.crm_id(world.item), "quantity": 1, "priceperunit": 5}
+    orders = [world.submit(f"ORD-820{n}", [line]) for n in (1, 2)]
+    client = Client()
+    client.force_login(UserFactory(roles=[SALESPERSON]))
+
+    response = client.post("/salesorders/crm/create-selected/", {"crm_order": orders}, follow=True)
+
+    assert "2 CRM orders are being created in the ERP" in response.content.decode()
+    celery_worker_process.wait_for(lambda: SalesOrder.objects.count() == 2)
+    assert set(SalesOrder.objects.values_list("your_reference", flat=True)) == {
+        "ORD-8201",
+        "ORD-8202",
+    }
+    assert all(world.coupled(order) for order in orders)
