@@ -526,10 +526,15 @@ def crm_order_create_in_erp(
             locked.save()
             logger.info("CRM order %s became ERP sales order %s", number, erp_order.no)
             return locked
-    except (OrderRefused, ValidationError, dv.DataverseError, IntegrityError) as exc:
+    except IntegrityError:
+        # Another run coupled this CRM order while this one converted it (SQLite serialises
+        # the writes rather than the reads): that run's order stands.
+        if CrmCoupling.objects.filter(crm_entity=CRM_ORDER, crm_id=crm_order_id).exists():
+            record.refresh_from_db()
+            return record
+        reason = _("The order is being created by another run; try again in a moment.")
+    except (OrderRefused, ValidationError, dv.DataverseError) as exc:
         reason = _refusal_text(exc)
-        if isinstance(exc, IntegrityError):
-            reason = _("The order is being created by another run; try again in a moment.")
     CrmOrderImport.objects.filter(pk=record.pk).update(
         status=CrmOrderImport.Status.FAILED,
         reason=reason,
@@ -601,6 +606,12 @@ def auto_create_run(*, job_name: str) -> JobRun:
         return sync_services.job_run_finish(
             run=run, status=JobRun.Status.FAILED, message=crm_problem(exc).message
         )
+    except Exception as exc:
+        # The job row must not stay "running"; the worker logs the traceback.
+        sync_services.job_run_finish(
+            run=run, status=JobRun.Status.FAILED, message=f"interrupted: {exc!r}"
+        )
+        raise
     _job_record(run, result)
     message = _("%(created)s created, %(failed)s failed.") % {
         "created": len(result.created),
