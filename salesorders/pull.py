@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+import re
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -30,7 +31,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -442,13 +443,27 @@ def _take_over(client: DataverseClient, order_id: uuid.UUID) -> None:
         client.update(ORDERS, order_id, {"statecode": SUBMITTED, "statuscode": IN_PROGRESS})
 
 
+def _field_label(name: str) -> str:
+    """What the ERP's validation names: an order field by its label, a line by its number."""
+    line = re.fullmatch(r"lines\[(\d+)\]", name)
+    if line:
+        return _("Line %(line)s") % {"line": int(line.group(1)) + 1}
+    try:
+        model_field = SalesOrder._meta.get_field(name)
+    except FieldDoesNotExist:
+        return name
+    return str(getattr(model_field, "verbose_name", name))
+
+
 def _refusal_text(exc: Exception) -> str:
     if isinstance(exc, OrderRefused):
         return exc.message
     if isinstance(exc, ValidationError):
         if hasattr(exc, "error_dict"):
             return "; ".join(
-                f"{name}: {' '.join(messages)}" if name != "__all__" else " ".join(messages)
+                f"{_field_label(name)}: {' '.join(messages)}"
+                if name != "__all__"
+                else " ".join(messages)
                 for name, messages in exc.message_dict.items()
             )
         return " ".join(exc.messages)

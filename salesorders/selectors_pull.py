@@ -25,7 +25,22 @@ class CrmOrderRow:
 
     @property
     def created(self) -> bool:
-        return bool(self.record and self.record.status == CrmOrderImport.Status.CREATED)
+        """Created and still there: an ERP order deleted since may be created again."""
+        record = self.record
+        return bool(
+            record
+            and record.status == CrmOrderImport.Status.CREATED
+            and record.erp_order_id is not None
+        )
+
+    @property
+    def deleted(self) -> bool:
+        record = self.record
+        return bool(
+            record
+            and record.status == CrmOrderImport.Status.CREATED
+            and record.erp_order_id is None
+        )
 
     @property
     def failed(self) -> bool:

@@ -139,7 +139,7 @@ def crm_orders_create(request: HttpRequest) -> HttpResponse:
 @role_required(*SETUP_EDITORS)
 def setup(request: HttpRequest) -> HttpResponse:
     current = pull.sales_order_setup_get()
-    form = SalesOrderSetupForm(request.POST or None, instance=current)
+    form = SalesOrderSetupForm.for_setup(current, request.POST or None)
     if request.method == "POST" and form.is_valid():
         pull.sales_order_setup_save(
             write_in_type=form.cleaned_data["write_in_type"],

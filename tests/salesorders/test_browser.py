@@ -35,7 +35,7 @@ def test_create_in_erp_turns_a_submitted_crm_order_into_an_erp_order(
     )
     world.submit("ORD-B002", [{"productdescription": "Engraving", "quantity": 1}])
     log_in(page)
-    page.get_by_role("link", name="CRM sales orders").click()
+    page.get_by_role("link", name="CRM orders", exact=True).click()
     expect(page.get_by_role("heading", name="Sales orders - Dynamics 365 Sales")).to_be_visible()
 
     row = page.locator("#crm-orders tr", has_text="ORD-B001")

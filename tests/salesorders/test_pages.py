@@ -45,6 +45,13 @@ def test_a_salesperson_creates_a_listed_crm_order_in_the_erp(order_world) -> Non
     page = response.content.decode()
     assert f"CRM order ORD-9001 is ERP sales order {erp.no}." in page
     assert f'href="/erp/sales-orders/{erp.pk}/"' in page
+    assert "Create in ERP</button>" not in page
+
+    # The ERP order deleted since: the page says so and offers to create it again.
+    erp.lines.all().delete()
+    erp.delete()
+    again = client.get(PAGE).content.decode()
+    assert "Deleted" in again and "Create in ERP</button>" in again
 
 
 def test_a_failed_order_shows_its_reason_and_goes_on_retry(order_world) -> None:
@@ -63,10 +70,10 @@ def test_a_failed_order_shows_its_reason_and_goes_on_retry(order_world) -> None:
     # An administrator sets up the write-in item; the salesperson retries.
     admin = _client(INTEGRATION_ADMIN)
     service = ItemFactory(no="SERVICE", description="Services")
-    saved = admin.post(
-        "/salesorders/setup/", {"write_in_type": "item", "write_in_item": service.pk}
-    )
-    assert saved.status_code == 302
+    unknown = admin.post("/salesorders/setup/", {"write_in_type": "item", "write_in_no": "NOPE"})
+    assert "There is no item NOPE." in unknown.content.decode()
+    saved = admin.post("/salesorders/setup/", {"write_in_type": "item", "write_in_no": service.no})
+    assert saved.status_code == 302, saved.content.decode()
     assert SalesOrderSetup.objects.get().write_in_item == service
     client.post("/salesorders/crm/create/", {"crm_order": order})
     record = CrmOrderImport.objects.get(crm_order_id=order)

@@ -150,6 +150,8 @@ def test_each_order_that_cannot_be_converted_is_rolled_back_and_listed(order_wor
             [item_line, {"productdescription": "Gift wrapping", "quantity": 1, "priceperunit": 5}],
         ),
         "taken": world.submit("ORD-3006", [item_line]),
+        "invalid": world.submit("ORD-3008", [item_line], shipto_country="Germany"),
+        "quantity": world.submit("ORD-3009", [{**item_line, "quantity": 0}]),
     }
     # Another back office took ORD-3006 over already.
     taken = orders["taken"]
@@ -170,6 +172,10 @@ def test_each_order_that_cannot_be_converted_is_rolled_back_and_listed(order_wor
     assert "is blocked" in reasons["blocked"] and "Old model" in reasons["blocked"]
     assert "Line 2 is a write-in product (Gift wrapping)" in reasons["write-in"]
     assert "already taken over" in reasons["taken"] and "2026-01-02" in reasons["taken"]
+    assert reasons["invalid"].startswith(
+        "ship-to country/region code: Enter a two-letter ISO 3166 code, for example DE."
+    )
+    assert reasons["quantity"] == "Line 1: Enter a quantity greater than 0."
     # Nothing of them in the ERP, nothing coupled, nothing marked in the CRM (but ORD-3006's
     # own earlier mark).
     assert list(SalesOrder.objects.values_list("your_reference", flat=True)) == ["ORD-3007"]
