@@ -6,7 +6,6 @@ dialog.
 
 from __future__ import annotations
 
-import dataclasses
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -19,10 +18,9 @@ from django.db.models import BooleanField, Exists, Expression, F, OuterRef, Q, Q
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
-from connection.clients import client_get
+from connection.interactive import CrmReadProblem, crm_client, crm_problem
 from connection.selectors import crm_connection_settings
 from dataverse import errors as dv
-from dataverse.client import DataverseClient
 from dataverse.odata import odata_literal
 from erp import pagination
 from erp import selectors as erp_selectors
@@ -447,44 +445,6 @@ def erp_page(
 
 
 # -- the CRM side ------------------------------------------------------------------------------
-
-
-class CrmReadProblem(Exception):
-    """The CRM could not be read; `message` says why in words a person can act on."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-
-def crm_problem(exc: Exception) -> CrmReadProblem:
-    if isinstance(exc, dv.Throttled):
-        return CrmReadProblem(
-            _(
-                "The CRM is throttling our requests (service protection limits). "
-                "Try again in %(seconds)s seconds."
-            )
-            % {"seconds": max(int(exc.retry_after), 1)}
-        )
-    if isinstance(exc, dv.ConnectionFailed | dv.TransientError):
-        return CrmReadProblem(
-            _("The CRM cannot be reached right now (%(reason)s). Try again later.")
-            % {"reason": getattr(exc, "reason", "") or getattr(exc, "status", "") or exc}
-        )
-    if isinstance(exc, dv.AuthenticationFailed | dv.Forbidden):
-        return CrmReadProblem(
-            _("The CRM refuses the integration user's credentials: %(message)s")
-            % {"message": getattr(exc, "message", str(exc))}
-        )
-    return CrmReadProblem(_("The CRM answered with an error: %(message)s") % {"message": exc})
-
-
-def crm_client() -> DataverseClient:
-    """The client for pages a person waits on: fails fast instead of retrying for minutes."""
-    connection = crm_connection_settings(interactive=True)
-    if connection is None:
-        raise CrmReadProblem(_("No CRM connection is set up yet."))
-    return client_get(settings=dataclasses.replace(connection, max_throttle_retries=0))
 
 
 def crm_record_urls() -> Callable[[str, uuid.UUID], str]:

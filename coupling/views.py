@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from accounts.roles import INTEGRATION_ADMIN, has_role, role_required
+from connection.interactive import CrmReadProblem
 from syncjobs import fullsync
 from syncjobs import selectors as sync_selectors
 from syncjobs import services as sync_services
@@ -42,7 +43,7 @@ ERRORS_PER_PAGE = 25
 # Selected records up to this many are handled in the request; more go to the worker.
 INLINE_LIMIT = 1
 
-FAILURES = (services.CouplingError, CrmUnavailable, NoConnection, pages.CrmReadProblem)
+FAILURES = (services.CouplingError, CrmUnavailable, NoConnection, CrmReadProblem)
 
 
 def _mapping(pk: int) -> IntegrationTableMapping:
@@ -71,7 +72,7 @@ def _uuids(values: list[str]) -> list[uuid.UUID]:
 
 
 def _failure_text(exc: Exception) -> str:
-    if isinstance(exc, services.CouplingError | pages.CrmReadProblem):
+    if isinstance(exc, services.CouplingError | CrmReadProblem):
         return exc.message
     if isinstance(exc, CrmUnavailable):
         return _("The CRM cannot be read right now: %(reason)s") % {"reason": exc}
@@ -183,7 +184,7 @@ def crm_search(request: HttpRequest, pk: int) -> JsonResponse:
     mapping = _mapping(pk)
     try:
         rows = pages.crm_search(mapping, request.GET.get("q", ""))
-    except pages.CrmReadProblem as exc:
+    except CrmReadProblem as exc:
         return JsonResponse({"error": exc.message, "results": []}, status=503)
     return JsonResponse(
         {
@@ -243,7 +244,7 @@ def couple(request: HttpRequest, pk: int, erp_uuid: uuid.UUID) -> HttpResponse:
     if search:
         try:
             results = pages.crm_search(mapping, search)
-        except pages.CrmReadProblem as exc:
+        except CrmReadProblem as exc:
             problem = exc.message
     if crm_id is not None:
         try:
@@ -656,7 +657,7 @@ def match_run(request: HttpRequest, run_id: int) -> HttpResponse:
     rows: dict[uuid.UUID, pages.CrmItem] = {}
     try:
         rows = pages.crm_rows(run.mapping, wanted)
-    except pages.CrmReadProblem as exc:
+    except CrmReadProblem as exc:
         problem = exc.message
     records = selectors.erp_records(run.mapping.erp_table, [c.erp_uuid for c in candidates])
     listed = [

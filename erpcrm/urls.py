@@ -17,5 +17,6 @@ urlpatterns = [
     path("connection/", include("setup_wizard.connection_urls")),
     path("coupling/", include("coupling.urls")),
     path("sync/", include("syncjobs.urls")),
+    path("salesorders/", include("salesorders.urls")),
     path("admin/", admin.site.urls),
 ]

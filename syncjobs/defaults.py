@@ -401,7 +401,8 @@ ITEM_AVAILABILITY_JOB = JobDef(
 )
 AUTO_CREATE_ORDERS_JOB = JobDef(
     "AUTO CREATE SALES ORDERS",
-    "syncjobs.auto_create_sales_orders",
+    # Registered by the sales order app (salesorders/tasks.py), which sits above syncjobs.
+    "salesorders.auto_create_sales_orders",
     30,
     "Automatically create sales orders from sales orders that are submitted in the CRM",
 )

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
@@ -322,6 +322,20 @@ class Outcome:
     error: str = ""
     idle: bool = False
     not_run: str = ""
+
+
+# What a job of an app above this one does (the sales order jobs of salesorders/): registered
+# by that app when it is ready, so that its entries run, pause and hold like every other.
+_RUNNERS: dict[str, Callable[[], JobRun]] = {}
+
+
+def job_runner_register(job: str, runner: Callable[[], JobRun]) -> None:
+    """`runner` does one run of this JobQueueEntry.Job and returns its job row."""
+    _RUNNERS[job] = runner
+
+
+def job_runner(job: str) -> Callable[[], JobRun] | None:
+    return _RUNNERS.get(job)
 
 
 def outcome_of(jobs: Iterable[JobRun]) -> Outcome:

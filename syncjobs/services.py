@@ -44,9 +44,6 @@ from .models import (
 )
 from .validation import MappingInvalid, mapping_validate
 
-ENGINE_MISSING = (
-    "waiting: creating sales orders from the CRM is not built yet; nothing was synchronized"
-)
 logger = logging.getLogger(__name__)
 
 # The non-mapping jobs of the default setup, as job queue entries.
@@ -457,16 +454,6 @@ def item_availability_run() -> JobRun:
     return item_availability_push(run=run)
 
 
-def waiting_job_run(*, job_name: str) -> JobRun:
-    """A job whose engine is not built yet: its run says so."""
-    run = job_run_start(job_name=job_name)
-    if not _integration_enabled():
-        return job_run_finish(
-            run=run, status=JobRun.Status.SKIPPED, message=_("The integration is disabled.")
-        )
-    return job_run_finish(run=run, status=JobRun.Status.WAITING, message=ENGINE_MISSING)
-
-
 def _entry_work(entry: JobQueueEntry) -> jobqueue.Outcome:
     Job = JobQueueEntry.Job
     if entry.job == Job.MAPPING:
@@ -482,14 +469,16 @@ def _entry_work(entry: JobQueueEntry) -> jobqueue.Outcome:
         return jobqueue.outcome_of(result.jobs)
     if entry.job == Job.ITEM_AVAILABILITY:
         return jobqueue.outcome_of([item_availability_run()])
-    if entry.job == Job.AUTO_CREATE_SALES_ORDERS:
-        waiting_job_run(job_name="AUTO CREATE SALES ORDERS")
-        return jobqueue.Outcome()
+    runner = jobqueue.job_runner(entry.job)
+    if runner is not None:
+        return jobqueue.outcome_of([runner()])
     if entry.job == Job.CRM_PULL:
         nrt.crm_pull()
         return jobqueue.Outcome()
-    sync_log_cleanup()
-    return jobqueue.Outcome()
+    if entry.job == Job.LOG_CLEANUP:
+        sync_log_cleanup()
+        return jobqueue.Outcome()
+    return jobqueue.Outcome(not_run=_("No application runs this job; is it installed?"))
 
 
 def queue_entry_run(*, entry_id: int) -> JobQueueEntry | None:

@@ -85,11 +85,6 @@ def item_availability() -> None:
     services.recurring_job_run(job=JobQueueEntry.Job.ITEM_AVAILABILITY)
 
 
-@shared_task(name="syncjobs.auto_create_sales_orders", ignore_result=True)
-def auto_create_sales_orders() -> None:
-    services.recurring_job_run(job=JobQueueEntry.Job.AUTO_CREATE_SALES_ORDERS)
-
-
 @shared_task(
     name="syncjobs.fullsync_line",
     bind=True,

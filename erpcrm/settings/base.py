@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "coupling",
     "syncjobs",
     "availability",
+    "salesorders",
 ]
 
 MIDDLEWARE = [

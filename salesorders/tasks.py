@@ -1,0 +1,31 @@
+"""Background work of the sales order integration. Tasks take ids, call a service and record
+their outcome (JobRun for the scheduled job, CrmOrderImport per order)."""
+
+import uuid
+
+from celery import shared_task
+
+from syncjobs import services as sync_services
+from syncjobs.models import JobQueueEntry
+
+from . import pull
+
+
+@shared_task(name="salesorders.auto_create_sales_orders", ignore_result=True)
+def auto_create_sales_orders() -> None:
+    """The "Auto Create Sales Orders" job (bc-integration.md §7.1, every 30 minutes): every
+    submitted CRM order not taken over yet becomes an ERP order; one job row with the counts
+    and an error row per order that failed. Through its job queue entry (paused or on hold: not
+    run), which runs pull.auto_create_run (registered in apps.py)."""
+    sync_services.recurring_job_run(job=JobQueueEntry.Job.AUTO_CREATE_SALES_ORDERS)
+
+
+@shared_task(name="salesorders.create_crm_orders", ignore_result=True)
+def create_crm_orders(crm_order_ids: list[str]) -> None:
+    """The orders a person chose on the CRM orders page ("Create in ERP" for several). An
+    order already created is left as it is, so a second delivery does nothing more."""
+    try:
+        pull.crm_orders_pull(crm_order_ids=[uuid.UUID(i) for i in crm_order_ids])
+    except pull.PullUnavailable:
+        # Switched off between the click and the worker: the page says so when reloaded.
+        return
