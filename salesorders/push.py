@@ -321,4 +321,3 @@ def job_counts(jobs: Sequence[JobRun]) -> dict[str, Any]:
         entry["modified"] += job.modified
         entry["failed"] += job.failed
     return counts
-

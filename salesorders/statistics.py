@@ -83,15 +83,12 @@ def _lcy(amount: Any, rate: Decimal | None) -> Decimal:
     return value
 
 
-def customer_statistics_compute(
-    *, customer_ids: Iterable[int]
-) -> dict[int, CustomerStatistics]:
+def customer_statistics_compute(*, customer_ids: Iterable[int]) -> dict[int, CustomerStatistics]:
     """The statistics of these customers (by pk), from their orders and posted invoices."""
     ids = list(customer_ids)
     rates = dict(Currency.objects.values_list("pk", "exchange_rate"))
     figures: dict[int, dict[str, Decimal]] = {
-        pk: {"outstanding": Decimal(0), "shipped": Decimal(0), "invoiced": Decimal(0)}
-        for pk in ids
+        pk: {"outstanding": Decimal(0), "shipped": Decimal(0), "invoiced": Decimal(0)} for pk in ids
     }
     money = DecimalField(max_digits=30, decimal_places=10)
     lines = (
@@ -124,9 +121,9 @@ def customer_statistics_compute(
         .values("customer_id", "currency_id")
         .annotate(total=Sum("amount"))
     )
-    for row in invoices:
-        figures[row["customer_id"]]["invoiced"] += _lcy(
-            row["total"], rates.get(row["currency_id"])
+    for invoice_row in invoices:
+        figures[invoice_row["customer_id"]]["invoiced"] += _lcy(
+            invoice_row["total"], rates.get(invoice_row["currency_id"])
         )
     result = {}
     for pk, no, credit_limit in Customer.objects.filter(pk__in=ids).values_list(

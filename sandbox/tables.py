@@ -753,8 +753,13 @@ def build_standard_tables() -> dict[str, Table]:
                     "type",
                     CHOICE,
                     options={
-                        1: "Check-in", 2: "Idea", 3: "News", 4: "Private Message",
-                        5: "Question", 6: "Re-post", 7: "Status",
+                        1: "Check-in",
+                        2: "Idea",
+                        3: "News",
+                        4: "Private Message",
+                        5: "Question",
+                        6: "Re-post",
+                        7: "Status",
                     },
                 ),  # fmt: skip
             ],

@@ -19,9 +19,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: ArgumentParser) -> None:
         commands = parser.add_subparsers(dest="subcommand", required=True)
-        commands.add_parser(
-            "push", help="Send order statuses and posted invoices to the CRM now."
-        )
+        commands.add_parser("push", help="Send order statuses and posted invoices to the CRM now.")
 
     def handle(self, *args: Any, **options: Any) -> None:
         handlers = {"push": self.handle_push}
