@@ -36,9 +36,9 @@ class Command(BaseCommand):
             % {"sent": len(statuses.sent), "failed": len(statuses.failed)}
         )
         for line in statuses.sent:
-            self.stdout.write(f"  {_('sent')}: {line}")
+            self.stdout.write("  " + _("sent: %(order)s") % {"order": line})
         for line in statuses.failed:
-            self.stdout.write(f"  {_('failed')}: {line}")
+            self.stdout.write("  " + _("failed: %(order)s") % {"order": line})
         failed = failed or bool(statuses.failed) or statuses.run.status == "failed"
         if statuses.run.status == "skipped":
             self.stdout.write(f"  {statuses.run.message}")
@@ -59,7 +59,7 @@ class Command(BaseCommand):
                 if job.status in ("failed", "skipped") and job.message:
                     self.stdout.write(f"  {job.job_name}: {job.message}")
             for line in invoices.errors:
-                self.stdout.write(f"  {_('failed')}: {line}")
+                self.stdout.write("  " + _("failed: %(order)s") % {"order": line})
             failed = failed or invoices.failed
         if failed:
             raise CommandError(_("Some orders or invoices could not be sent to the CRM."))
