@@ -225,3 +225,25 @@ def test_the_jobs_are_scheduled_with_the_other_recurring_jobs(saved_connection, 
     assert (status.interval.every, stats.interval.every) == (5, 30)
     services.default_setup_reset(options=services.DefaultSetupOptions(areas=["items"]))
     assert not PeriodicTask.objects.filter(task__startswith="salesorders.").exists()
+
+
+def test_update_account_statistics_on_the_customer_card(
+    sync_setup, coupled, integration_admin_client
+) -> None:
+    customer, item, account = coupled
+    SalesOrderFactory(customer=customer, lines=[{"item": item, "quantity": 2}])
+    card = f"/erp/customers/{customer.pk}/"
+    page = integration_admin_client.get(card).content.decode()
+    assert "Account statistics in the CRM" in page and "Not written to the CRM yet." in page
+    response = integration_admin_client.post(
+        f"/salesorders/customers/{customer.uuid}/statistics/", {"next": card}, follow=True
+    )
+    text = response.content.decode()
+    assert response.redirect_chain == [(card, 302)]
+    assert "The customer statistics have been successfully updated in the CRM." in text
+    row = _statistics(sync_setup.crm, account)
+    assert Decimal(str(row["erpcrm_outstandingorders"])) == Decimal("25")
+    # An uncoupled customer's card has no such panel.
+    other = CustomerFactory()
+    page = integration_admin_client.get(f"/erp/customers/{other.pk}/").content.decode()
+    assert "Account statistics in the CRM" not in page
