@@ -442,7 +442,9 @@ SALES_ORDER_MAPPING = MappingDef(
         FieldDef("amount", "totalamount", TO),
         FieldDef("requested_delivery_date", "requestdeliveryby", TO),
     ],
-    table_filter={"status": "released"},
+    # Released and not shipped yet: once shipped, the CRM order is closed (Fulfilled, then
+    # Invoiced: the order status job, salesorders/push.py) and Dataverse refuses edits to it.
+    table_filter={"status": "released", "shipped": False},
     dependency_filter="CUSTOMER|ITEM-PRODUCT|RESOURCE-PRODUCT",
     priority=11,
 )

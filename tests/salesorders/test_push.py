@@ -2,11 +2,13 @@
 status (released, shipped → Fulfilled, invoiced → Invoiced), posted invoices with their lines
 linked to the CRM order, customer statistics, and `manage.py salesorders push`."""
 
+import importlib
 import io
 import uuid
 from decimal import Decimal
 
 import pytest
+from django.apps import apps as django_apps
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django_celery_beat.models import PeriodicTask
@@ -18,7 +20,7 @@ from salesorders.models import OrderStage, OrderStatusSent
 from syncjobs import services
 from syncjobs.defaults import ALL_AREAS
 from syncjobs.engine import synchronize
-from syncjobs.models import CrmCoupling, JobRun
+from syncjobs.models import CrmCoupling, IntegrationTableMapping, JobRun
 from tests.factories.erp import CustomerFactory, ItemFactory, SalesOrderFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.sandbox]
@@ -247,3 +249,57 @@ def test_update_account_statistics_on_the_customer_card(
     other = CustomerFactory()
     page = integration_admin_client.get(f"/erp/customers/{other.pk}/").content.decode()
     assert "Account statistics in the CRM" not in page
+
+
+def test_a_released_order_updates_its_submitted_crm_order_which_stays_submitted(
+    sync_setup, coupled
+) -> None:
+    customer, item, account = coupled
+    crm = sync_setup.crm
+    crm_order = _crm_order(crm, account, "ORD-7005")
+    order = _erp_order(customer, item, crm_order, "ORD-7005", quantity="3")
+    documents.sales_order_release(order=order)
+    services.default_setup_reset(
+        options=services.DefaultSetupOptions(areas=ALL_AREAS, sales_order_integration=True)
+    )
+    mapping = sync_setup.mapping("SALESORDER-ORDER")
+    assert mapping.erp_table == "erp.SalesOrder"
+    job = synchronize(mapping).jobs[0]
+    assert (job.modified, job.failed) == (1, 0), list(job.errors.values_list("message"))
+    row = crm.row("salesorders", crm_order)
+    assert Decimal(str(row["totalamount"])) == Decimal("37.5")
+    assert row["shipto_name"] == customer.name
+    assert (row["statecode"], row["statuscode"]) == (1, 3)  # submitted again
+    # Shipped: the CRM order is closed and the header mapping leaves it alone.
+    documents.sales_order_ship(order=order)
+    assert not synchronize(mapping).jobs[0].failed
+
+
+def test_existing_placeholder_mappings_are_pointed_at_the_erp_documents(saved_connection) -> None:
+    migration = importlib.import_module("syncjobs.migrations.0008_lead_to_cash_mappings")
+    services.default_setup_reset(
+        options=services.DefaultSetupOptions(areas=ALL_AREAS, sales_order_integration=True)
+    )
+    IntegrationTableMapping.objects.filter(name="POSTEDSALESLINE-INV").delete()
+    for name, placeholder in migration.PLACEHOLDERS.items():
+        mapping = IntegrationTableMapping.objects.get(name=name)
+        mapping.erp_table = placeholder
+        mapping.save()
+        mapping.field_mappings.filter(erp_field="customer").delete()
+    migration.forwards(django_apps, None)
+    invoices = IntegrationTableMapping.objects.get(name="POSTEDSALESINV-INV")
+    assert invoices.erp_table == "erp.PostedSalesInvoice"
+    assert invoices.field_mappings.filter(erp_field="customer", crm_field="customerid").exists()
+    assert IntegrationTableMapping.objects.get(name="SALESORDER-ORDER").erp_table == (
+        "erp.SalesOrder"
+    )
+    lines = IntegrationTableMapping.objects.get(name="POSTEDSALESLINE-INV")
+    assert (lines.erp_table, lines.has_scheduled_job, lines.dependency_filter) == (
+        "erp.PostedSalesInvoiceLine",
+        False,
+        "POSTEDSALESINV-INV",
+    )
+    assert lines.field_mappings.get(crm_field="isproductoverridden").value_map == {
+        "item": False,
+        "resource": True,
+    }
