@@ -1,6 +1,6 @@
 from django.urls import URLPattern, URLResolver, path
 
-from . import views
+from . import statistics_views, views
 
 app_name = "salesorders"
 
@@ -10,4 +10,10 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("crm/create/", views.crm_order_create, name="crm-order-create"),
     path("crm/create-selected/", views.crm_orders_create, name="crm-orders-create"),
     path("setup/", views.setup, name="setup"),
+    # The customer card's "Update account statistics" (the push)
+    path(
+        "customers/<uuid:erp_uuid>/statistics/",
+        statistics_views.customer_statistics_update,
+        name="customer_statistics",
+    ),
 ]

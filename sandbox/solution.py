@@ -33,6 +33,7 @@ from sandbox.tables import (
     MONEY,
     STRING,
     Column,
+    Lookup,
     Table,
     build_solution_table,
 )
@@ -129,6 +130,15 @@ def parse_package(data: bytes) -> dict[str, Any]:
                 )
             granted[privilege_name] = str(privilege.get("level"))
         roles.append((role_id, name))
+    # Lookup columns point where the package's one-to-many relationships say (Dataverse keeps
+    # a lookup's target in <EntityRelationships>, not on the attribute).
+    targets: dict[tuple[str, str], str] = {}
+    for relationship in custom_root.iter("EntityRelationship"):
+        referencing = _text(relationship, "ReferencingEntityName").lower()
+        attribute_name = _text(relationship, "ReferencingAttributeName").lower()
+        referenced = _text(relationship, "ReferencedEntityName").lower()
+        if referencing and attribute_name and referenced:
+            targets[(referencing, attribute_name)] = referenced
     tables = []
     for entity in custom_root.iter("entity"):
         logical = (entity.get("Name") or "").lower()
@@ -138,6 +148,7 @@ def parse_package(data: bytes) -> dict[str, Any]:
         pk = f"{logical}id"
         primary_name = ""
         columns: list[dict[str, Any]] = []
+        lookups: list[dict[str, Any]] = []
         for attribute in entity.iter("attribute"):
             name = (attribute.get("PhysicalName") or _text(attribute, "LogicalName")).lower()
             kind = _text(attribute, "Type", "nvarchar").lower()
@@ -145,6 +156,21 @@ def parse_package(data: bytes) -> dict[str, Any]:
                 pk = name
                 continue
             if name in SYSTEM_ATTRIBUTES:
+                continue
+            if kind == "lookup":
+                target = targets.get((logical, name))
+                if not target:
+                    raise SolutionError(
+                        f"Lookup attribute '{name}' of '{logical}' has no relationship naming "
+                        "the table it points to."
+                    )
+                lookups.append(
+                    {
+                        "name": name,
+                        "target": target,
+                        "required": _text(attribute, "RequiredLevel") == "systemrequired",
+                    }
+                )
                 continue
             if kind not in TYPE_MAP:
                 raise SolutionError(f"Attribute '{name}' has an unsupported type '{kind}'.")
@@ -168,6 +194,7 @@ def parse_package(data: bytes) -> dict[str, Any]:
                 "pk": pk,
                 "primary_name": primary_name or columns[0]["name"],
                 "columns": columns,
+                "lookups": lookups,
                 "change_tracking": _text(entity, "ChangeTrackingEnabled", "1") in ("1", "true"),
             }
         )
@@ -189,6 +216,12 @@ def table_from_spec(spec: dict[str, Any]) -> Table:
         primary_name=spec["primary_name"],
         columns=[Column(**c) for c in spec["columns"]],
         change_tracking=spec["change_tracking"],
+        # A lookup's navigation property is the column's own name (its schema name, which the
+        # package keeps in lower case).
+        lookups=[
+            Lookup(lk["name"], {lk["name"]: lk["target"]}, required=lk.get("required", False))
+            for lk in spec.get("lookups", [])
+        ],
     )
 
 

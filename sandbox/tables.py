@@ -625,7 +625,10 @@ def build_standard_tables() -> dict[str, Table]:
                 100002: ("Partial", 3),
                 100003: ("Invoiced", 4),
             },
-            one_to_many=[OneToMany("order_details", "salesorderdetail", "salesorderid")],
+            one_to_many=[
+                OneToMany("order_details", "salesorderdetail", "salesorderid"),
+                OneToMany("SalesOrder_Posts", "post", "regardingobjectid"),
+            ],
         ),
         _table(
             "salesorderdetail",
@@ -722,7 +725,12 @@ def build_standard_tables() -> dict[str, Table]:
                 Column("isproductoverridden", BOOL),
                 Column("quantity", DECIMAL),
                 Column("priceperunit", MONEY),
+                Column("ispriceoverridden", BOOL),
+                Column("manualdiscountamount", MONEY),
+                Column("tax", MONEY),
+                Column("baseamount", MONEY, read_only=True),
                 Column("extendedamount", MONEY, read_only=True),
+                Column("lineitemnumber", INT),
             ],
             [
                 Lookup("invoiceid", {"invoiceid": "invoice"}, required=True),
@@ -730,6 +738,42 @@ def build_standard_tables() -> dict[str, Table]:
                 Lookup("uomid", {"uomid": "uom"}),
             ],
             currency=True,
+        ),
+        # Activity feed posts: the ERP's order status messages on the CRM order's wall (the
+        # reference's CRM Post Buffer, §7.1). Posts are created, never changed.
+        _table(
+            "post",
+            "posts",
+            "postid",
+            "text",
+            [
+                Column("text", MEMO, max_length=1000, required=True),
+                Column("source", CHOICE, options={1: "Auto Post", 2: "Manual Post"}),
+                Column(
+                    "type",
+                    CHOICE,
+                    options={
+                        1: "Check-in",
+                        2: "Idea",
+                        3: "News",
+                        4: "Private Message",
+                        5: "Question",
+                        6: "Re-post",
+                        7: "Status",
+                    },
+                ),  # fmt: skip
+            ],
+            [
+                Lookup(
+                    "regardingobjectid",
+                    {
+                        "regardingobjectid_salesorder": "salesorder",
+                        "regardingobjectid_account": "account",
+                    },
+                    required=True,
+                )
+            ],
+            bulk=False,
         ),
         _table(
             "importjob",
@@ -858,6 +902,7 @@ def build_solution_table(
     primary_name: str,
     columns: list[Column],
     change_tracking: bool,
+    lookups: list[Lookup] | None = None,
 ) -> Table:
     """A custom table created by ImportSolution: user-owned columns, no bulk messages."""
     return _table(
@@ -866,6 +911,7 @@ def build_solution_table(
         pk,
         primary_name,
         columns,
+        lookups,
         owned=True,
         states=ACTIVE_STATES,
         statuses=ACTIVE_STATUSES,

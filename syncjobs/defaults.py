@@ -6,6 +6,7 @@ ERP fields are our Django field names (`erp` models); CRM columns are Dataverse 
 """
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.utils.translation import gettext_lazy as _
 
@@ -56,6 +57,7 @@ class FieldDef:
     transformation: str = ""
     match_priority: int = 0
     enabled: bool = True
+    value_map: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,18 @@ def _address(prefix: str, direction: str = BI) -> list[FieldDef]:
         FieldDef("city", f"{prefix}_city", direction),
         FieldDef("country_code", f"{prefix}_country", direction, validate_field=False),
         FieldDef("county", f"{prefix}_stateorprovince", direction),
+    ]
+
+
+def _document_address(erp_prefix: str, crm_prefix: str) -> list[FieldDef]:
+    """A document's ship-to or bill-to address (erp.models.DocumentAddressFields)."""
+    return [
+        FieldDef(f"{erp_prefix}_address", f"{crm_prefix}_line1", TO),
+        FieldDef(f"{erp_prefix}_address_2", f"{crm_prefix}_line2", TO),
+        FieldDef(f"{erp_prefix}_post_code", f"{crm_prefix}_postalcode", TO),
+        FieldDef(f"{erp_prefix}_city", f"{crm_prefix}_city", TO),
+        FieldDef(f"{erp_prefix}_country_code", f"{crm_prefix}_country", TO, validate_field=False),
+        FieldDef(f"{erp_prefix}_county", f"{crm_prefix}_stateorprovince", TO),
     ]
 
 
@@ -334,27 +348,74 @@ DEFAULT_MAPPINGS: list[MappingDef] = [
     MappingDef(
         "POSTEDSALESINV-INV",
         Area.INVOICES,
-        "Sales Invoice Header",
+        "erp.PostedSalesInvoice",
         "invoice",
         "invoices",
         "invoiceid",
         TO,
         [
             FieldDef("no", "invoicenumber", TO),
+            # The reference names an invoice after its number when no CRM order is linked.
+            FieldDef("no", "name", TO),
             *_owner_fields(),
-            FieldDef("currency", "transactioncurrencyid", TO),
+            FieldDef("customer", "customerid", TO, lookup="account"),
+            # Linked to the CRM order the ERP order is coupled to (the reference finds it by
+            # Your Reference = OrderNumber); an invoice of an order that never came from the
+            # CRM goes without a link rather than failing.
+            FieldDef(
+                "order", "salesorderid", TO, lookup="salesorder", clear_value_on_failed_sync=True
+            ),
+            FieldDef("currency", "transactioncurrencyid", TO, lookup="transactioncurrency"),
             FieldDef("due_date", "duedate", TO),
             FieldDef("ship_to_name", "shipto_name", TO),
-            *_address("shipto", TO),
-            FieldDef("shipment_date", "datedelivered", TO),
+            *_document_address("ship_to", "shipto"),
+            FieldDef("order__last_shipment_date", "datedelivered", TO),
             FieldDef("bill_to_name", "billto_name", TO),
+            *_document_address("bill_to", "billto"),
+            # This ERP keeps no VAT: the amount is the amount including VAT.
             FieldDef("amount", "totalamountlessfreight", TO),
-            FieldDef("amount_including_vat", "totalamount", TO),
-            FieldDef("invoice_discount_amount", "discountamount", TO),
-            FieldDef("work_description", "description", TO, validate_field=False),
+            FieldDef("amount", "totalamount", TO),
+            FieldDef("line_discount_amount", "discountamount", TO),
         ],
-        dependency_filter="ITEM-PRODUCT|RESOURCE-PRODUCT",
+        # The reference's list says coupled only, yet its job is what sends posted invoices
+        # to the CRM: a new posted invoice is created there (an invoice of a customer not
+        # coupled waits for CUSTOMER).
+        sync_only_coupled=False,
+        dependency_filter="CUSTOMER|ITEM-PRODUCT|RESOURCE-PRODUCT",
         inactivity_timeout_minutes=1440,
+        priority=10,
+    ),
+    MappingDef(
+        "POSTEDSALESLINE-INV",
+        Area.INVOICES,
+        "erp.PostedSalesInvoiceLine",
+        "invoicedetail",
+        "invoicedetails",
+        "invoicedetailid",
+        TO,
+        [
+            FieldDef("invoice", "invoiceid", TO, lookup="invoice"),
+            FieldDef("item", "productid", TO, lookup="product"),
+            # A resource line has no product of its own here: it goes as a write-in line
+            # (the reference writes "<No.> <Description>" for a line without a coupled product).
+            FieldDef(
+                "type", "isproductoverridden", TO, value_map={"item": False, "resource": True}
+            ),
+            FieldDef("description", "productdescription", TO),
+            FieldDef("quantity", "quantity", TO),
+            FieldDef("line_discount_amount", "manualdiscountamount", TO),
+            FieldDef("unit_price", "priceperunit", TO),
+            FieldDef("", "ispriceoverridden", TO, constant_value="true"),
+            FieldDef("line_no", "lineitemnumber", TO),
+            # In the reference's list, but Dataverse calculates both on a line and refuses
+            # them: kept, disabled.
+            FieldDef("line_amount", "baseamount", TO, enabled=False),
+            FieldDef("line_amount", "extendedamount", TO, enabled=False),
+        ],
+        sync_only_coupled=False,
+        dependency_filter="POSTEDSALESINV-INV",
+        # A child: synchronized right after its header mapping (services.mapping_synchronize).
+        has_scheduled_job=False,
         priority=10,
     ),
 ]
@@ -362,25 +423,29 @@ DEFAULT_MAPPINGS: list[MappingDef] = [
 SALES_ORDER_MAPPING = MappingDef(
     "SALESORDER-ORDER",
     "sales_orders",
-    "Sales Header",
+    "erp.SalesOrder",
     "salesorder",
     "salesorders",
     "salesorderid",
     TO,
     [
-        FieldDef("no", "ordernumber", TO),
+        # Not No. -> OrderNumber as in the legacy list: these orders come from the CRM, whose
+        # number is the ERP order's Your Reference and links the posted invoice to the order.
+        # Nor the currency: Dataverse does not let an order's currency change.
         *_owner_fields(),
-        FieldDef("currency", "transactioncurrencyid", TO),
-        *_address("shipto", TO),
+        FieldDef("ship_to_name", "shipto_name", TO),
+        *_document_address("ship_to", "shipto"),
         FieldDef("last_shipment_date", "datefulfilled", TO),
-        *_address("billto", TO),
+        FieldDef("bill_to_name", "billto_name", TO),
+        *_document_address("bill_to", "billto"),
         FieldDef("amount", "totalamountlessfreight", TO),
-        FieldDef("amount_including_vat", "totalamount", TO),
-        FieldDef("invoice_discount_amount", "discountamount", TO),
+        FieldDef("amount", "totalamount", TO),
         FieldDef("requested_delivery_date", "requestdeliveryby", TO),
     ],
-    table_filter={"document_type": "order", "status": "released"},
-    dependency_filter="ITEM-PRODUCT|RESOURCE-PRODUCT",
+    # Released and not shipped yet: once shipped, the CRM order is closed (Fulfilled, then
+    # Invoiced: the order status job, salesorders/push.py) and Dataverse refuses edits to it.
+    table_filter={"status": "released", "shipped": False},
+    dependency_filter="CUSTOMER|ITEM-PRODUCT|RESOURCE-PRODUCT",
     priority=11,
 )
 
@@ -391,6 +456,8 @@ class JobDef:
     task: str
     interval_minutes: int
     description: str
+    # A setting that overrides the interval (README "Configuration").
+    interval_setting: str = ""
 
 
 ITEM_AVAILABILITY_JOB = JobDef(
@@ -405,4 +472,21 @@ AUTO_CREATE_ORDERS_JOB = JobDef(
     "salesorders.auto_create_sales_orders",
     30,
     "Automatically create sales orders from sales orders that are submitted in the CRM",
+)
+
+# The lead-to-cash jobs: their tasks live in salesorders/tasks.py (syncjobs cannot import that
+# app), beat sends them by name (docs/reference/business-central.md §2.5, §7.1, §7.4).
+ORDER_STATUS_JOB = JobDef(
+    "SALES ORDER STATUS",
+    "salesorders.order_status",
+    7,
+    "Sales order status - CRM synchronization job",
+    interval_setting="ORDER_STATUS_INTERVAL_MINUTES",
+)
+CUSTOMER_STATISTICS_JOB = JobDef(
+    "CUSTOMER STATISTICS",
+    "salesorders.customer_statistics",
+    30,
+    "Customer statistics - CRM synchronization job",
+    interval_setting="CUSTOMER_STATISTICS_INTERVAL_MINUTES",
 )

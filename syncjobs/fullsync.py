@@ -60,7 +60,7 @@ from .models import (
     Recommendation,
     UidType,
 )
-from .services import dependants_wake
+from .services import children_synchronize, dependants_wake
 from .validation import erp_model
 
 logger = logging.getLogger(__name__)
@@ -347,9 +347,9 @@ def _team_ownership() -> bool:
 def mappings_in_scope(*, only: Sequence[str] | None = None) -> list[IntegrationTableMapping]:
     """The mappings a full synchronization covers (§4.2): the enabled mappings with a
     scheduled job, option mappings included, sales orders only when bidirectional, and
-    SALESPEOPLE not when CRM records are owned by a team (a default owner). A mapping whose ERP
-    table this ERP does not have yet (posted sales invoices, until lead-to-cash) has nothing
-    to synchronize and would only fail the run."""
+    SALESPEOPLE not when CRM records are owned by a team (a default owner). Child mappings
+    (POSTEDSALESLINE-INV) have no recurring job and run with their header. A mapping whose ERP
+    table this ERP does not have has nothing to synchronize and would only fail the run."""
     mappings = IntegrationTableMapping.objects.filter(enabled=True, has_scheduled_job=True)
     result = []
     team = _team_ownership()
@@ -711,8 +711,10 @@ def _line_retry(line: FullSyncLine, message: str, delay: int) -> LineOutcome:
 
 def engine_synchronize(mapping: IntegrationTableMapping) -> engine.EngineResult:
     """The engine's full run of one mapping, both directions the mapping has (a seam for
-    tests)."""
-    return engine.synchronize(mapping, full=True)
+    tests), then its child mappings (an invoice's lines), which have no line of their own."""
+    result = engine.synchronize(mapping, full=True)
+    children_synchronize(mapping=mapping, full=True)
+    return result
 
 
 def _line_pass(line: FullSyncLine, mapping: IntegrationTableMapping) -> list[JobRun] | None:

@@ -739,6 +739,8 @@ class JobQueueEntry(models.Model):
         MAPPING = "mapping", _("Synchronization of a mapping")
         ITEM_AVAILABILITY = "item_availability", _("Item availability")
         AUTO_CREATE_SALES_ORDERS = "auto_create_orders", _("Create sales orders from the CRM")
+        ORDER_STATUS = "order_status", _("Sales order status to the CRM")
+        CUSTOMER_STATISTICS = "customer_statistics", _("Customer statistics to the CRM")
         CRM_PULL = "crm_pull", _("Pull of CRM changes")
         LOG_CLEANUP = "log_cleanup", _("Cleanup of old job logs")
 

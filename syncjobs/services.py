@@ -28,14 +28,18 @@ from syncjobs.models import CRM_PRODUCT, ERP_ITEM, CrmCoupling
 from . import engine, jobqueue, nrt
 from .defaults import (
     AUTO_CREATE_ORDERS_JOB,
+    CUSTOMER_STATISTICS_JOB,
     DEFAULT_MAPPINGS,
     ITEM_AVAILABILITY_JOB,
+    ORDER_STATUS_JOB,
     SALES_ORDER_MAPPING,
+    Area,
     JobDef,
     MappingDef,
 )
 from .engine.run import MappingBusy, NoConnection
 from .models import (
+    Direction,
     IntegrationFieldMapping,
     IntegrationTableMapping,
     JobQueueEntry,
@@ -50,6 +54,8 @@ logger = logging.getLogger(__name__)
 NON_MAPPING_JOBS = {
     ITEM_AVAILABILITY_JOB.name: JobQueueEntry.Job.ITEM_AVAILABILITY,
     AUTO_CREATE_ORDERS_JOB.name: JobQueueEntry.Job.AUTO_CREATE_SALES_ORDERS,
+    ORDER_STATUS_JOB.name: JobQueueEntry.Job.ORDER_STATUS,
+    CUSTOMER_STATISTICS_JOB.name: JobQueueEntry.Job.CUSTOMER_STATISTICS,
 }
 
 
@@ -141,6 +147,7 @@ def _field_rows(
                 crm_lookup_entity=f.lookup if erp_field else "",
                 option_mapping=f.option,
                 transformation=f.transformation,
+                value_map=dict(f.value_map),
                 status=(
                     IntegrationFieldMapping.Status.ENABLED
                     if f.enabled
@@ -163,13 +170,20 @@ def _mapping_create(
     return mapping
 
 
+def job_interval_minutes(*, job: JobDef) -> int:
+    """The job's interval: its setting when it has one (README "Configuration")."""
+    if job.interval_setting:
+        return int(getattr(settings, job.interval_setting, job.interval_minutes))
+    return job.interval_minutes
+
+
 def _non_mapping_job_create(*, job: JobDef, enabled: bool) -> JobQueueEntry:
     return jobqueue.recurring_entry_create(
         job=NON_MAPPING_JOBS[job.name],
         name=job.name,
         task=job.task,
         description=job.description,
-        interval_minutes=job.interval_minutes,
+        interval_minutes=job_interval_minutes(job=job),
         enabled=enabled,
     )
 
@@ -189,11 +203,25 @@ def default_setup_reset(*, options: DefaultSetupOptions) -> list[IntegrationTabl
         if mapping.has_scheduled_job:
             jobqueue.mapping_entry_create(mapping=mapping, enabled=options.enabled)
         mappings.append(mapping)
-    if options.item_availability:
-        _non_mapping_job_create(job=ITEM_AVAILABILITY_JOB, enabled=options.enabled)
-    if options.sales_order_integration and options.auto_create_sales_orders:
-        _non_mapping_job_create(job=AUTO_CREATE_ORDERS_JOB, enabled=options.enabled)
+    for job, want in _non_mapping_jobs_wanted(options=options):
+        if want:
+            _non_mapping_job_create(job=job, enabled=options.enabled)
     return mappings
+
+
+def _non_mapping_jobs_wanted(*, options: DefaultSetupOptions) -> list[tuple[JobDef, bool]]:
+    """Each job that is not a mapping's, and whether the options want it (§2.5): item
+    availability when published; the order status job with sales order integration (its
+    orders are the coupled ones); statistics whenever customers are synchronized."""
+    return [
+        (ITEM_AVAILABILITY_JOB, options.item_availability),
+        (
+            AUTO_CREATE_ORDERS_JOB,
+            options.sales_order_integration and options.auto_create_sales_orders,
+        ),
+        (ORDER_STATUS_JOB, options.sales_order_integration),
+        (CUSTOMER_STATISTICS_JOB, Area.CUSTOMERS in options.areas),
+    ]
 
 
 @transaction.atomic
@@ -210,16 +238,9 @@ def default_setup_create_if_missing(*, options: DefaultSetupOptions) -> bool:
 
 @transaction.atomic
 def non_mapping_jobs_reconcile(*, options: DefaultSetupOptions) -> None:
-    """Create or delete the item availability and auto-create-orders jobs so that they match
+    """Create or delete the jobs that are not a mapping's so that they match
     the connection's options (switching a feature on later must schedule it; off, unschedule)."""
-    wanted = [
-        (ITEM_AVAILABILITY_JOB, options.item_availability),
-        (
-            AUTO_CREATE_ORDERS_JOB,
-            options.sales_order_integration and options.auto_create_sales_orders,
-        ),
-    ]
-    for job, want in wanted:
+    for job, want in _non_mapping_jobs_wanted(options=options):
         existing = PeriodicTask.objects.filter(name=_job_name(job.name))
         if want and not existing.exists():
             _non_mapping_job_create(job=job, enabled=options.enabled)
@@ -366,7 +387,37 @@ def mapping_synchronize(
         nrt.lags_record(jobs=result.jobs)
     if not dry_run and any(j.inserted or j.coupled or j.modified for j in result.jobs):
         dependants_wake(mapping=mapping)
+    if not dry_run and direction in (None, Direction.TO_CRM):
+        for child in children_synchronize(mapping=mapping, full=full):
+            result.jobs.extend(child.jobs)
     return result
+
+
+def mapping_children(*, mapping: IntegrationTableMapping) -> list[IntegrationTableMapping]:
+    """The enabled child mappings of a mapping: no recurring job of their own, and this
+    mapping their only dependency (POSTEDSALESLINE-INV of POSTEDSALESINV-INV, §2.2)."""
+    return [
+        child
+        for child in IntegrationTableMapping.objects.filter(
+            enabled=True, has_scheduled_job=False, dependency_filter=mapping.name
+        ).exclude(pk=mapping.pk)
+    ]
+
+
+def children_synchronize(
+    *, mapping: IntegrationTableMapping, full: bool = False
+) -> list[engine.EngineResult]:
+    """Synchronize the child mappings right after their header, as the reference creates an
+    invoice's lines right after the invoice (§2.3): the lines of a header synchronized just
+    now find it coupled. A child already running (the header ran twice at once) is left to
+    that run."""
+    results = []
+    for child in mapping_children(mapping=mapping):
+        try:
+            results.append(engine.synchronize(child, direction=Direction.TO_CRM, full=full))
+        except (MappingBusy, NoConnection) as exc:
+            logger.info("%s: child %s not synchronized: %s", mapping.name, child.name, exc)
+    return results
 
 
 def dependants_wake(*, mapping: IntegrationTableMapping) -> list[str]:

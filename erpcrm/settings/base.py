@@ -360,6 +360,13 @@ FULLSYNC_CHUNK_ROWS = env.int("FULLSYNC_CHUNK_ROWS", default=5000)
 FULLSYNC_TASK_TIME_LIMIT = env.int("FULLSYNC_TASK_TIME_LIMIT", default=6 * 3600)
 FULLSYNC_TASK_SOFT_TIME_LIMIT = env.int("FULLSYNC_TASK_SOFT_TIME_LIMIT", default=6 * 3600 - 300)
 
+# --- Lead-to-cash (salesorders/) ------------------------------------------------------------
+# Intervals of the recurring jobs that send ERP order statuses and customer statistics to the
+# CRM (the reference: 7 and 30 minutes). Applied when the jobs are (re)created by the default
+# synchronization setup.
+ORDER_STATUS_INTERVAL_MINUTES = env.int("ORDER_STATUS_INTERVAL_MINUTES", default=7)
+CUSTOMER_STATISTICS_INTERVAL_MINUTES = env.int("CUSTOMER_STATISTICS_INTERVAL_MINUTES", default=30)
+
 # --- ERP ----------------------------------------------------------------------------------
 # The ERP's local currency (ISO code). The setup wizard compares it with the CRM
 # organization's base currency.

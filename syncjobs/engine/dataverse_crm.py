@@ -6,6 +6,7 @@ navigation properties, option set metadata, the Web API's number formats.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Iterator, Sequence
 from datetime import datetime
@@ -32,6 +33,8 @@ from .crm import (
     CrmWriteOutcome,
 )
 
+logger = logging.getLogger(__name__)
+
 ENTITY_SETS = {logical: entity_set for entity_set, logical in KNOWN_TABLES.items()}
 ENTITY_SETS.update({"invoice": "invoices", "invoicedetail": "invoicedetails"})
 
@@ -50,6 +53,9 @@ POLYMORPHIC = {
 # "<lookup>type" columns (owneridtype...) are not written through the Web API: the navigation
 # property chosen for the lookup says the target's type.
 TYPE_COLUMNS_SUFFIX = "type"
+
+# salesorder states and statuses (Active / New, Submitted)
+ORDER_ACTIVE, ORDER_NEW, ORDER_SUBMITTED = 0, 1, 1
 
 # Ids per read-by-id request: keeps the URL far below the 32 KB Dataverse accepts.
 READ_CHUNK = 50
@@ -343,7 +349,58 @@ class DataverseCrm:
         return self._after_create(table, self._write(table, writes, "upsert"))
 
     def update(self, table: CrmTable, writes: Sequence[CrmWrite]) -> list[CrmWriteOutcome]:
-        return self._write(table, writes, "update")
+        if table.entity != "salesorder" or not writes:
+            return self._write(table, writes, "update")
+        return self._update_orders(table, writes)
+
+    def _order_states(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, tuple[int, int]]:
+        states: dict[uuid.UUID, tuple[int, int]] = {}
+        try:
+            for start in range(0, len(ids), READ_CHUNK):
+                chunk = ids[start : start + READ_CHUNK]
+                for raw in self.client.iter_rows(
+                    "salesorders",
+                    select=["salesorderid", "statecode", "statuscode"],
+                    filter=" or ".join(f"salesorderid eq {row_id}" for row_id in chunk),
+                ):
+                    states[uuid.UUID(str(raw["salesorderid"]))] = (
+                        int(raw.get("statecode") or 0),
+                        int(raw.get("statuscode") or 0),
+                    )
+        except dv.DataverseError as exc:
+            raise CrmUnavailable(_message(exc)) from exc
+        return states
+
+    def _set_order_state(self, order_id: uuid.UUID, state: int, status: int) -> None:
+        try:
+            self.client.update("salesorders", order_id, {"statecode": state, "statuscode": status})
+        except UNAVAILABLE as exc:
+            raise CrmUnavailable(_message(exc)) from exc
+
+    def _update_orders(self, table: CrmTable, writes: Sequence[CrmWrite]) -> list[CrmWriteOutcome]:
+        """Dataverse lets only active orders be edited, and the orders the ERP updates were
+        submitted from the CRM: a submitted order is set active, written, and set back to
+        submitted with its status, as the reference does to stamp LastBackofficeSubmit
+        (docs/reference/business-central.md §7.1). A closed order (fulfilled, invoiced,
+        canceled) stays read-only and its write fails with the CRM's message."""
+        states = self._order_states([w.id for w in writes])
+        submitted = {w.id for w in writes if states.get(w.id, (0, 0))[0] == ORDER_SUBMITTED}
+        reopened: list[uuid.UUID] = []
+        try:
+            for order_id in submitted:
+                try:
+                    self._set_order_state(order_id, ORDER_ACTIVE, ORDER_NEW)
+                except dv.DataverseError:
+                    continue  # the write below fails with the CRM's own message
+                reopened.append(order_id)
+            return self._write(table, writes, "update")
+        finally:
+            for order_id in reopened:
+                try:
+                    self._set_order_state(order_id, ORDER_SUBMITTED, states[order_id][1])
+                except dv.DataverseError as exc:
+                    # The write went through; only the state could not be set back.
+                    logger.warning("salesorder %s left active: %s", order_id, _message(exc))
 
     def delete(self, table: CrmTable, row_id: uuid.UUID) -> CrmWriteOutcome:
         try:

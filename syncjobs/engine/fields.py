@@ -108,6 +108,9 @@ class Rule:
             return str(uuid.UUID(match["id"]))
         if re.fullmatch(r"-?\d+", text):
             return int(text)
+        if text in ("true", "false"):
+            # A constant of a Yes/No column (ispriceoverridden).
+            return text == "true"
         return canonical(text)
 
     def to_crm_value(self, value: Any) -> Any:

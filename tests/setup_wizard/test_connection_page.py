@@ -130,9 +130,11 @@ def test_reset_to_defaults_asks_for_confirmation_first(
     assert IntegrationTableMapping.objects.get(name="CUSTOMER").direction == "bidirectional"
     assert IntegrationTableMapping.objects.filter(name="CONTACT").exists()
     assert (
-        _jobs().filter(enabled=True).count()
+        _jobs().filter(enabled=True, task="syncjobs.synchronize_mapping").count()
         == IntegrationTableMapping.objects.exclude(periodic_task=None).count()
     )
+    # And the jobs that are not a mapping's (customer statistics with the customers).
+    assert _jobs().filter(enabled=True, task="salesorders.customer_statistics").exists()
 
 
 def test_history_records_who_changed_what_without_secret_values(

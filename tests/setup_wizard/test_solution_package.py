@@ -65,7 +65,12 @@ def test_customizations_define_the_connection_table_and_the_roles() -> None:
     roles = {r.get("id"): r for r in root.iter("Role")}
     expected = {INTEGRATION_ADMINISTRATOR_ROLE, INTEGRATION_USER_ROLE, PRODUCT_AVAILABILITY_ROLE}
     assert set(roles) == {f"{{{r}}}" for r in expected}
-    assert roots == {"erpcrm_connection", *roles}
+    assert roots == {
+        "erpcrm_connection",
+        "erpcrm_accountstatistics",
+        "erpcrm_account_erpcrm_accountstatistics",
+        *roles,
+    }
     privileges = {
         role_id: {p.get("name"): p.get("level") for p in role.iter("RolePrivilege")}
         for role_id, role in roles.items()
@@ -85,7 +90,15 @@ def test_customizations_define_the_connection_table_and_the_roles() -> None:
 def test_the_sandbox_reads_the_table_and_roles_from_the_package() -> None:
     package = parse_package(solution_zip())
     assert package["uniquename"] == "ErpCrmIntegration"
-    (table,) = package["tables"]
+    table, statistics = package["tables"]
+    # The account statistics (§7.4): one row per account, pointing at it.
+    assert statistics["entity_set"] == "erpcrm_accountstatisticses"
+    assert statistics["lookups"] == [
+        {"name": "erpcrm_accountid", "target": "account", "required": False}
+    ]
+    assert {"erpcrm_balance", "erpcrm_outstandingorders", "erpcrm_shippednotinvoiced"} <= {
+        c["name"] for c in statistics["columns"]
+    }
     assert table["entity_set"] == "erpcrm_connections" and table["pk"] == "erpcrm_connectionid"
     assert table["primary_name"] == "erpcrm_name" and table["change_tracking"]
     assert {c["name"] for c in table["columns"]} == COLUMNS

@@ -41,9 +41,9 @@ def test_lines_follow_the_reference_rules_with_both_sides_counts(sync_setup, crm
 
     lines = {line.name: line for line in run.lines.all()}
     scheduled = IntegrationTableMapping.objects.filter(enabled=True, has_scheduled_job=True)
-    # Posted sales invoices are not in this ERP yet: nothing to synchronize, no line.
-    assert set(lines) == {m.name for m in scheduled} - {"POSTEDSALESINV-INV"}
-    assert "POSTEDSALESINV-INV" in {m.name for m in scheduled}
+    # Posted sales invoices are in (§4.2), their lines (a child mapping) run with them.
+    assert set(lines) == {m.name for m in scheduled}
+    assert "POSTEDSALESINV-INV" in lines and "POSTEDSALESLINE-INV" not in lines
     assert {"PAYMENT TERMS", "SHIPMENT METHOD", "SHIPPING AGENT", "SALESPEOPLE"} <= set(lines)
     customer = lines["CUSTOMER"]
     assert customer.dependency_filter == (

@@ -72,9 +72,19 @@ def test_the_default_setup_makes_one_recurring_entry_per_scheduled_job() -> None
         assert entry.periodic_task.enabled
     availability = JobQueueEntry.objects.get(job=JobQueueEntry.Job.ITEM_AVAILABILITY)
     assert availability.periodic_task.task == "syncjobs.item_availability"
-    # A second reset replaces them: still one recurring entry per mapping.
+    # A second reset replaces them: still one recurring entry per mapping (and one per other
+    # job: the customers' statistics come with the customers).
     _defaults()
-    assert JobQueueEntry.objects.filter(recurring=True).count() == scheduled.count()
+    assert (
+        JobQueueEntry.objects.filter(recurring=True, mapping__isnull=False).count()
+        == scheduled.count()
+    )
+    assert (
+        JobQueueEntry.objects.filter(
+            recurring=True, job=JobQueueEntry.Job.CUSTOMER_STATISTICS
+        ).count()
+        == 1
+    )
 
 
 def test_the_interval_of_new_jobs_comes_from_the_setting(settings) -> None:

@@ -4,8 +4,8 @@ scripts.
 - `pull`: the submitted CRM orders not taken over yet (or `--order ID ...`) become ERP sales
   orders; one line per order, created or failed with its reason; exit status 1 when one
   failed.
-- `push`: order statuses and posted invoices to the CRM (the push half of the integration adds
-  it here: one `_push` method and its subparser).
+- `push`: order statuses and posted invoices to the CRM now; what was sent and what failed;
+  exit status 1 when something failed.
 """
 
 from __future__ import annotations
@@ -14,14 +14,19 @@ import uuid
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils.translation import gettext as _
 
 from connection.interactive import crm_problem
+from connection.selectors import crm_connection_get
 from dataverse import errors as dv
-from salesorders import pull
+from salesorders import pull, push
 
 
 class Command(BaseCommand):
-    help = "Run the sales order integration now: pull (CRM orders to ERP orders)."
+    help = (
+        "Run the sales order integration now: pull (CRM orders to ERP orders), push (order "
+        "statuses and posted invoices to the CRM)."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -36,8 +41,10 @@ class Command(BaseCommand):
             help="only these CRM orders (their ids), e.g. to retry failed ones",
         )
 
+        actions.add_parser("push", help="send order statuses and posted invoices to the CRM now")
+
     def handle(self, *args: Any, **options: Any) -> None:
-        handlers = {"pull": self._pull}
+        handlers = {"pull": self._pull, "push": self._push}
         handlers[options["action"]](**options)
 
     def _pull(self, **options: Any) -> None:
@@ -66,4 +73,44 @@ class Command(BaseCommand):
         if result.failed:
             raise CommandError(
                 f"{len(result.failed)} CRM order(s) could not be created.", returncode=1
+            )
+
+    def _push(self, **options: Any) -> None:
+        if crm_connection_get() is None:
+            raise CommandError(_("No CRM connection is set up: run the setup first."))
+        failed = False
+        statuses = push.order_status_run()
+        self.stdout.write(
+            _("Order statuses: %(sent)s order(s) updated, %(failed)s failed.")
+            % {"sent": len(statuses.sent), "failed": len(statuses.failed)}
+        )
+        for line in statuses.sent:
+            self.stdout.write("  " + _("sent: %(order)s") % {"order": line})
+        for line in statuses.failed:
+            self.stdout.write("  " + _("failed: %(order)s") % {"order": line})
+        failed = failed or bool(statuses.failed) or statuses.run.status == "failed"
+        if statuses.run.status == "skipped":
+            self.stdout.write(f"  {statuses.run.message}")
+        invoices = push.posted_invoices_push()
+        if invoices.result is None:
+            self.stdout.write(_("Posted invoices: %(message)s") % {"message": invoices.message})
+            failed = True
+        else:
+            for name, counts in push.job_counts(invoices.result.jobs).items():
+                self.stdout.write(
+                    _(
+                        "%(name)s: %(inserted)s created, %(modified)s updated, "
+                        "%(failed)s failed (%(status)s)."
+                    )
+                    % {"name": name, **counts}
+                )
+            for job in invoices.result.jobs:
+                if job.status in ("failed", "skipped") and job.message:
+                    self.stdout.write(f"  {job.job_name}: {job.message}")
+            for line in invoices.errors:
+                self.stdout.write("  " + _("failed: %(order)s") % {"order": line})
+            failed = failed or invoices.failed
+        if failed:
+            raise CommandError(
+                _("Some orders or invoices could not be sent to the CRM."), returncode=1
             )
