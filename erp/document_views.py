@@ -16,7 +16,12 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts.roles import ERP_READERS, ERP_WRITERS, role_required
 from erp import documents, extensions, selectors
 from erp.forms import SalesOrderLineForm, record_form_class
-from erp.models import PostedSalesInvoice, SalesOrder, SalesOrderLine
+from erp.models import (
+    SALES_ORDER_HEADER_FIELDS,
+    PostedSalesInvoice,
+    SalesOrder,
+    SalesOrderLine,
+)
 from erp.tables import POSTED_SALES_INVOICES, SALES_ORDERS
 
 # A new order asks for little: the rest comes from the customer and is changed on the card.
@@ -32,16 +37,7 @@ NEW_ORDER = dataclasses.replace(
 )
 # The header fields of the card, in groups.
 GENERAL_FIELDS = (
-    "customer",
-    "your_reference",
-    "external_document_no",
-    "order_date",
-    "requested_delivery_date",
-    "currency",
-    "salesperson",
-    "payment_terms",
-    "shipment_method",
-    "shipping_agent",
+    *SALES_ORDER_HEADER_FIELDS,
     "status",
     "amount",
     "shipped",

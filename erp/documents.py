@@ -25,6 +25,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from erp.models import (
+    SALES_ORDER_HEADER_FIELDS,
     Currency,
     Customer,
     Item,
@@ -51,16 +52,7 @@ POSTED_SALES_INVOICE_SERIES = ("POSTED-SALES-INVOICE", "PSI")
 ORDER_FIELDS = frozenset(
     {
         "no",
-        "customer",
-        "your_reference",
-        "external_document_no",
-        "order_date",
-        "requested_delivery_date",
-        "currency",
-        "salesperson",
-        "payment_terms",
-        "shipment_method",
-        "shipping_agent",
+        *SALES_ORDER_HEADER_FIELDS,
         *(
             f"{kind}_{part}"
             for kind in ("bill_to", "ship_to")

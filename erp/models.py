@@ -686,6 +686,22 @@ class SalesOrder(SyncedModel, DocumentAddressFields):
         return self.no
 
 
+# The header fields a person sets on a sales order (pages, API), in the order forms show them;
+# the addresses come on top, the rest (number, status, amounts) is the services' to fill.
+SALES_ORDER_HEADER_FIELDS = (
+    "customer",
+    "your_reference",
+    "external_document_no",
+    "order_date",
+    "requested_delivery_date",
+    "currency",
+    "salesperson",
+    "payment_terms",
+    "shipment_method",
+    "shipping_agent",
+)
+
+
 class SalesOrderLine(SyncedModel):
     order = models.ForeignKey(
         SalesOrder, verbose_name=_("sales order"), on_delete=models.CASCADE, related_name="lines"

@@ -51,6 +51,7 @@ from .engine.run import (
     lease_take,
 )
 from .models import (
+    JOB_COUNTERS,
     CrmCoupling,
     Direction,
     FullSyncChunk,
@@ -71,17 +72,7 @@ CHUNK_TASK = "syncjobs.fullsync_chunk"
 # (the line's task then finishes the line).
 CHUNKED = "chunks"
 CHUNKS_DONE = "chunks-done"
-COUNTERS = (
-    "inserted",
-    "modified",
-    "deleted",
-    "unchanged",
-    "skipped",
-    "failed",
-    "coupled",
-    "uncoupled",
-    "conflicts",
-)
+COUNTERS = JOB_COUNTERS
 ENDED = (FullSyncChunk.Status.DONE, FullSyncChunk.Status.FAILED)
 
 

@@ -247,6 +247,20 @@ class JobRun(models.Model):
         return f"{self.job_name} {self.started_at:%Y-%m-%d %H:%M} {self.status}"
 
 
+# What a job run counts, in the order pages and commands show them.
+JOB_COUNTERS = (
+    "inserted",
+    "modified",
+    "deleted",
+    "unchanged",
+    "skipped",
+    "failed",
+    "coupled",
+    "uncoupled",
+    "conflicts",
+)
+
+
 class SyncError(models.Model):
     """One record a job could not synchronize, with why (docs/reference/business-central.md
     §5.7, "Integration Synch. Job Errors")."""

@@ -14,21 +14,17 @@ from connection.errors import ConnectionProblem
 
 from . import jobqueue, selectors, services
 from .forms import FieldMappingForm, FieldMappingFormSet, MappingForm, forms_disable
-from .models import Direction, IntegrationFieldMapping, IntegrationTableMapping, JobRun
+from .models import (
+    JOB_COUNTERS,
+    Direction,
+    IntegrationFieldMapping,
+    IntegrationTableMapping,
+    JobRun,
+)
 from .templatetags.sync_ui import run_direction
 from .validation import MappingInvalid, MappingProblems
 
-COUNTERS = (
-    "inserted",
-    "modified",
-    "deleted",
-    "unchanged",
-    "skipped",
-    "failed",
-    "coupled",
-    "uncoupled",
-    "conflicts",
-)
+COUNTERS = JOB_COUNTERS
 _COUNTER_LABELS = {f.name: f.verbose_name for f in JobRun._meta.fields if f.name in COUNTERS}
 
 

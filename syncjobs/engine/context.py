@@ -13,6 +13,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from syncjobs.models import (
+    JOB_COUNTERS,
     CrmCoupling,
     Direction,
     IntegrationTableMapping,
@@ -127,19 +128,7 @@ class Log:
         if self.changes:
             rows_insert(RecordChange, self.changes)
             self.changes = []
-        self.job.save(
-            update_fields=[
-                "inserted",
-                "modified",
-                "deleted",
-                "unchanged",
-                "skipped",
-                "failed",
-                "coupled",
-                "uncoupled",
-                "conflicts",
-            ]
-        )
+        self.job.save(update_fields=list(JOB_COUNTERS))
         if self.on_flush is not None:
             self.on_flush(self.job)
 

@@ -8,20 +8,17 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from syncjobs import services
-from syncjobs.models import Direction, IntegrationTableMapping, JobRun, RecordChange, SyncError
+from syncjobs.models import (
+    JOB_COUNTERS,
+    Direction,
+    IntegrationTableMapping,
+    JobRun,
+    RecordChange,
+    SyncError,
+)
 
 DIRECTIONS = {"to-crm": Direction.TO_CRM, "from-crm": Direction.FROM_CRM}
-COUNTERS = (
-    "inserted",
-    "modified",
-    "deleted",
-    "unchanged",
-    "skipped",
-    "failed",
-    "coupled",
-    "uncoupled",
-    "conflicts",
-)
+COUNTERS = JOB_COUNTERS
 
 
 def _value(value: Any) -> str:
