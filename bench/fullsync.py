@@ -118,6 +118,14 @@ def seed(customers: int, contacts: int, items: int) -> float:
 
     started = time.perf_counter()
     demo_data_seed(customers=customers, contacts=contacts, items=items, resources=20, salespeople=8)
+    # Every record in its mapping's scope, as in bench/engine.py: the generator blocks a few
+    # customers and items, and their contacts and prices would then fail for good (their
+    # parent never reaches the CRM), which is the data's doing, not the synchronization's.
+    from erp.models import Customer, Item, Resource  # noqa: PLC0415
+
+    Customer.objects.update(blocked="")
+    Item.objects.update(blocked=False)
+    Resource.objects.update(blocked=False)
     return time.perf_counter() - started
 
 
