@@ -35,6 +35,12 @@ def crm_connection_get() -> CrmConnection | None:
     return CrmConnection.objects.filter(pk=CrmConnection.SINGLETON_ID).first()
 
 
+def integration_enabled() -> bool:
+    """Is there a connection, and is the integration switched on (its jobs may run)?"""
+    connection = crm_connection_get()
+    return bool(connection and connection.is_enabled)
+
+
 def crm_connection_settings(*, interactive: bool = False) -> ConnectionSettings | None:
     """The saved connection's settings with the decrypted client secret, or None.
 

@@ -34,7 +34,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
-from connection.selectors import crm_connection_get
+from connection.selectors import integration_enabled
 from connection.services import JOB_NAME_PREFIX
 
 from .models import Direction, IntegrationTableMapping, JobQueueEntry, JobRun
@@ -74,11 +74,6 @@ def interval_schedule(minutes: int) -> IntervalSchedule:
     return schedule
 
 
-def _integration_enabled() -> bool:
-    connection = crm_connection_get()
-    return bool(connection and connection.is_enabled)
-
-
 def _entry_send(entry_id: int, mapping_id: int | None, full: bool, countdown: float) -> None:
     """Send a run of the entry to the workers: a mapping's through its mapping task (as beat
     sends it), any other through the entry task. By name: tasks imports the services that
@@ -112,7 +107,7 @@ def entry_task_apply(*, entry: JobQueueEntry) -> None:
     enabled = (
         entry.status in (Status.READY, Status.IN_PROCESS, Status.FINISHED)
         and (mapping is None or mapping.enabled)
-        and _integration_enabled()
+        and integration_enabled()
     )
     interval = interval_schedule(entry.current_interval_minutes)
     if task.enabled != enabled or task.interval_id != interval.pk:
@@ -573,7 +568,7 @@ def entry_run_now(*, entry: JobQueueEntry) -> JobQueueEntry:
         raise EntryActionRefused(
             _("%(name)s is disabled: enable it first.") % {"name": entry.mapping.name}
         )
-    if not _integration_enabled():
+    if not integration_enabled():
         raise EntryActionRefused(
             _("The integration is disabled: enable it on the connection page first.")
         )

@@ -451,7 +451,7 @@ class IntegrationDisabled(Exception):
 
 
 def _enqueue_allowed() -> None:
-    if not _integration_enabled():
+    if not connection_selectors.integration_enabled():
         raise IntegrationDisabled(
             _("The integration is disabled: enable it on the connection page first.")
         )
@@ -488,15 +488,27 @@ def all_mappings_synchronize_enqueue() -> list[IntegrationTableMapping]:
 # -- job queue entries: what a run of one does ---------------------------------------------
 
 
+def disabled_run_record(
+    *, job_name: str, mapping: IntegrationTableMapping | None = None
+) -> JobRun | None:
+    """While the integration is disabled, a job records a skipped run and does nothing: that
+    run; None when the integration is enabled."""
+    if connection_selectors.integration_enabled():
+        return None
+    run = job_run_start(job_name=job_name, mapping=mapping)
+    return job_run_finish(
+        run=run, status=JobRun.Status.SKIPPED, message=_("The integration is disabled.")
+    )
+
+
 def item_availability_run() -> JobRun:
     """One run of the item availability job (a skipped run when it does not apply)."""
+    skipped = disabled_run_record(job_name=ITEM_AVAILABILITY)
+    if skipped is not None:
+        return skipped
     run = job_run_start(job_name=ITEM_AVAILABILITY)
     connection = connection_selectors.crm_connection_get()
-    if not (connection and connection.is_enabled):
-        return job_run_finish(
-            run=run, status=JobRun.Status.SKIPPED, message=_("The integration is disabled.")
-        )
-    if not connection.availability_enabled:
+    if connection is None or not connection.availability_enabled:
         return job_run_finish(
             run=run,
             status=JobRun.Status.SKIPPED,
@@ -510,12 +522,9 @@ def _entry_work(entry: JobQueueEntry) -> jobqueue.Outcome:
     if entry.job == Job.MAPPING:
         if entry.mapping is None:
             return jobqueue.Outcome(not_run="the mapping no longer exists")
-        if not _integration_enabled():
-            run = job_run_start(job_name=entry.mapping.name, mapping=entry.mapping)
-            job_run_finish(
-                run=run, status=JobRun.Status.SKIPPED, message=_("The integration is disabled.")
-            )
-            return jobqueue.Outcome(not_run=run.message)
+        skipped = disabled_run_record(job_name=entry.mapping.name, mapping=entry.mapping)
+        if skipped is not None:
+            return jobqueue.Outcome(not_run=skipped.message)
         result = mapping_synchronize(mapping=entry.mapping, full=entry.full)
         return jobqueue.outcome_of(result.jobs)
     if entry.job == Job.ITEM_AVAILABILITY:
@@ -628,11 +637,6 @@ def default_definition(*, name: str) -> MappingDef | None:
         if definition.name == name:
             return definition
     return None
-
-
-def _integration_enabled() -> bool:
-    connection = connection_selectors.crm_connection_get()
-    return bool(connection and connection.is_enabled)
 
 
 def mapping_schedule_apply(*, mapping: IntegrationTableMapping) -> None:

@@ -6,17 +6,11 @@ finds the mapping busy, disabled or the integration off records why and does not
 
 from celery import Task, shared_task
 from django.conf import settings
-from django.utils.translation import gettext as _
 
-from connection.selectors import crm_connection_get
+from connection.selectors import integration_enabled
 
 from . import fullsync, fullsync_chunks, jobqueue, nrt, services
-from .models import IntegrationTableMapping, JobQueueEntry, JobRun
-
-
-def _integration_enabled() -> bool:
-    connection = crm_connection_get()
-    return bool(connection and connection.is_enabled)
+from .models import IntegrationTableMapping, JobQueueEntry
 
 
 @shared_task(name="syncjobs.synchronize_mapping", ignore_result=True)
@@ -40,17 +34,13 @@ def synchronize_mapping(
         # The mapping was deleted (e.g. reset to defaults) after the run was queued.
         return
     if pull:
-        if not (_integration_enabled() and mapping.enabled):
+        if not (integration_enabled() and mapping.enabled):
             return
         result = services.mapping_synchronize(mapping=mapping, direction=direction)
         if jobqueue.jobs_did_work(nrt.quiet_runs_drop(result.jobs)):
             jobqueue.entries_wake(mapping_ids=[mapping.pk])
         return
-    if not _integration_enabled():
-        run = services.job_run_start(job_name=mapping.name, mapping=mapping)
-        services.job_run_finish(
-            run=run, status=JobRun.Status.SKIPPED, message=_("The integration is disabled.")
-        )
+    if services.disabled_run_record(job_name=mapping.name, mapping=mapping) is not None:
         return
     services.mapping_synchronize(mapping=mapping, full=full, direction=direction)
 
